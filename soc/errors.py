@@ -1,0 +1,33 @@
+"""The one small tree of errors the service raises; only soc.main maps them to HTTP."""
+
+
+class SocError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+class ConfigError(SocError):
+    """A configuration file or value is wrong; the message names the place."""
+
+
+class NodeError(SocError):
+    """The local OpenSearch node could not be fetched, started, or reached."""
+
+
+class BootstrapError(SocError):
+    """OpenSearch holds something that conflicts with what the service needs."""
+
+
+class NotFound(SocError):
+    """The named object does not exist (or is outside the caller's scope)."""
+
+
+class Invalid(SocError):
+    """A request is well-formed but not acceptable; the message says why."""
+
+
+class Forbidden(SocError):
+    """The caller's role or agency scope does not allow this."""
+
+
+class Conflict(SocError):
+    """The object changed or already exists."""

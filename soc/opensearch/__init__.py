@@ -1,0 +1,1 @@
+"""The local OpenSearch node, index templates, ISM policies and bootstrap."""

@@ -1,0 +1,182 @@
+"""`soc init`: create or check, idempotently, everything the service needs in OpenSearch.
+
+Each step reports ``created``, ``updated`` or ``unchanged``. A field that already exists with
+another type is a conflict: it is reported by index and field name and never overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from opensearchpy import NotFoundError, OpenSearch
+
+from soc.config import Settings
+from soc.errors import BootstrapError
+from soc.opensearch import templates
+from soc.search import LOG_STREAMS, SYSTEM_INDICES, Names
+
+
+@dataclass
+class Report:
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (what, outcome)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, what: str, outcome: str) -> None:
+        self.steps.append((what, outcome))
+
+    @property
+    def changed(self) -> bool:
+        return any(outcome != "unchanged" for _, outcome in self.steps)
+
+
+def _subset(want: Any, have: Any) -> bool:
+    """True when everything in ``want`` is in ``have`` with the same value (OpenSearch adds defaults)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and _subset(v, have[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(want) == len(have) and all(
+            _subset(a, b) for a, b in zip(want, have, strict=True))
+    if isinstance(want, bool) or isinstance(have, bool):
+        return str(want).lower() == str(have).lower()
+    return want == have or str(want) == str(have)
+
+
+def _leaf_types(props: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in props.items():
+        full = f"{prefix}{name}"
+        if "properties" in spec and "type" not in spec:
+            out.update(_leaf_types(spec["properties"], full + "."))
+        else:
+            out[full] = spec
+    return out
+
+
+def mapping_conflicts(index: str, want: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    """Fields whose existing type or normalizer differs from ours, as 'index: field (has X, needs Y)'."""
+    wanted = _leaf_types(want)
+    existing = _leaf_types(have)
+    out = []
+    for name, spec in wanted.items():
+        cur = existing.get(name)
+        if cur is None:
+            continue
+        for key in ("type", "normalizer"):
+            if spec.get(key, "object") != cur.get(key, "object") and not (key == "normalizer" and key not in spec
+                                                                          and key not in cur):
+                out.append(f"{index}: field {name!r} is {key} {cur.get(key)!r}, the service needs "
+                           f"{spec.get(key)!r}")
+    return out
+
+
+class Bootstrap:
+    def __init__(self, settings: Settings, client: OpenSearch, names: Names) -> None:
+        self.settings = settings
+        self.client = client
+        self.names = names
+        self.report = Report()
+
+    def replicas(self) -> int:
+        nodes = int(self.client.cluster.health()["number_of_data_nodes"])
+        return 1 if nodes > 1 else 0
+
+    def run(self) -> Report:
+        replicas = self.replicas()
+        conflicts: list[str] = []
+        self._pipeline()
+        for stream in LOG_STREAMS:
+            conflicts += self._stream(stream, replicas)
+        for logical in SYSTEM_INDICES:
+            conflicts += self._system_index(logical, replicas)
+        self._ism()
+        if conflicts:
+            raise BootstrapError("existing mappings conflict with the service's (left as they are):\n  "
+                                 + "\n  ".join(conflicts))
+        return self.report
+
+    def _pipeline(self) -> None:
+        name = self.names.pipeline
+        body = templates.ingest_pipeline()
+        try:
+            have = self.client.ingest.get_pipeline(id=name)[name]
+        except NotFoundError:
+            have = None
+        if have is not None and _subset(body, have):
+            self.report.add(f"ingest pipeline {name}", "unchanged")
+            return
+        self.client.ingest.put_pipeline(id=name, body=body)
+        self.report.add(f"ingest pipeline {name}", "created" if have is None else "updated")
+
+    def _stream(self, stream: str, replicas: int) -> list[str]:
+        name = self.names(stream)
+        body = templates.stream_template(self.settings, self.names, stream, replicas)
+        try:
+            have = self.client.indices.get_index_template(name=name)["index_templates"][0]["index_template"]
+        except NotFoundError:
+            have = None
+        if have is not None and _subset(body, have):
+            self.report.add(f"index template {name}", "unchanged")
+        else:
+            self.client.indices.put_index_template(name=name, body=body)
+            self.report.add(f"index template {name}", "created" if have is None else "updated")
+        try:
+            info = self.client.indices.get_data_stream(name=name)["data_streams"][0]
+        except NotFoundError:
+            self.client.indices.create_data_stream(name=name)
+            self.report.add(f"data stream {name}", "created")
+            return []
+        self.report.add(f"data stream {name}", "unchanged")
+        write_index = info["indices"][-1]["index_name"]
+        have_map = self.client.indices.get_mapping(index=write_index)[write_index]["mappings"]
+        return mapping_conflicts(write_index, body["template"]["mappings"]["properties"],
+                                 have_map.get("properties", {}))
+
+    def _system_index(self, logical: str, replicas: int) -> list[str]:
+        name = self.names(logical)
+        body = templates.system_index_body(logical, replicas)
+        if not self.client.indices.exists(index=name):
+            self.client.indices.create(index=name, body=body)
+            self.report.add(f"index {name}", "created")
+            return []
+        have = self.client.indices.get_mapping(index=name)[name]["mappings"].get("properties", {})
+        conflicts = mapping_conflicts(name, body["mappings"]["properties"], have)
+        missing = {k: v for k, v in body["mappings"]["properties"].items() if k not in have}
+        if missing and not conflicts:
+            self.client.indices.put_mapping(index=name, body={"properties": missing})
+            self.report.add(f"index {name}", f"updated (added {', '.join(sorted(missing))})")
+        else:
+            self.report.add(f"index {name}", "unchanged")
+        return conflicts
+
+    def _has_ism(self) -> bool:
+        plugins = self.client.cat.plugins(format="json")
+        return any(p.get("component") == "opensearch-index-management" for p in plugins)
+
+    def _ism(self) -> None:
+        if not self._has_ism():
+            self.report.notes.append(
+                "ISM plugin not installed on this cluster: rollover and retention are applied by the "
+                "service's own retention job instead (soc.opensearch.retention)")
+            return
+        for stream in LOG_STREAMS:
+            policy_id = self.names(f"{stream}-policy")
+            body = templates.ism_policy(self.settings, self.names, stream)
+            try:
+                resp = self.client.transport.perform_request("GET", f"/_plugins/_ism/policies/{policy_id}")
+                have = resp.get("policy", {})
+            except NotFoundError:
+                have = None
+            if have is not None and _subset(body["policy"]["states"], have.get("states")):
+                self.report.add(f"ISM policy {policy_id}", "unchanged")
+                continue
+            params = {}
+            if have is not None:
+                params = {"if_seq_no": resp["_seq_no"], "if_primary_term": resp["_primary_term"]}
+            self.client.transport.perform_request("PUT", f"/_plugins/_ism/policies/{policy_id}",
+                                                  params=params, body=body)
+            self.report.add(f"ISM policy {policy_id}", "created" if have is None else "updated")
+
+
+def init(settings: Settings, client: OpenSearch, names: Names) -> Report:
+    return Bootstrap(settings, client, names).run()

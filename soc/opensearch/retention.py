@@ -1,0 +1,57 @@
+"""Rollover and retention with core APIs, for clusters without the ISM plugin (such as the local node).
+
+Where ISM is installed, ``soc init`` installs policies instead and this job has nothing to do.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from opensearchpy import OpenSearch
+
+from soc.config import Settings
+from soc.opensearch.templates import DATA_CLASS
+from soc.search import LOG_STREAMS, Names
+
+DAY_MS = 86_400_000
+
+
+@dataclass
+class RetentionResult:
+    rolled_over: list[str]
+    deleted_indices: list[str]
+    deleted_documents: dict[str, int]
+
+
+def apply(settings: Settings, client: OpenSearch, names: Names, now_ms: int | None = None) -> RetentionResult:
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    result = RetentionResult([], [], {})
+    for stream in LOG_STREAMS:
+        name = names(stream)
+        if not client.indices.exists(index=name):
+            continue
+        resp = client.indices.rollover(alias=name, body={"conditions": {
+            "max_age": f"{settings.rollover_max_age_days}d",
+            "max_size": f"{settings.rollover_max_size_gb}gb"}})
+        if resp.get("rolled_over"):
+            result.rolled_over.append(resp["new_index"])
+        days = getattr(settings.retention, DATA_CLASS[stream])
+        backing = client.indices.get_data_stream(name=name)["data_streams"][0]["indices"]
+        write_index = backing[-1]["index_name"]
+        for entry in backing[:-1]:
+            index = entry["index_name"]
+            created = int(client.indices.get_settings(index=index)[index]["settings"]["index"]["creation_date"])
+            if now_ms - created > days * DAY_MS and index != write_index:
+                client.indices.delete(index=index)
+                result.deleted_indices.append(index)
+    for logical, time_field in (("soc-alerts", "created"), ("soc-audit", "@timestamp")):
+        days = getattr(settings.retention, DATA_CLASS[logical])
+        index = names(logical)
+        if not client.indices.exists(index=index):
+            continue
+        resp = client.delete_by_query(index=index, body={"query": {"range": {
+            time_field: {"lt": now_ms - days * DAY_MS, "format": "epoch_millis"}}}}, refresh=True,
+            conflicts="proceed")
+        result.deleted_documents[index] = int(resp.get("deleted", 0))
+    return result

@@ -1,0 +1,111 @@
+"""What the service needs in OpenSearch, declared as data: templates, pipeline, indices, ISM policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from soc import ecs
+from soc.config import Settings
+from soc.search import Names
+
+ANALYSIS = {"normalizer": {ecs.LOWERCASE_NORMALIZER: {"type": "custom", "filter": ["lowercase"]}}}
+
+# Strings in our own documents are exact keywords unless a field says otherwise.
+_STRINGS_AS_KEYWORDS = [{"strings": {"match_mapping_type": "string",
+                                     "mapping": {"type": "keyword", "ignore_above": 8191}}}]
+
+_TEXT = {"type": "text"}
+_KW = {"type": "keyword"}
+_DATE = {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
+_LONG = {"type": "long"}
+
+# Fields of the system indices whose type must not be left to dynamic mapping.
+SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
+    "soc-alerts": {
+        "@timestamp": _DATE, "created": _DATE, "rule": {"properties": {"id": _KW, "title": _TEXT | {
+            "fields": {"keyword": _KW}}, "level": _KW, "tags": _KW}},
+        "severity": _KW, "severity_rank": _LONG, "organization": {"properties": {"id": _KW}},
+        "incident_id": _KW, "event_ids": _KW, "event_index": _KW, "group_key": _KW,
+        "entity": {"type": "flat_object"}, "window": {"properties": {"start": _DATE, "end": _DATE}},
+        "summary": _TEXT, "suppressed_by": _KW,
+    },
+    "soc-incidents": {
+        "created": _DATE, "updated": _DATE, "first_seen": _DATE, "last_seen": _DATE,
+        "title": _TEXT | {"fields": {"keyword": _KW}}, "status": _KW, "resolution": _KW,
+        "severity": _KW, "severity_rank": _LONG, "assignee": _KW, "organization": {"properties": {"id": _KW}},
+        "rule_ids": _KW, "group_key": _KW, "alert_count": _LONG, "tags": _KW, "entities": {"type": "flat_object"},
+        "acknowledged_at": _DATE, "resolved_at": _DATE, "closed_at": _DATE, "merged_into": _KW,
+    },
+    "soc-sources": {"created": _DATE, "organization": {"properties": {"id": _KW}}, "type": _KW, "name": _KW,
+                    "expected_rate": {"type": "double"}, "silence_after_minutes": _LONG},
+    "soc-rules-state": {"rule_id": _KW, "last_run": _DATE, "duration_ms": _LONG, "hits": _LONG,
+                        "errors": _LONG, "last_error": _TEXT, "enabled": {"type": "boolean"}},
+    "soc-audit": {"@timestamp": _DATE, "actor": _KW, "action": _KW, "object_type": _KW, "object_id": _KW,
+                  "organization": {"properties": {"id": _KW}}, "details": {"type": "flat_object"}},
+    "soc-reports": {"created": _DATE, "week": _KW, "organization": {"properties": {"id": _KW}}, "lang": _KW,
+                    "formats": _KW, "summary": {"type": "object", "enabled": False}},
+    "soc-users": {"kind": _KW, "name": _KW, "role": _KW, "agencies": _KW, "token_hash": _KW,
+                  "password_hash": {"type": "keyword", "index": False}, "created": _DATE, "expires": _DATE,
+                  "disabled": {"type": "boolean"}},
+    "soc-checkpoints": {"job": _KW, "position": _DATE, "updated": _DATE},
+}
+
+# Which data class each log stream and system index belongs to, for retention.
+DATA_CLASS = {"logs-syslog": "syslog", "logs-web": "web", "soc-alerts": "alerts", "soc-audit": "audit"}
+
+
+def ingest_pipeline() -> dict[str, Any]:
+    return {
+        "description": "Stamps event.ingested with the time OpenSearch indexed the event (detection windows use it)",
+        "processors": [
+            {"date": {"field": "_ingest.timestamp", "target_field": "event.ingested",
+                      "formats": ["ISO8601"], "output_format": "strict_date_optional_time"}},
+        ],
+    }
+
+
+def stream_template(settings: Settings, names: Names, stream: str, replicas: int) -> dict[str, Any]:
+    return {
+        "index_patterns": [f"{names(stream)}*"],
+        "data_stream": {"timestamp_field": {"name": "@timestamp"}},
+        "priority": 200,
+        "_meta": {"managed_by": "soc", "data_class": DATA_CLASS[stream]},
+        "template": {
+            # Spelled as OpenSearch returns them, so that `soc init` can tell "unchanged".
+            "settings": {"index": {
+                "number_of_shards": 1,
+                "number_of_replicas": replicas,
+                "refresh_interval": "1s",
+                "final_pipeline": names.pipeline,
+                "analysis": ANALYSIS,
+                "mapping": {"total_fields": {"limit": 2000}},
+            }},
+            # Attackers write log content: unknown fields are kept in _source but never mapped.
+            "mappings": {"dynamic": False, "properties": ecs.properties()},
+        },
+    }
+
+
+def system_index_body(logical: str, replicas: int) -> dict[str, Any]:
+    return {
+        "settings": {"number_of_shards": 1, "number_of_replicas": replicas, "analysis": ANALYSIS},
+        "mappings": {"dynamic_templates": _STRINGS_AS_KEYWORDS, "properties": SYSTEM_FIELDS[logical]},
+    }
+
+
+def ism_policy(settings: Settings, names: Names, stream: str) -> dict[str, Any]:
+    days = getattr(settings.retention, DATA_CLASS[stream])
+    return {
+        "policy": {
+            "description": f"Rollover and {days}-day retention for {names(stream)}",
+            "default_state": "hot",
+            "states": [
+                {"name": "hot",
+                 "actions": [{"rollover": {"min_primary_shard_size": f"{settings.rollover_max_size_gb}gb",
+                                           "min_index_age": f"{settings.rollover_max_age_days}d"}}],
+                 "transitions": [{"state_name": "delete", "conditions": {"min_index_age": f"{days}d"}}]},
+                {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
+            ],
+            "ism_template": [{"index_patterns": [f".ds-{names(stream)}-*"], "priority": 100}],
+        }
+    }

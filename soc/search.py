@@ -1,0 +1,106 @@
+"""The OpenSearch client and the names of every index and data stream (the only place they are spelled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from soc.config import Settings
+
+# Logical names; the physical name adds the deployment's prefix (tests use their own).
+LOG_STREAMS = ("logs-syslog", "logs-web")
+SYSTEM_INDICES = (
+    "soc-alerts",
+    "soc-incidents",
+    "soc-sources",
+    "soc-rules-state",
+    "soc-audit",
+    "soc-reports",
+    "soc-users",
+    "soc-checkpoints",
+)
+INGEST_PIPELINE = "soc-ingest"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Physical names for one deployment (an optional prefix keeps deployments and tests apart)."""
+
+    prefix: str = ""
+
+    def __call__(self, logical: str) -> str:
+        return f"{self.prefix}{logical}"
+
+    @property
+    def syslog(self) -> str:
+        return self("logs-syslog")
+
+    @property
+    def web(self) -> str:
+        return self("logs-web")
+
+    @property
+    def alerts(self) -> str:
+        return self("soc-alerts")
+
+    @property
+    def incidents(self) -> str:
+        return self("soc-incidents")
+
+    @property
+    def sources(self) -> str:
+        return self("soc-sources")
+
+    @property
+    def rules_state(self) -> str:
+        return self("soc-rules-state")
+
+    @property
+    def audit(self) -> str:
+        return self("soc-audit")
+
+    @property
+    def reports(self) -> str:
+        return self("soc-reports")
+
+    @property
+    def users(self) -> str:
+        return self("soc-users")
+
+    @property
+    def checkpoints(self) -> str:
+        return self("soc-checkpoints")
+
+    @property
+    def pipeline(self) -> str:
+        return self(INGEST_PIPELINE)
+
+    def stream_for(self, dataset: str) -> str:
+        """The data stream an event of ``event.dataset`` belongs to."""
+        return self.web if dataset.endswith(".access") or dataset.startswith("web") else self.syslog
+
+
+def client(settings: Settings, **extra: Any) -> OpenSearch:
+    """A client for the configured cluster (the local node unless a URL is set)."""
+    kwargs: dict[str, Any] = {
+        "hosts": [settings.url],
+        "timeout": 60,
+        "max_retries": 3,
+        "retry_on_timeout": True,
+    }
+    if settings.opensearch_user:
+        kwargs["http_auth"] = (settings.opensearch_user, settings.opensearch_password or "")
+    if settings.url.startswith("https"):
+        kwargs["use_ssl"] = True
+        kwargs["verify_certs"] = settings.opensearch_verify_certs
+        kwargs["ssl_show_warn"] = settings.opensearch_verify_certs
+        if settings.opensearch_ca_file:
+            kwargs["ca_certs"] = settings.opensearch_ca_file
+    kwargs.update(extra)
+    return OpenSearch(**kwargs)
+
+
+def names(settings: Settings) -> Names:
+    return Names(settings.index_prefix)
