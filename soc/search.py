@@ -20,6 +20,8 @@ SYSTEM_INDICES = (
     "soc-reports",
     "soc-users",
     "soc-checkpoints",
+    "soc-exceptions",
+    "soc-agencies",
 )
 INGEST_PIPELINE = "soc-ingest"
 
@@ -72,6 +74,14 @@ class Names:
     @property
     def checkpoints(self) -> str:
         return self("soc-checkpoints")
+
+    @property
+    def exceptions(self) -> str:
+        return self("soc-exceptions")
+
+    @property
+    def agencies(self) -> str:
+        return self("soc-agencies")
 
     @property
     def pipeline(self) -> str:

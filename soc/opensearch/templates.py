@@ -48,6 +48,12 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
                   "password_hash": {"type": "keyword", "index": False}, "created": _DATE, "expires": _DATE,
                   "disabled": {"type": "boolean"}},
     "soc-checkpoints": {"job": _KW, "position": _DATE, "updated": _DATE},
+    "soc-exceptions": {"created": _DATE, "expires": _DATE, "rule_id": _KW, "owner": _KW, "reason": _TEXT,
+                       "organization": {"properties": {"id": _KW}}, "enabled": {"type": "boolean"},
+                       "hits": _LONG, "last_hit": _DATE, "incident_id": _KW,
+                       "conditions": {"type": "object", "enabled": False}},
+    "soc-agencies": {"id": _KW, "name_vi": _TEXT | {"fields": {"keyword": _KW}},
+                     "name_en": _TEXT | {"fields": {"keyword": _KW}}, "timezone": _KW, "contacts": _KW},
 }
 
 # Which data class each log stream and system index belongs to, for retention.
