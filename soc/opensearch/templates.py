@@ -22,12 +22,13 @@ _LONG = {"type": "long"}
 # Fields of the system indices whose type must not be left to dynamic mapping.
 SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
     "soc-alerts": {
-        "@timestamp": _DATE, "created": _DATE, "rule": {"properties": {"id": _KW, "title": _TEXT | {
-            "fields": {"keyword": _KW}}, "level": _KW, "tags": _KW}},
+        "@timestamp": _DATE, "created": _DATE, "first_seen": _DATE, "last_seen": _DATE, "kind": _KW,
+        "rule": {"properties": {"id": _KW, "title": _TEXT | {"fields": {"keyword": _KW}}, "level": _KW,
+                                "tags": _KW}},
         "severity": _KW, "severity_rank": _LONG, "organization": {"properties": {"id": _KW}},
-        "incident_id": _KW, "event_ids": _KW, "event_index": _KW, "group_key": _KW,
-        "entity": {"type": "flat_object"}, "window": {"properties": {"start": _DATE, "end": _DATE}},
-        "summary": _TEXT, "suppressed_by": _KW,
+        "incident_id": _KW, "events": {"properties": {"index": _KW, "id": _KW}}, "event_count": _LONG,
+        "group_key": _KW, "entity": {"type": "flat_object"}, "window": {"properties": {"start": _DATE, "end": _DATE}},
+        "summary": _TEXT,
     },
     "soc-incidents": {
         "created": _DATE, "updated": _DATE, "first_seen": _DATE, "last_seen": _DATE,

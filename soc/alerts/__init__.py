@@ -1,0 +1,1 @@
+"""Alerts: what detection writes to ``soc-alerts`` and the incident service groups."""
