@@ -22,9 +22,11 @@ SEVERITY_RANK: dict[str, int] = {"informational": 1, "low": 2, "medium": 3, "hig
 
 
 class RuleRef(TypedDict):
-    id: str  # the Sigma rule id (UUID) or the project's rule id
-    title: str
-    level: Severity
+    id: str  # the Sigma rule id (UUID)
+    name: str  # the Sigma title
+    level: Severity  # the Sigma level
+    author: str  # travels with every alert (the Detection Rule License requires it)
+    reference: list[str]
     tags: list[str]  # Sigma tags, e.g. attack.initial-access, attack.t1190
 
 
@@ -33,19 +35,29 @@ class EventRef(TypedDict):
     id: str
 
 
+class Threat(TypedDict):
+    tactic: dict[str, list[str]]  # {"name": ["initial-access"]}
+    technique: dict[str, list[str]]  # {"id": ["T1190"]}
+
+
 class AlertDoc(TypedDict):
+    """Plus "@timestamp": the event time of the first matched event (correlations: window end).
+
+    Entity fields use ECS names at the top level when the alert is about them:
+    ``source.ip``, ``user.name``, ``host.name``, ``url.domain`` (nested objects as in events).
+    """
+
     kind: Literal["match", "correlation"]
     created: str  # ISO 8601 UTC, when the alert was written
-    # event time of the (first) matched event, or the correlation window's end
     rule: RuleRef
-    severity: Severity
-    severity_rank: int
+    threat: Threat
+    severity: Severity  # = rule.level
+    severity_rank: int  # SEVERITY_RANK[severity]
     organization: dict[str, str]  # {"id": agency}
-    events: list[EventRef]  # the matched events (correlations: a bounded sample, newest last)
+    events: list[EventRef]  # the matched events (bounded sample for correlations, newest last)
     event_count: int
-    entity: dict[str, str]  # the entity fields the alert is about, e.g. {"source.ip": ..., "user.name": ...}
-    group_key: str  # what the incident service groups on, besides rule and agency
-    summary: str  # one line for humans (built from fields, not trusted content)
+    group_key: str  # the entity the incident service groups on, e.g. "source.ip=1.2.3.4"
+    summary: str  # one line for humans, built by detection from fields
     first_seen: str
     last_seen: str
     window: NotRequired[dict[str, str]]  # {"start", "end"} of the ingest-time window that found it

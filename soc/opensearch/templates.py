@@ -23,11 +23,15 @@ _LONG = {"type": "long"}
 SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
     "soc-alerts": {
         "@timestamp": _DATE, "created": _DATE, "first_seen": _DATE, "last_seen": _DATE, "kind": _KW,
-        "rule": {"properties": {"id": _KW, "title": _TEXT | {"fields": {"keyword": _KW}}, "level": _KW,
-                                "tags": _KW}},
+        "rule": {"properties": {"id": _KW, "name": _TEXT | {"fields": {"keyword": _KW}}, "level": _KW,
+                                "author": _KW, "reference": _KW, "tags": _KW}},
+        "threat": {"properties": {"tactic": {"properties": {"name": _KW}},
+                                  "technique": {"properties": {"id": _KW}}}},
+        "source": {"properties": {"ip": {"type": "ip"}}}, "user": {"properties": {"name": _KW}},
+        "host": {"properties": {"name": _KW}}, "url": {"properties": {"domain": _KW}},
         "severity": _KW, "severity_rank": _LONG, "organization": {"properties": {"id": _KW}},
         "incident_id": _KW, "events": {"properties": {"index": _KW, "id": _KW}}, "event_count": _LONG,
-        "group_key": _KW, "entity": {"type": "flat_object"}, "window": {"properties": {"start": _DATE, "end": _DATE}},
+        "group_key": _KW, "window": {"properties": {"start": _DATE, "end": _DATE}},
         "summary": _TEXT,
     },
     "soc-incidents": {
