@@ -1,0 +1,1 @@
+"""OpenSearch Dashboards saved objects: declared here as data, written to dashboards/*.ndjson."""
