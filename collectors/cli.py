@@ -1,20 +1,48 @@
-"""The ``soc-collector`` command."""
+"""The ``soc-collector`` command: ``check -c FILE`` validates a configuration, ``run -c FILE`` runs it."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
+
+from collectors.config import CollectorConfigError, load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="soc-collector", description="SOC edge collector")
-    parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate a configuration file and name the wrong line")
+    check.add_argument("-c", "--config", required=True)
+    run = sub.add_parser("run", help="receive, queue and ship events until SIGTERM")
+    run.add_argument("-c", "--config", required=True)
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except CollectorConfigError as exc:
+        print(f"soc-collector: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        print(f"{args.config}: ok: collector {config.collector_id} of {config.organization_id}, "
+              f"{len(config.sources)} source(s): "
+              + ", ".join(f"{s.id} ({s.protocol} {s.host}:{s.port})" for s in config.sources))
+        return 0
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    from collectors.pipeline import Collector
+
+    try:
+        collector = Collector(config)
+    except OSError as exc:
+        print(f"soc-collector: cannot start: {exc}", file=sys.stderr)
+        return 1
+    collector.run_forever()
     return 0
 
 

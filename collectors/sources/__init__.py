@@ -1,0 +1,1 @@
+"""Where events come from: network listeners (syslog) feeding the collector pipeline."""
