@@ -1,0 +1,53 @@
+"""Detection settings: declared data with defaults, overridable by SOC_DETECT_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from soc.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    interval_s: float = 10.0  # scheduler period
+    # The window ends this long before OpenSearch's "now": one refresh interval (1 s), the time a
+    # large bulk request spends between the ingest pipeline stamping event.ingested and the shard
+    # indexing it (up to ~2 s under load), and clock skew between ingest nodes (NTP keeps it well
+    # under 1 s). "Now" is read from the node, so the runner's own clock never matters.
+    settle_s: float = 5.0
+    first_lookback_s: float = 900.0  # where a target with no checkpoint starts
+    max_window_s: float = 3600.0  # a long backlog is worked through in windows of at most this
+    per_rule_cap: int = 1000  # matches turned into alerts per rule per window; the rest are counted
+    batch_size: int = 25  # rules per _msearch request
+    max_concurrent_searches: int = 2  # per _msearch: never more than this many searches at once
+    page_size: int = 500
+    request_timeout_s: float = 30.0
+    lease_s: float = 60.0
+    rule_paths: tuple[Path, ...] = field(default_factory=lambda: (Path("rules"),))
+    disabled_rules: frozenset[str] = frozenset()
+    # "rule_id:agency" pairs: the rule does not run for that agency.
+    disabled_for_agency: frozenset[str] = frozenset()
+
+
+def load(env: dict[str, str] | None = None, base: DetectionSettings | None = None) -> DetectionSettings:
+    env = dict(os.environ if env is None else env)
+    out = base or DetectionSettings()
+    values: dict[str, object] = {}
+    for f in fields(DetectionSettings):
+        raw = env.get("SOC_DETECT_" + f.name.upper())
+        if raw is None:
+            continue
+        try:
+            if f.name == "rule_paths":
+                values[f.name] = tuple(Path(p) for p in raw.split(os.pathsep) if p)
+            elif f.name in ("disabled_rules", "disabled_for_agency"):
+                values[f.name] = frozenset(x.strip() for x in raw.split(",") if x.strip())
+            elif f.name.endswith("_s"):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = int(raw)
+        except ValueError:
+            raise ConfigError(f"SOC_DETECT_{f.name.upper()} has an invalid value {raw!r}") from None
+    return replace(out, **values)  # type: ignore[arg-type]

@@ -1,0 +1,163 @@
+"""Detection's reads and writes in OpenSearch: node time, log searches, checkpoints, the lease, rule state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from opensearchpy import OpenSearch, TransportError
+
+from soc.search import Names
+
+T = TypeVar("T")
+LEASE_ID = "lease:detect"
+
+
+class Stats:
+    """Counters for metrics: rejections (429) and errors seen while talking to OpenSearch."""
+
+    rejections = 0
+    errors = 0
+
+
+def with_backoff(call: Callable[[], T], attempts: int = 5) -> T:
+    """Retry a request OpenSearch rejected (429, queue full) with exponential backoff."""
+    delay = 0.5
+    for attempt in range(attempts):
+        try:
+            return call()
+        except TransportError as exc:
+            if exc.status_code != 429 or attempt == attempts - 1:
+                Stats.errors += 1
+                raise
+            Stats.rejections += 1
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+    raise AssertionError("unreachable")
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def node_now(client: OpenSearch) -> datetime:
+    """OpenSearch's clock (it stamps event.ingested), not this process's."""
+    stats = client.nodes.stats(node_id="_local", metric="os")
+    node = next(iter(stats["nodes"].values()))
+    return datetime.fromtimestamp(node["timestamp"] / 1000, UTC)
+
+
+def msearch(client: OpenSearch, index_bodies: list[tuple[str, dict[str, Any]]], concurrency: int,
+            timeout_s: float) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    for index, body in index_bodies:
+        lines += [{"index": index, "ignore_unavailable": True, "allow_no_indices": True}, body]
+    resp = with_backoff(lambda: client.msearch(body=lines, max_concurrent_searches=concurrency,
+                                               request_timeout=timeout_s))
+    responses: list[dict[str, Any]] = resp["responses"]
+    for r in responses:
+        if r.get("status") == 429:
+            Stats.rejections += 1
+    return responses
+
+
+def search(client: OpenSearch, index: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    return with_backoff(lambda: client.search(index=index, body=body, request_timeout=timeout_s,
+                                              ignore_unavailable=True, allow_no_indices=True))
+
+
+def get_checkpoint(client: OpenSearch, names: Names, job: str) -> datetime | None:
+    resp = client.get(index=names.checkpoints, id=job, ignore=[404])
+    if not resp.get("found"):
+        return None
+    return parse_time(resp["_source"]["position"])
+
+
+def set_checkpoint(client: OpenSearch, names: Names, job: str, position: datetime) -> None:
+    client.index(index=names.checkpoints, id=job, refresh=True,
+                 body={"job": job, "position": iso(position), "updated": iso(datetime.now(UTC))})
+
+
+def acquire_lease(client: OpenSearch, names: Names, owner: str, ttl_s: float, now: datetime) -> bool:
+    """Take or renew the runner lease; False when another live runner holds it (optimistic concurrency)."""
+    body = {"job": LEASE_ID, "owner": owner, "position": iso(now), "updated": iso(now),
+            "expires": time.time() + ttl_s}
+    current = client.get(index=names.checkpoints, id=LEASE_ID, ignore=[404])
+    try:
+        if not current.get("found"):
+            client.index(index=names.checkpoints, id=LEASE_ID, body=body, op_type="create", refresh=True)
+            return True
+        src = current["_source"]
+        if src.get("owner") != owner and float(src.get("expires", 0)) > time.time():
+            return False
+        client.index(index=names.checkpoints, id=LEASE_ID, body=body, refresh=True,
+                     if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
+        return True
+    except TransportError as exc:
+        if exc.status_code == 409:
+            return False
+        raise
+
+
+def release_lease(client: OpenSearch, names: Names, owner: str) -> None:
+    current = client.get(index=names.checkpoints, id=LEASE_ID, ignore=[404])
+    if current.get("found") and current["_source"].get("owner") == owner:
+        client.delete(index=names.checkpoints, id=LEASE_ID, refresh=True, ignore=[404, 409],
+                      if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
+
+
+def write_rule_states(client: OpenSearch, names: Names, states: dict[str, dict[str, Any]]) -> None:
+    if not states:
+        return
+    ops: list[dict[str, Any]] = []
+    for rule_id, state in states.items():
+        ops += [{"update": {"_index": names.rules_state, "_id": rule_id}},
+                {"script": {"lang": "painless", "params": state, "source": (
+                    "ctx._source.rule_id = params.rule_id; ctx._source.last_run = params.last_run;"
+                    "ctx._source.duration_ms = params.duration_ms; ctx._source.enabled = params.enabled;"
+                    "ctx._source.hits = (ctx._source.hits == null ? 0 : ctx._source.hits) + params.hits;"
+                    "ctx._source.errors = (ctx._source.errors == null ? 0 : ctx._source.errors) + params.errors;"
+                    "if (params.last_error != null) { ctx._source.last_error = params.last_error; }")},
+                 "upsert": {**state}}]
+    client.bulk(body=ops, refresh=False)
+
+
+def rule_states(client: OpenSearch, names: Names) -> dict[str, dict[str, Any]]:
+    resp = client.search(index=names.rules_state, body={"size": 10000, "query": {"match_all": {}}},
+                         ignore_unavailable=True)
+    return {h["_id"]: h["_source"] for h in resp["hits"]["hits"]}
+
+
+def index_events(client: OpenSearch, names: Names, events: list[dict[str, Any]]) -> None:
+    """Write test events into their data streams (create, refresh): only ``soc rules test`` does this."""
+    ops: list[dict[str, Any]] = []
+    for event in events:
+        dataset = str((event.get("event") or {}).get("dataset") or "syslog")
+        ops += [{"create": {"_index": names.stream_for(dataset)}}, event]
+    if ops:
+        resp = client.bulk(body=ops, refresh=True)
+        if resp.get("errors"):
+            bad = next(i["create"]["error"] for i in resp["items"] if "error" in i["create"])
+            raise RuntimeError(f"test events were refused: {bad}")
+
+
+def drop_prefix(client: OpenSearch, prefix: str) -> None:
+    """Remove a scratch deployment (data streams, indices, templates, pipeline) created under ``prefix``."""
+    if not prefix.startswith("scratch-"):
+        raise ValueError("only scratch prefixes are dropped")
+    client.indices.delete_data_stream(name=f"{prefix}*", ignore=[404])
+    client.indices.delete(index=f"{prefix}*", ignore=[404])
+    client.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
+    client.ingest.delete_pipeline(id=f"{prefix}*", ignore=[404])
+
+
+def alerts_by_org(client: OpenSearch, names: Names) -> list[dict[str, Any]]:
+    client.indices.refresh(index=names.alerts)
+    resp = client.search(index=names.alerts, body={"size": 10000, "query": {"match_all": {}}})
+    return [h["_source"] for h in resp["hits"]["hits"]]
