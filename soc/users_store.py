@@ -1,14 +1,29 @@
-"""Stored users and tokens in ``soc-users``."""
+"""Stored users, API tokens and webhook subscriptions in ``soc-users``.
+
+Documents (``kind`` tells them apart):
+
+- user: id ``user-<name>``: ``{kind, name, role, agencies, password_hash, created, disabled}``
+- token: id ``token-<first 32 hex of its hash>``: ``{kind, name, user, role, agencies,
+  token_hash, created, expires, disabled}``; a token of a user takes the user's live role and
+  agencies (changing or disabling the user changes every token of theirs).
+- webhook: ``{kind, name, url, secret, agencies, min_severity, events, created, disabled}``
+"""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from opensearchpy import OpenSearch
+from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
 from soc import auth
+from soc.errors import Conflict, NotFound
 from soc.search import Names
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 def admin_token_exists(client: OpenSearch, names: Names) -> bool:
@@ -17,13 +32,156 @@ def admin_token_exists(client: OpenSearch, names: Names) -> bool:
     return int(resp["hits"]["total"]["value"]) > 0
 
 
-def create_token(client: OpenSearch, names: Names, name: str, role: str, agencies: list[str]) -> str:
+def create_token(client: OpenSearch, names: Names, name: str, role: str, agencies: list[str],
+                 user: str | None = None) -> str:
     """Store a new token's hash and return the token (the only time it is ever seen)."""
-    if role not in auth.ROLES:
-        raise ValueError(f"unknown role {role!r}; roles are {', '.join(auth.ROLES)}")
+    auth.check_role(role)
+    agencies = auth.check_agencies(agencies)
     token = auth.new_token()
     digest = auth.token_hash(token)
-    doc: dict[str, Any] = {"kind": "token", "name": name, "role": role, "agencies": agencies,
-                           "token_hash": digest, "created": datetime.now(UTC).isoformat(), "disabled": False}
+    doc: dict[str, Any] = {"kind": "token", "name": name, "user": user, "role": role, "agencies": agencies,
+                           "token_hash": digest, "created": _now(), "disabled": False}
     client.index(index=names.users, id=f"token-{digest[:32]}", body=doc, refresh=True)
     return token
+
+
+def create_user_token(client: OpenSearch, names: Names, user: str, label: str | None = None) -> str:
+    """A token acting as ``user`` (role and agencies follow the user)."""
+    doc = get_user(client, names, user)
+    return create_token(client, names, label or user, doc["role"], doc["agencies"], user=user)
+
+
+def principal_for_token(client: OpenSearch, names: Names, token: str) -> auth.Principal | None:
+    """The principal a presented token stands for, or None (unknown, disabled, expired)."""
+    digest = auth.token_hash(token)
+    try:
+        doc = client.get(index=names.users, id=f"token-{digest[:32]}")["_source"]
+    except NotFoundError:
+        return None
+    if doc.get("kind") != "token" or doc.get("token_hash") != digest or doc.get("disabled"):
+        return None
+    expires = doc.get("expires")
+    if expires and datetime.fromisoformat(expires) <= datetime.now(UTC):
+        return None
+    if doc.get("user"):
+        try:
+            user = client.get(index=names.users, id=f"user-{doc['user']}")["_source"]
+        except NotFoundError:
+            return None
+        if user.get("disabled"):
+            return None
+        return auth.Principal(user["name"], user["role"], tuple(user["agencies"]))
+    return auth.Principal(doc["name"], doc["role"], tuple(doc["agencies"]))
+
+
+def create_user(client: OpenSearch, names: Names, name: str, role: str, agencies: list[str],
+                password: str | None = None) -> dict[str, Any]:
+    auth.check_role(role)
+    agencies = auth.check_agencies(agencies)
+    doc: dict[str, Any] = {"kind": "user", "name": name, "role": role, "agencies": agencies,
+                           "password_hash": auth.hash_password(password) if password else None,
+                           "created": _now(), "disabled": False}
+    try:
+        client.create(index=names.users, id=f"user-{name}", body=doc, refresh=True)
+    except ConflictError:
+        raise Conflict(f"user {name!r} already exists") from None
+    return public_user(doc)
+
+
+def get_user(client: OpenSearch, names: Names, name: str) -> dict[str, Any]:
+    try:
+        doc: dict[str, Any] = client.get(index=names.users, id=f"user-{name}")["_source"]
+    except NotFoundError:
+        raise NotFound(f"user {name!r} does not exist") from None
+    return doc
+
+
+def update_user(client: OpenSearch, names: Names, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    get_user(client, names, name)
+    if "password" in changes:
+        password = changes.pop("password")
+        changes["password_hash"] = auth.hash_password(password)
+    if "role" in changes:
+        auth.check_role(changes["role"])
+    if "agencies" in changes:
+        changes["agencies"] = auth.check_agencies(changes["agencies"])
+    client.update(index=names.users, id=f"user-{name}", body={"doc": changes}, refresh=True)
+    return public_user(get_user(client, names, name))
+
+
+def check_password(client: OpenSearch, names: Names, name: str, password: str) -> auth.Principal | None:
+    try:
+        doc = get_user(client, names, name)
+    except NotFound:
+        return None
+    stored = doc.get("password_hash")
+    if doc.get("disabled") or not stored or not auth.verify_password(stored, password):
+        return None
+    return auth.Principal(doc["name"], doc["role"], tuple(doc["agencies"]))
+
+
+def public_user(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"name": doc["name"], "role": doc["role"], "agencies": list(doc["agencies"]),
+            "created": doc.get("created"), "disabled": bool(doc.get("disabled")),
+            "has_password": bool(doc.get("password_hash"))}
+
+
+def list_kind(client: OpenSearch, names: Names, kind: str, size: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+    resp = client.search(index=names.users, body={"size": size, "query": {"term": {"kind": kind}},
+                                                  "sort": [{"created": "asc"}]})
+    return [(hit["_id"], hit["_source"]) for hit in resp["hits"]["hits"]]
+
+
+def public_token(doc_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": doc_id, "name": doc["name"], "user": doc.get("user"), "role": doc["role"],
+            "agencies": list(doc["agencies"]), "created": doc.get("created"),
+            "disabled": bool(doc.get("disabled"))}
+
+
+def get_token(client: OpenSearch, names: Names, token_id: str) -> dict[str, Any]:
+    try:
+        doc = client.get(index=names.users, id=token_id)["_source"]
+    except NotFoundError:
+        doc = {}
+    if not token_id.startswith("token-") or doc.get("kind") != "token":
+        raise NotFound(f"token {token_id!r} does not exist")
+    return public_token(token_id, doc)
+
+
+def revoke_token(client: OpenSearch, names: Names, token_id: str) -> dict[str, Any]:
+    info = get_token(client, names, token_id)
+    client.update(index=names.users, id=token_id, body={"doc": {"disabled": True}}, refresh=True)
+    return info | {"disabled": True}
+
+
+def create_webhook(client: OpenSearch, names: Names, name: str, url: str, agencies: list[str],
+                   min_severity: str, secret: str | None = None) -> tuple[str, dict[str, Any]]:
+    doc: dict[str, Any] = {"kind": "webhook", "name": name, "url": url, "agencies": auth.check_agencies(agencies),
+                           "min_severity": min_severity, "secret": secret or secrets.token_urlsafe(32),
+                           "created": _now(), "disabled": False}
+    resp = client.index(index=names.users, body=doc, refresh=True)
+    return str(resp["_id"]), doc
+
+
+def delete_webhook(client: OpenSearch, names: Names, webhook_id: str) -> None:
+    try:
+        doc = client.get(index=names.users, id=webhook_id)["_source"]
+    except NotFoundError:
+        doc = {}
+    if doc.get("kind") != "webhook":
+        raise NotFound(f"webhook {webhook_id!r} does not exist")
+    client.delete(index=names.users, id=webhook_id, refresh=True)
+
+
+def webhooks_for(client: OpenSearch, names: Names, agency: str, severity_rank: int,
+                 ranks: dict[str, int]) -> list[dict[str, Any]]:
+    """Enabled webhooks whose agencies include ``agency`` (or '*') and whose minimum is met."""
+    resp = client.search(index=names.users, body={"size": 200, "query": {"bool": {"filter": [
+        {"term": {"kind": "webhook"}}, {"term": {"disabled": False}},
+        {"terms": {"agencies": [agency, auth.ALL_AGENCIES]}}]}}})
+    out = []
+    for hit in resp["hits"]["hits"]:
+        doc = hit["_source"]
+        if ranks.get(doc.get("min_severity", ""), 0) <= severity_rank:
+            out.append(doc | {"id": hit["_id"]})
+    return out

@@ -1,0 +1,39 @@
+"""Request dependencies: the runtime of the app and the authenticated principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from soc import users_store
+from soc.auth import Principal, Unauthorized
+from soc.incidents.runtime import Runtime
+from soc.incidents.schemas import ID_PATTERN
+
+bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer soc_...`")
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def principal(request: Request,
+              creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
+    token = creds.credentials
+    if len(token) > 200:
+        raise Unauthorized("the token is not valid")
+    rt = runtime(request)
+    who = users_store.principal_for_token(rt.client, rt.names, token)
+    if who is None:
+        raise Unauthorized("the token is not valid, or was revoked or expired")
+    return who
+
+
+Rt = Annotated[Runtime, Depends(runtime)]
+Who = Annotated[Principal, Depends(principal)]
+IdPath = Annotated[str, Path(pattern=ID_PATTERN, description="an id as returned by the API")]

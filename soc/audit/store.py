@@ -1,0 +1,55 @@
+"""Append-only audit documents in ``soc-audit``.
+
+A document: ``{"@timestamp", "actor", "action", "object_type", "object_id", "organization": {"id"},
+"summary", "details": {"before": {...}, "after": {...}, ...}}``. Only the fields a change touched
+are kept in before/after, so a document says what changed without copying whole objects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from soc.search import Names
+
+MAX_PAGE = 500
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The keys whose values differ, as (before, after) summaries."""
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def entry(at: datetime, actor: str, action: str, object_type: str, object_id: str, agency: str | None,
+          summary: str = "", **details: Any) -> dict[str, Any]:
+    return {"@timestamp": at.isoformat(), "actor": actor, "action": action, "object_type": object_type,
+            "object_id": object_id, "organization": {"id": agency}, "summary": summary, "details": details}
+
+
+def append(client: OpenSearch, names: Names, entries: list[dict[str, Any]], refresh: bool = False) -> None:
+    """Write audit documents; a failure raises (a change that cannot be audited is reported)."""
+    if not entries:
+        return
+    body: list[dict[str, Any]] = []
+    for doc in entries:
+        body.append({"create": {"_index": names.audit, "_id": uuid.uuid4().hex}})
+        body.append(doc)
+    resp = client.bulk(body=body, refresh=refresh)
+    if resp.get("errors"):
+        bad = [i for i in resp["items"] if i["create"].get("error")]
+        raise RuntimeError(f"{len(bad)} audit documents were refused: {bad[0]['create']['error']}")
+
+
+def search(client: OpenSearch, names: Names, filters: list[dict[str, Any]], size: int,
+           search_after: list[Any] | None = None, ascending: bool = False) -> list[tuple[list[Any], dict[str, Any]]]:
+    order = "asc" if ascending else "desc"
+    body: dict[str, Any] = {"size": min(size, MAX_PAGE), "query": {"bool": {"filter": filters}},
+                            "sort": [{"@timestamp": order}, {"_id": order}]}
+    if search_after:
+        body["search_after"] = search_after
+    resp = client.search(index=names.audit, body=body)
+    return [(hit["sort"], hit["_source"] | {"id": hit["_id"]}) for hit in resp["hits"]["hits"]]

@@ -1,0 +1,1 @@
+"""Incidents: grouping alerts, the triage workflow, evidence, exceptions, SLAs and notifications."""

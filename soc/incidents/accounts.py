@@ -1,0 +1,109 @@
+"""Users, tokens and webhooks managed through the API and the CLI: admin only, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from soc import users_store
+from soc.audit import store as audit_store
+from soc.auth import Principal, token_hash
+from soc.errors import Invalid
+from soc.incidents.runtime import Runtime
+from soc.incidents.service import decode_cursor, encode_cursor
+
+
+def _audit(rt: Runtime, who: Principal, action: str, kind: str, ident: str, before: dict[str, Any],
+           after: dict[str, Any]) -> None:
+    audit_store.append(rt.client, rt.names, [audit_store.entry(rt.clock(), who.name, action, kind, ident, None,
+                                                               f"{action} {ident}", before=before, after=after)])
+
+
+def add_user(rt: Runtime, who: Principal, name: str, role: str, agencies: list[str],
+             password: str | None) -> dict[str, Any]:
+    who.require_admin(global_scope=True)
+    user = users_store.create_user(rt.client, rt.names, name, role, agencies, password)
+    _audit(rt, who, "user.create", "user", name, {}, user)
+    return user
+
+
+def list_users(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
+    who.require_admin(global_scope=True)
+    return [users_store.public_user(doc) for _, doc in users_store.list_kind(rt.client, rt.names, "user")]
+
+
+def change_user(rt: Runtime, who: Principal, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    who.require_admin(global_scope=True)
+    before = users_store.public_user(users_store.get_user(rt.client, rt.names, name))
+    after = users_store.update_user(rt.client, rt.names, name, dict(changes))
+    b, a = audit_store.changed(before, after)
+    if "password" in changes:
+        b["password"], a["password"] = "(old)", "(changed)"
+    _audit(rt, who, "user.update", "user", name, b, a)
+    return after
+
+
+def create_token(rt: Runtime, who: Principal, name: str, user: str | None, role: str | None,
+                 agencies: list[str] | None) -> tuple[str, dict[str, Any]]:
+    who.require_admin(global_scope=True)
+    if user:
+        token = users_store.create_user_token(rt.client, rt.names, user, name)
+    elif role and agencies:
+        token = users_store.create_token(rt.client, rt.names, name, role, agencies)
+    else:
+        raise Invalid("a token acts as a user, or needs a role and agencies of its own")
+    token_id = f"token-{token_hash(token)[:32]}"
+    info = users_store.get_token(rt.client, rt.names, token_id)
+    _audit(rt, who, "token.create", "token", token_id, {}, info)
+    return token, info
+
+
+def list_tokens(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
+    who.require_admin(global_scope=True)
+    return [users_store.public_token(i, d) for i, d in users_store.list_kind(rt.client, rt.names, "token")]
+
+
+def revoke_token(rt: Runtime, who: Principal, token_id: str) -> dict[str, Any]:
+    who.require_admin(global_scope=True)
+    info = users_store.revoke_token(rt.client, rt.names, token_id)
+    _audit(rt, who, "token.revoke", "token", token_id, {"disabled": False}, {"disabled": True})
+    return info
+
+
+def add_webhook(rt: Runtime, who: Principal, spec: dict[str, Any]) -> dict[str, Any]:
+    who.require_admin(global_scope=True)
+    hook_id, doc = users_store.create_webhook(rt.client, rt.names, spec["name"], spec["url"], spec["agencies"],
+                                              spec["min_severity"], spec.get("secret"))
+    public = {k: v for k, v in doc.items() if k != "secret"} | {"id": hook_id}
+    _audit(rt, who, "webhook.create", "webhook", hook_id, {}, public)
+    return public | {"secret": doc["secret"]}
+
+
+def list_webhooks(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
+    who.require_admin(global_scope=True)
+    return [{k: v for k, v in d.items() if k != "secret"} | {"id": i}
+            for i, d in users_store.list_kind(rt.client, rt.names, "webhook")]
+
+
+def delete_webhook(rt: Runtime, who: Principal, hook_id: str) -> None:
+    who.require_admin(global_scope=True)
+    users_store.delete_webhook(rt.client, rt.names, hook_id)
+    _audit(rt, who, "webhook.delete", "webhook", hook_id, {"id": hook_id}, {})
+
+
+def read_audit(rt: Runtime, who: Principal, f: dict[str, Any]) -> dict[str, Any]:
+    """Admins read the trail; an admin of some agencies sees entries of those agencies only."""
+    who.require_admin()
+
+    filters: list[dict[str, Any]] = list(who.scope_filter())
+    for name, field in (("actor", "actor"), ("action", "action"), ("object_type", "object_type"),
+                        ("object_id", "object_id"), ("agency", "organization.id")):
+        if f.get(name):
+            filters.append({"term": {field: f[name]}})
+    span = {op: f[k].isoformat() for k, op in (("since", "gte"), ("until", "lte")) if f.get(k)}
+    if span:
+        filters.append({"range": {"@timestamp": span}})
+    after = decode_cursor("audit", f["cursor"]) if f.get("cursor") else None
+    limit = f.get("limit", 100)
+    rows = audit_store.search(rt.client, rt.names, filters, limit, after)
+    nxt = encode_cursor("audit", rows[-1][0]) if len(rows) == limit else None
+    return {"items": [d for _, d in rows], "next_cursor": nxt}

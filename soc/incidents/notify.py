@@ -1,0 +1,164 @@
+"""Webhook notifications: signed JSON POSTs, delivered by a background worker with retries.
+
+``publish`` only enqueues, so the API never waits on a receiver. Each attempt is logged in the
+audit trail (``webhook.delivery``). The signature header is
+``X-SOC-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>``: the receiver
+recomputes it with the shared secret and rejects old timestamps to stop replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from opensearchpy import OpenSearch
+
+from soc import users_store
+from soc.alerts.documents import SEVERITY_RANK
+from soc.audit import store as audit_store
+from soc.search import Names
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-SOC-Signature"
+INCIDENT_FIELDS = ("id", "title", "status", "severity", "organization", "alert_count", "first_seen",
+                   "last_seen", "assignee", "tags", "entities", "sla")
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes) -> bool:
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    if not parts.get("t", "").isdigit():
+        return False
+    return hmac.compare_digest(sign(secret, int(parts["t"]), body), header)
+
+
+@dataclass
+class Delivery:
+    webhook: dict[str, Any]
+    body: bytes
+    event: str
+    incident_id: str
+    agency: str
+    delivery_id: str
+    attempt: int = 0
+
+
+class Notifier:
+    def __init__(self, client: OpenSearch, names: Names, max_attempts: int = 6, backoff: float = 2.0,
+                 timeout: float = 5.0) -> None:
+        self.client, self.names = client, names
+        self.max_attempts, self.backoff, self.timeout = max_attempts, backoff, timeout
+        self._heap: list[tuple[float, int, Delivery | tuple[str, dict[str, Any], dict[str, Any]]]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.outcomes: list[dict[str, Any]] = []  # recent attempts, newest last (bounded)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="soc-webhooks", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def publish(self, event: str, incident: dict[str, Any], **extra: Any) -> None:
+        self._push(time.monotonic(), (event, incident, extra))
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until nothing is queued or being sent (shutdown and tests); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._heap or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def _push(self, due: float, item: Delivery | tuple[str, dict[str, Any], dict[str, Any]]) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (due, next(self._seq), item))
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(wait)
+                if self._stop:
+                    return
+                _, _, item = heapq.heappop(self._heap)
+                self._busy += 1
+            try:
+                if isinstance(item, Delivery):
+                    self._attempt(item)
+                else:
+                    self._fan_out(*item)
+            except Exception:
+                log.exception("webhook worker failed on one item")
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+    def _fan_out(self, event: str, incident: dict[str, Any], extra: dict[str, Any]) -> None:
+        agency = incident["organization"]["id"]
+        hooks = users_store.webhooks_for(self.client, self.names, agency, SEVERITY_RANK[incident["severity"]],
+                                         SEVERITY_RANK)
+        for hook in hooks:
+            delivery_id = uuid.uuid4().hex
+            payload = {"event": event, "delivery": delivery_id, "at": datetime.now(UTC).isoformat(),
+                       "incident": {k: incident.get(k) for k in INCIDENT_FIELDS}, **extra}
+            body = json.dumps(payload, sort_keys=True, default=str).encode()
+            self._attempt(Delivery(hook, body, event, incident["id"], agency, delivery_id))
+
+    def _attempt(self, d: Delivery) -> None:
+        d.attempt += 1
+        headers = {"Content-Type": "application/json", "X-SOC-Event": d.event, "X-SOC-Delivery": d.delivery_id,
+                   SIGNATURE_HEADER: sign(d.webhook["secret"], int(time.time()), d.body)}
+        status: int | None = None
+        error = ""
+        try:
+            resp = httpx.post(d.webhook["url"], content=d.body, headers=headers, timeout=self.timeout)
+            status = resp.status_code
+            ok = 200 <= status < 300
+        except httpx.HTTPError as exc:
+            ok, error = False, f"{type(exc).__name__}: {exc}"
+        final = ok or d.attempt >= self.max_attempts
+        outcome = "delivered" if ok else ("failed" if final else "retrying")
+        record = {"webhook": d.webhook["id"], "delivery": d.delivery_id, "event": d.event,
+                  "incident_id": d.incident_id, "attempt": d.attempt, "status": status, "outcome": outcome,
+                  "error": error}
+        self.outcomes = [*self.outcomes[-999:], record]
+        try:
+            audit_store.append(self.client, self.names, [audit_store.entry(
+                datetime.now(UTC), "notifier", "webhook.delivery", "webhook", d.webhook["id"], d.agency,
+                f"{d.event} for incident {d.incident_id}: {outcome}", **record)])
+        except Exception:
+            log.exception("could not log a webhook delivery")
+        if not final:
+            self._push(time.monotonic() + self.backoff * 2 ** (d.attempt - 1), d)

@@ -1,0 +1,62 @@
+"""What the incident services share: stores, the clock, policies and the notifier.
+
+Time is injected (``clock``) so SLA tests move it instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from opensearchpy import OpenSearch
+
+from soc import search
+from soc.config import Settings
+from soc.incidents.alerts_store import AlertStore
+from soc.incidents.notify import Notifier
+from soc.incidents.sla import SlaPolicy
+from soc.incidents.store import IncidentStore
+from soc.search import Names
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class GroupingPolicy:
+    window: timedelta = timedelta(hours=1)
+    per_rule: dict[str, timedelta] = field(default_factory=dict)  # rule id -> window
+
+    def window_for(self, rule_id: str) -> timedelta:
+        return self.per_rule.get(rule_id, self.window)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    client: OpenSearch
+    names: Names
+    clock: Clock = utc_now
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
+    grouping: GroupingPolicy = field(default_factory=GroupingPolicy)
+    notifier: Notifier | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, **kwargs: object) -> Runtime:
+        return cls(settings, search.client(settings), search.names(settings), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def incidents(self) -> IncidentStore:
+        return IncidentStore(self.client, self.names)
+
+    @property
+    def alerts(self) -> AlertStore:
+        return AlertStore(self.client, self.names)
+
+    def publish(self, event: str, incident: dict[str, object], **extra: object) -> None:
+        if self.notifier is not None:
+            self.notifier.publish(event, incident, **extra)

@@ -1,0 +1,190 @@
+"""API schemas of incidents and exceptions (separate from the stored documents)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Status = Literal["new", "acknowledged", "in_progress", "resolved", "closed"]
+Resolution = Literal["true_positive", "false_positive", "benign", "duplicate"]
+Severity = Literal["informational", "low", "medium", "high", "critical"]
+Sort = Literal["-last_seen", "last_seen", "-created", "created", "-severity", "severity", "-alert_count"]
+ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+Ident = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@\-]{1,64}$")]
+Agency = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9_.\-]{1,64})$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000, strip_whitespace=True)]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+When = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlaOut(BaseModel):
+    ack_due: str | None = None
+    resolve_due: str | None = None
+    ack_breached: bool = False
+    resolve_breached: bool = False
+
+
+class HistoryOut(BaseModel):
+    status: str | None
+    at: str
+    actor: str
+
+
+class CommentOut(BaseModel):
+    id: str
+    at: str
+    author: str
+    text: str
+
+
+class IncidentOut(BaseModel):
+    id: str
+    version: str = Field(description="send it back unchanged with a PATCH (optimistic concurrency)")
+    title: str
+    status: Status
+    resolution: Resolution | None = None
+    severity: Severity
+    assignee: str | None = None
+    agency: str
+    rule_ids: list[str]
+    alert_count: int
+    first_seen: str
+    last_seen: str
+    tags: list[str]
+    entities: list[str]
+    created: str
+    updated: str
+    acknowledged_at: str | None = None
+    resolved_at: str | None = None
+    closed_at: str | None = None
+    tta_seconds: int | None = None
+    ttr_seconds: int | None = None
+    sla: SlaOut
+    merged_into: str | None = None
+    merged_from: list[str] = []
+    history: list[HistoryOut] | None = None
+    comments: list[CommentOut] | None = None
+
+    @classmethod
+    def of(cls, doc: dict[str, Any], version: object, full: bool = True) -> IncidentOut:
+        fields = {k: v for k, v in doc.items() if k in cls.model_fields and k not in ("history", "comments")}
+        extra: dict[str, Any] = {"history": doc.get("history", []), "comments": doc.get("comments", [])} if full else {}
+        return cls(**fields, **extra, version=str(version), agency=doc["organization"]["id"],
+                   sla=SlaOut(**(doc.get("sla") or {})))
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    next_cursor: str | None
+    total: int = Field(description="matching incidents (counted exactly up to 10,000)")
+
+
+class IncidentPatch(Strict):
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}-[0-9]{1,18}$")]
+    status: Status | None = None
+    resolution: Resolution | None = None
+    assignee: Name | None = None
+    severity: Severity | None = None
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+
+
+class CommentIn(Strict):
+    text: Text
+
+
+class BulkIn(Strict):
+    ids: Annotated[list[Ident], Field(min_length=1, max_length=500)]
+    action: Literal["acknowledge", "start", "assign", "resolve", "close"]
+    assignee: Name | None = None
+    resolution: Resolution | None = None
+
+
+class BulkItem(BaseModel):
+    id: str
+    ok: bool
+    version: str | None
+    error: str | None
+
+
+class BulkOut(BaseModel):
+    items: list[BulkItem]
+
+
+class MergeIn(Strict):
+    sources: Annotated[list[Ident], Field(min_length=1, max_length=50)]
+
+
+class UnmergeIn(Strict):
+    source: Ident
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class ContextPage(Page):
+    start: str
+    end: str
+
+
+class Metrics(BaseModel):
+    incidents: int
+    mtta_seconds: float | None
+    mttr_seconds: float | None
+    acknowledged: int
+    resolved: int
+    ack_breached: int
+    resolve_breached: int
+    by_status: dict[str, int]
+
+
+class ConditionIn(Strict):
+    field: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    op: Literal["equals", "contains", "startswith", "endswith", "cidr"]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class ExceptionIn(Strict):
+    rule_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    conditions: Annotated[list[ConditionIn], Field(min_length=1, max_length=20)]
+    owner: Name
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=2000)]
+    expires: When
+
+
+class ExceptionOut(BaseModel):
+    id: str
+    rule_id: str
+    agency: str
+    conditions: list[ConditionIn]
+    enabled: bool
+    expires: str
+    owner: str
+    reason: str
+    incident_id: str | None = None
+    hits: int = 0
+    last_hit: str | None = None
+    created: str
+    created_by: str | None = None
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> ExceptionOut:
+        return cls(**{k: v for k, v in doc.items() if k in cls.model_fields}, agency=doc["organization"]["id"])
+
+
+class ExceptionPage(BaseModel):
+    items: list[ExceptionOut]
+    next_cursor: str | None

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from soc.incidents import grouping
+from soc.incidents.runtime import GroupingPolicy, Runtime
+from tests.incidents.conftest import T0, Alerts
+
+
+def _incidents(rt: Runtime) -> list[dict]:
+    rt.incidents.refresh()
+    resp = rt.client.search(index=rt.names.incidents, body={"size": 100, "sort": [{"first_seen": "asc"}]})
+    return [h["_source"] for h in resp["hits"]["hits"]]
+
+
+def test_alerts_of_one_key_within_the_window_share_an_incident(rt: Runtime, alerts: Alerts) -> None:
+    alerts.add(at=T0)
+    alerts.add(at=T0 + timedelta(minutes=40), severity="high")
+    alerts.add(at=T0 + timedelta(minutes=70), severity="low")  # 30 min after the previous one
+    result = grouping.run(rt)
+    assert result.alerts == 3
+    [inc] = _incidents(rt)
+    assert inc["alert_count"] == 3
+    assert inc["severity"] == "high"  # the highest of its alerts
+    assert inc["first_seen"].startswith("2025-03-03T08:00") and inc["last_seen"].startswith("2025-03-03T09:10")
+    assert "T1190" in inc["tags"] and "tactic:initial-access" in inc["tags"]
+    assert "source.ip=10.0.0.1" in inc["entities"]
+    assert inc["organization"]["id"] == "agency-a" and inc["rule_ids"] == ["rule-a"]
+    claimed = rt.client.search(index=rt.names.alerts, body={"query": {"term": {"incident_id": inc["id"]}}},
+                               track_total_hits=True)
+    assert claimed["hits"]["total"]["value"] == 3
+
+
+def test_a_gap_longer_than_the_window_opens_a_new_incident(rt: Runtime, alerts: Alerts) -> None:
+    alerts.add(at=T0)
+    alerts.add(at=T0 + timedelta(minutes=61, seconds=1))
+    grouping.run(rt)
+    assert [i["alert_count"] for i in _incidents(rt)] == [1, 1]
+
+
+def test_rule_agency_and_entity_each_split_incidents(rt: Runtime, alerts: Alerts) -> None:
+    alerts.add()
+    alerts.add(rule="rule-b")
+    alerts.add(agency="agency-b")
+    alerts.add(ip="10.0.0.2")
+    alerts.add(key="user.name=root", ip="10.0.0.1")
+    grouping.run(rt)
+    assert len(_incidents(rt)) == 5
+
+
+def test_a_per_rule_window_overrides_the_default(rt: Runtime, alerts: Alerts) -> None:
+    rt.grouping = GroupingPolicy(per_rule={"rule-a": timedelta(hours=6)})
+    alerts.add(at=T0)
+    alerts.add(at=T0 + timedelta(hours=5))
+    alerts.add(rule="rule-b", at=T0)
+    alerts.add(rule="rule-b", at=T0 + timedelta(hours=5))
+    grouping.run(rt)
+    counts = sorted((i["rule_ids"][0], i["alert_count"]) for i in _incidents(rt))
+    assert counts == [("rule-a", 2), ("rule-b", 1), ("rule-b", 1)]
+
+
+def test_later_runs_join_the_open_incident_and_escalate(rt: Runtime, alerts: Alerts) -> None:
+    alerts.add(at=T0)
+    grouping.run(rt)
+    alerts.add(at=T0 + timedelta(minutes=10), severity="critical")
+    again = grouping.run(rt)
+    assert again.created == [] and len(again.updated) == 1
+    [inc] = _incidents(rt)
+    assert inc["alert_count"] == 2 and inc["severity"] == "critical"
+    assert grouping.run(rt).alerts == 0  # nothing left to group, nothing counted twice
+    assert _incidents(rt)[0]["alert_count"] == 2
+
+
+def test_resolved_incidents_take_no_new_alerts(rt: Runtime, alerts: Alerts) -> None:
+    alerts.add(at=T0)
+    grouping.run(rt)
+    [inc] = _incidents(rt)
+    stored = rt.incidents.get(inc["id"])
+    rt.incidents.replace(stored.doc | {"status": "resolved", "resolution": "benign"}, stored.version, refresh=True)
+    alerts.add(at=T0 + timedelta(minutes=5))
+    grouping.run(rt)
+    assert sorted(i["alert_count"] for i in _incidents(rt)) == [1, 1]
