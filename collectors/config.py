@@ -140,7 +140,7 @@ class _Reader:
                 raise self.fail(key_node, f"{where}.{key} is given twice")
             out[key] = value_node
         for key in sorted(required - out.keys()):
-            raise self.fail(node, f"{where}.{key} is required")
+            raise self.fail(node, f"{key if where == 'the file' else where + '.' + key} is required")
         return out
 
     def scalar(self, node: yaml.Node, name: str) -> str | None:

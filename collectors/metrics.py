@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,10 +96,12 @@ class Metrics:
             if self.failing_since is None:
                 self.failing_since = time.monotonic()
             self.last_error = error[:500]
+            self.changed.notify_all()
 
     def sink_ok(self) -> None:
         with self.lock:
             self.failing_since = None
+            self.changed.notify_all()
 
     def wait(self, at_least: dict[str, int], timeout: float) -> bool:
         """Block until every named counter (or ``queued``) reaches its value; False on timeout."""
@@ -108,18 +111,26 @@ class Metrics:
         with self.lock:
             return self.changed.wait_for(reached, timeout)
 
+    def wait_for_state(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> bool:
+        """Block until ``predicate(snapshot)`` holds, re-checked whenever the sink or a counter reports."""
+        with self.lock:
+            return self.changed.wait_for(lambda: predicate(self._snapshot()), timeout)
+
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            snap: dict[str, Any] = dict(self.counts)
-            snap["queued"] = self.queued
-            oldest = self.oldest_unacked_ms
-            snap["oldest_unacked_age_seconds"] = max(0.0, time.time() - oldest / 1000) if oldest else 0.0
-            failing = time.monotonic() - self.failing_since if self.failing_since is not None else 0.0
-            snap["sink_failing_seconds"] = failing
-            snap["healthy"] = failing < self.unhealthy_after
-            snap["last_error"] = self.last_error
-            snap["sources"] = {k: vars(v).copy() for k, v in self.sources.items()}
-            return snap
+            return self._snapshot()
+
+    def _snapshot(self) -> dict[str, Any]:
+        snap: dict[str, Any] = dict(self.counts)
+        snap["queued"] = self.queued
+        oldest = self.oldest_unacked_ms
+        snap["oldest_unacked_age_seconds"] = max(0.0, time.time() - oldest / 1000) if oldest else 0.0
+        failing = time.monotonic() - self.failing_since if self.failing_since is not None else 0.0
+        snap["sink_failing_seconds"] = failing
+        snap["healthy"] = failing < self.unhealthy_after
+        snap["last_error"] = self.last_error
+        snap["sources"] = {k: vars(v).copy() for k, v in self.sources.items()}
+        return snap
 
 
 def prometheus(snap: dict[str, Any]) -> str:
