@@ -50,7 +50,8 @@ def parse_text(kind: str, text: str, ctx: ParseContext) -> dict[str, Any]:
     if timestamp is None:
         return failure(text, dataset, ctx)
     domain = vhost.rsplit(":", 1)[0] if vhost and not vhost.endswith("]") else vhost
-    method, target, version = urls.request_line(unescape_log(request))
+    request = unescape_log(request)
+    method, target, version = urls.request_line(request)
     event = new(text, dataset, f"{kind}.{fmt}", timestamp)
     _fill(
         event,
@@ -119,7 +120,8 @@ def _getter(record: dict[str, Any]) -> Any:
         value = record.get(key)
         if value is None or value == "" or value == "-":
             return None
-        return value if isinstance(value, str) else str(value)
+        text = value if isinstance(value, str) else str(value)
+        return text.replace("\x00", "\\x00") if "\x00" in text else text
 
     return get
 

@@ -25,8 +25,9 @@ _FAILED = re.compile(r"Failed (\S+) for (invalid user )?(.*) from" + _TAIL)
 _INVALID = re.compile(r"Invalid user (.*) from (\S+)(?: port (\d+))?$")
 _INVALID_REQUEST = re.compile(r"input_userauth_request: invalid user (.*?)(?: \[preauth\])?$")
 _CLOSED = re.compile(
-    r"Connection closed by (?:(?:authenticating|invalid) user (.*) )?(\S+?)(?: port (\d+))?(?: \[preauth\])?$"
+    r"Connection closed by (?:(?:authenticating|invalid) user (.*) )?(\S+) port (\d+)(?: \[preauth\])?$"
 )
+_CLOSED_OLD = re.compile(r"Connection closed by (\S+)(?: \[preauth\])?$")
 _DISCONNECTED = re.compile(
     r"Disconnected from (?:(?:authenticating |invalid )?user (.*) )?(\S+) port (\d+)(?: \[preauth\])?$"
 )
@@ -125,6 +126,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], Callable[[dict[str, Any], re.Match[str
     ("Accepted ", _ACCEPTED, _accepted),
     ("Invalid user ", _INVALID, _invalid),
     ("Connection closed by ", _CLOSED, _closed),
+    ("Connection closed by ", _CLOSED_OLD, _address_only("ssh_connection_closed", _NETWORK, None)),
     ("Disconnected from ", _DISCONNECTED, _disconnected),
     ("Received disconnect from ", _RECEIVED_DISCONNECT, _received_disconnect),
     ("error: Received disconnect from ", _RECEIVED_DISCONNECT, _received_disconnect),
