@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=cmd_init)
     sub.add_parser("retention", help="apply rollover and retention now (clusters without ISM)"
                    ).set_defaults(func=cmd_retention)
+    from soc.detection.cli import register as register_detection
+
+    register_detection(sub)
     return parser
 
 

@@ -100,11 +100,11 @@ def run(client: OpenSearch, names: Names, compiled: list[Result]) -> list[CaseRe
     for alert in store.alerts_by_org(client, names):
         key = (alert["rule"]["id"], alert["organization"]["id"])
         fired[key] = fired.get(key, 0) + 1
-    for agency, (rule, case) in plan.items():
+    for agency, (rule, label) in plan.items():
         n = fired.get((rule.id, agency), 0)
-        expect = case.startswith("match")
+        expect = label.startswith("match")
         ok = (n > 0) == expect and rule.id not in report.errors
         wanted = "some" if expect else "none"
         detail = report.errors.get(rule.id, "") or ("" if ok else f"{n} alerts, expected {wanted}")
-        results.append(CaseResult(rule.id, rule.title, str(rule.path), case, ok, detail))
+        results.append(CaseResult(rule.id, rule.title, str(rule.path), label, ok, detail))
     return results

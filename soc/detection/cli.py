@@ -1,0 +1,115 @@
+"""``soc rules check|test`` and ``soc detect --once``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from soc import search
+from soc.config import Settings
+from soc.detection import convert, rules, ruletest, runner, store
+from soc.detection import settings as detect_settings
+
+
+def _paths(args: argparse.Namespace) -> list[Path]:
+    return [Path(p) for p in args.paths] if args.paths else list(detect_settings.load().rule_paths)
+
+
+def cmd_rules_check(args: argparse.Namespace, settings: Settings) -> int:
+    loaded, problems = rules.load(_paths(args))
+    rows: list[dict[str, Any]] = [{"path": str(p.path), "id": None, "title": None, "status": "failed",
+                                   "reason": p.reason} for p in problems]
+    results = convert.compile_rules(loaded)
+    client = search.client(settings) if args.execute else None
+    names = search.names(settings)
+    for res in results:
+        row = {"path": str(res.rule.path), "id": res.rule.id, "title": res.rule.title, "status": "ok", "reason": ""}
+        if isinstance(res, convert.Unsupported):
+            row.update(status="unsupported", reason=res.reason)
+        elif client is not None:
+            queries = [res] if isinstance(res, convert.Compiled) else list(res.bases)
+            for q in queries:
+                index = ",".join(names(s) for s in q.streams)
+                try:
+                    store.search(client, index, {"size": 0, "query": q.dsl()}, 30)
+                except Exception as exc:  # the point is to report what OpenSearch says
+                    row.update(status="failed", reason=f"OpenSearch refused the query: {exc}"[:500])
+                    break
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['status']:>11}  {row['path']}  {row['title'] or ''}  {row['reason']}")
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "unsupported", "failed")}
+    summary = f"{len(rows)} rules: {counts['ok']} ok, {counts['unsupported']} unsupported, {counts['failed']} failed"
+    print(summary if not args.json else "", end="\n" if not args.json else "")
+    return 0 if counts["failed"] == 0 else 1
+
+
+def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
+    from soc.opensearch import bootstrap
+
+    loaded, problems = rules.load(_paths(args))
+    for p in problems:
+        print(f"FAIL  {p.path}: {p.reason}")
+    prefix = f"scratch-{uuid.uuid4().hex[:8]}-"
+    scratch = replace(settings, index_prefix=prefix)
+    client = search.client(scratch)
+    try:
+        bootstrap.init(scratch, client, search.names(scratch))
+        results = ruletest.run(client, search.names(scratch), convert.compile_rules(loaded))
+    finally:
+        store.drop_prefix(client, prefix)
+    for r in results:
+        print(f"{'pass' if r.passed else 'FAIL'}  {r.path}  {r.case}  {r.detail}")
+    failed = sum(1 for r in results if not r.passed) + len(problems)
+    print(f"{len(results)} cases, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
+    ds = detect_settings.load()
+    if args.paths:
+        ds = replace(ds, rule_paths=tuple(Path(p) for p in args.paths))
+    if not args.once:
+        print("use --once for one cycle now; the scheduler runs inside the service")
+        return 2
+    loaded, problems = rules.load(list(ds.rule_paths))
+    compiled = convert.compile_rules(loaded)
+    report = runner.run_cycle(settings, ds, compiled)
+    if not report.ran:
+        print("another runner holds the lease; nothing done")
+        return 0
+    unsupported = sum(1 for c in compiled if isinstance(c, convert.Unsupported))
+    for stream, (start, end) in report.windows.items():
+        print(f"window {stream}: ({start}, {end}]")
+    print(f"rules {len(compiled)} ({unsupported} unsupported, {len(problems)} files not loaded); "
+          f"matches {report.matches}; alerts created {report.alerts_created}, already present "
+          f"{report.alerts_existing}; suppressed {report.suppressed}; errors {len(report.errors)}; "
+          f"{report.requests} requests in {report.duration_s:.2f}s")
+    for rule_id, err in report.errors.items():
+        print(f"  error {rule_id}: {err}")
+    return 0 if not report.errors else 1
+
+
+def register(sub: Any) -> None:
+    """Add ``rules`` and ``detect`` to the ``soc`` command's subparsers."""
+    rp = sub.add_parser("rules", help="Sigma rules: check conversion, run their test events")
+    rsub = rp.add_subparsers(dest="action", required=True)
+    check = rsub.add_parser("check", help="convert each rule; report ok / unsupported / failed with the reason")
+    check.add_argument("paths", nargs="*", help="rule files or folders (default: the configured rule paths)")
+    check.add_argument("--execute", action="store_true", help="also run each query once on its target")
+    check.add_argument("--json", action="store_true", help="print [{path, id, title, status, reason}]")
+    check.set_defaults(func=cmd_rules_check)
+    test = rsub.add_parser("test", help="index each rule's test events into a scratch target and run the rule")
+    test.add_argument("paths", nargs="*")
+    test.set_defaults(func=cmd_rules_test)
+    det = sub.add_parser("detect", help="run detection")
+    det.add_argument("--once", action="store_true", help="one full cycle now, with a summary")
+    det.add_argument("paths", nargs="*", help="rule files or folders (default: the configured rule paths)")
+    det.set_defaults(func=cmd_detect)
