@@ -7,6 +7,7 @@ are kept in before/after, so a document says what changed without copying whole 
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,8 @@ def append(client: OpenSearch, names: Names, entries: list[dict[str, Any]], refr
         return
     body: list[dict[str, Any]] = []
     for doc in entries:
-        body.append({"create": {"_index": names.audit, "_id": uuid.uuid4().hex}})
+        # Ids sort in the order entries were written, which breaks ties between equal timestamps.
+        body.append({"create": {"_index": names.audit, "_id": f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"}})
         body.append(doc)
     resp = client.bulk(body=body, refresh=refresh)
     if resp.get("errors"):

@@ -47,7 +47,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, **kwargs: object) -> Runtime:
-        return cls(settings, search.client(settings), search.names(settings), **kwargs)  # type: ignore[arg-type]
+        return cls(settings, search.client(settings, pool_maxsize=32), search.names(settings), **kwargs)  # type: ignore[arg-type]
 
     @property
     def incidents(self) -> IncidentStore:

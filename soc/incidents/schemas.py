@@ -79,7 +79,7 @@ class IncidentOut(BaseModel):
 
     @classmethod
     def of(cls, doc: dict[str, Any], version: object, full: bool = True) -> IncidentOut:
-        fields = {k: v for k, v in doc.items() if k in cls.model_fields and k not in ("history", "comments")}
+        fields = {k: v for k, v in doc.items() if k in cls.model_fields and k not in ("history", "comments", "sla")}
         extra: dict[str, Any] = {"history": doc.get("history", []), "comments": doc.get("comments", [])} if full else {}
         return cls(**fields, **extra, version=str(version), agency=doc["organization"]["id"],
                    sla=SlaOut(**(doc.get("sla") or {})))

@@ -63,7 +63,7 @@ def clock() -> Clock:
 
 @pytest.fixture()
 def rt(isolated: Settings, clock: Clock) -> Iterator[Runtime]:
-    runtime = Runtime(isolated, search.client(isolated), search.names(isolated), clock=clock)
+    runtime = Runtime(isolated, search.client(isolated, pool_maxsize=16), search.names(isolated), clock=clock)
     runtime.notifier = Notifier(runtime.client, runtime.names, max_attempts=4, backoff=0.05, timeout=2.0)
     runtime.notifier.start()
     yield runtime
