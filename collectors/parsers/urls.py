@@ -27,6 +27,7 @@ def request_line(line: str) -> tuple[str | None, str | None, str | None]:
     if not line or line == "-":
         return None, None, None
     method, _, rest = line.partition(" ")
+    rest = rest.lstrip(" ")
     if not _METHOD.fullmatch(method):
         return None, None, None
     version = None
@@ -35,7 +36,7 @@ def request_line(line: str) -> tuple[str | None, str | None, str | None]:
         found = _VERSION.fullmatch(last)
         if found is not None:
             version = found.group(1)
-            rest = head
+            rest = head.rstrip(" ")  # nginx accepts several spaces before the version
     return method, (rest or None), version
 
 
