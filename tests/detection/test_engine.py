@@ -1,0 +1,168 @@
+"""The runner on a real node: modifiers, late events, crashes, concurrent runners, correlations, exceptions."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from soc import search
+from soc.config import Settings
+from soc.detection import convert, rules, ruletest, runner, store
+from soc.detection.settings import DetectionSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+DS = DetectionSettings(settle_s=0, first_lookback_s=600)
+
+
+def _web(uri: str, ua: str = "Mozilla/5.0", ip: str = "203.0.113.7", line: str | None = None,
+         **extra: Any) -> dict[str, Any]:
+    from urllib.parse import unquote
+
+    return {"@timestamp": store.iso(extra.pop("when", datetime.now(UTC))), "organization": {"id": "dept-a"},
+            "event": {"dataset": "nginx.access", "original": line or f'{ip} - - "GET {uri} HTTP/1.1" 200 1 "-" "{ua}"'},
+            "source": {"ip": ip}, "http": {"request": {"method": "GET"}, "response": {"status_code": 200}},
+            "url": {"original": uri, "decoded": {"original": unquote(uri)}}, "user_agent": {"original": ua}}
+
+
+def _rule(tmp_path: Path, name: str, detection: str, logsource: str = "category: webserver") -> list[convert.Result]:
+    f = tmp_path / f"{name}.yml"
+    f.write_text(f"title: {name}\nid: 7d5f0c1e-2222-4a7b-9c1d-{abs(hash(name)) % 10**12:012d}\n"
+                 f"logsource: {{{logsource}}}\ndetection:\n{detection}\nlevel: high\nauthor: tester\n"
+                 "tags: [attack.initial-access, attack.t1190]\n")
+    loaded, problems = rules.load([f])
+    assert not problems
+    return convert.compile_rules(loaded)
+
+
+def _alerts(settings: Settings) -> list[dict[str, Any]]:
+    return store.alerts_by_org(search.client(settings), search.names(settings))
+
+
+def _index(settings: Settings, events: list[dict[str, Any]]) -> None:
+    store.index_events(search.client(settings), search.names(settings), events)
+
+
+MODIFIER_CASES = [
+    ("    sel: {cs-uri-query|contains: 'UNION SELECT'}\n    condition: sel", "/a?q=union%20select", "/a?q=union"),
+    ("    sel: {cs-uri-query|startswith: '/ADMIN'}\n    condition: sel", "/admin/x", "/x/admin"),
+    ("    sel: {cs-uri-query|endswith: '.PHP'}\n    condition: sel", "/a/b.php", "/a/b.php.txt"),
+    ("    sel: {cs-uri-query: '/wp-*.php'}\n    condition: sel", "/WP-login.php", "/wp-login.phps"),
+    ("    sel: {cs-uri-query|re: 'id=[0-9]+x'}\n    condition: sel", "/p?id=42x&z=1", "/p?id=x"),
+    ("    sel: {cs-uri-query|re|i: 'ID=[0-9]+'}\n    condition: sel", "/p?id=7", "/p?idx=7"),
+    ("    sel: {cs-uri-query|contains|all: ['cmd', 'exec']}\n    condition: sel", "/a?exec=1&cmd=2", "/a?cmd=2"),
+    ("    sel: {cs-uri-query|base64offset|contains: 'whoami'}\n    condition: sel", "/a?x=d2hvYW1p", "/a?x=aGVsbG8="),
+]
+
+
+@pytest.mark.parametrize(("detection", "hit", "miss"), MODIFIER_CASES)
+def test_modifier_semantics_on_real_node(isolated: Settings, tmp_path: Path, detection: str, hit: str,
+                                         miss: str) -> None:
+    compiled = _rule(tmp_path, "mod", detection)
+    assert isinstance(compiled[0], convert.Compiled), compiled
+    _index(isolated, [_web(hit), _web(miss, ip="203.0.113.8")])
+    runner.run_cycle(isolated, DS, compiled)
+    assert [a["source"]["ip"] for a in _alerts(isolated)] == ["203.0.113.7"]
+
+
+def test_cidr_and_keywords_case_insensitive_on_raw_line(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "kw", "    kw: ['jndi:LDAP', 'a@b<c>']\n    net: {c-ip|cidr: '10.1.0.0/16'}\n"
+                                     "    condition: kw and net")
+    _index(isolated, [_web("/", ip="10.1.2.3", line="GET /?x=${JNDI:ldap://h} 10.1.2.3"),
+                      _web("/", ip="10.1.2.4", line="GET /?x=A@B<C> 10.1.2.4"),
+                      _web("/", ip="10.2.2.3", line="GET /?x=${jndi:ldap://h}"),
+                      _web("/", ip="10.1.2.5", line="GET /?x=jndi-ldap")])
+    runner.run_cycle(isolated, DS, compiled)
+    assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == ["10.1.2.3", "10.1.2.4"]
+
+
+def test_late_event_crash_and_rerun_exactly_once(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "trav", "    sel: {c-uri|contains: '../'}\n    condition: sel")
+    old = datetime.now(UTC) - timedelta(hours=1)
+    _index(isolated, [_web("/../etc/passwd", when=old)])  # event time an hour ago, ingested now
+    with pytest.raises(runner.InjectedCrash):
+        runner.run_cycle(isolated, DS, compiled, crash_at="before_checkpoint", streams=("logs-web",))
+    assert len(_alerts(isolated)) == 1
+    report = runner.run_cycle(isolated, DS, compiled)  # same window again: no duplicate
+    assert report.alerts_created == 0 and report.alerts_existing == 1
+    _index(isolated, [_web("/../../x", ip="203.0.113.9")])
+    with pytest.raises(runner.InjectedCrash):
+        runner.run_cycle(isolated, DS, compiled, crash_at="before_alerts", streams=("logs-web",))
+    report = runner.run_cycle(isolated, DS, compiled)  # no gap
+    assert report.alerts_created == 1
+    alerts = _alerts(isolated)
+    assert len(alerts) == 2
+    assert {a["rule"]["author"] for a in alerts} == {"tester"}
+    assert alerts[0]["threat"]["technique"]["id"] == ["T1190"]
+
+
+def test_two_runners_each_window_once(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "trav2", "    sel: {c-uri|contains: '../'}\n    condition: sel")
+    _index(isolated, [_web(f"/../{i}", ip=f"203.0.113.{i}") for i in range(1, 6)])
+    reports: list[runner.CycleReport] = []
+
+    def go() -> None:
+        reports.append(runner.run_cycle(isolated, DS, compiled))
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sum(r.alerts_created for r in reports) == 5
+    windows = [(s, w) for r in reports for s, w in r.windows.items()]
+    assert len(windows) == len(set(windows))
+    assert len(_alerts(isolated)) == 5
+
+
+def test_exception_suppresses_and_counts(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "trav3", "    sel: {c-uri|contains: '../'}\n    condition: sel")
+    client = search.client(isolated)
+    names = search.names(isolated)
+    rule_id = compiled[0].rule.id
+    client.index(index=names.exceptions, id="ex1", refresh=True, body={
+        "rule_id": rule_id, "organization": {"id": "dept-a"}, "enabled": True, "hits": 0,
+        "conditions": [{"field": "source.ip", "op": "cidr", "value": "192.0.2.0/24"}]})
+    _index(isolated, [_web("/../a", ip="192.0.2.5"), _web("/../b", ip="203.0.113.5")])
+    report = runner.run_cycle(isolated, DS, compiled)
+    assert report.suppressed == 1 and report.alerts_created == 1
+    assert client.get(index=names.exceptions, id="ex1")["_source"]["hits"] == 1
+
+
+def test_correlation_burst_across_cycles_fires_once(isolated: Settings) -> None:
+    loaded, _ = rules.load([ROOT / "rules/linux/sshd/bruteforce.yml"])
+    compiled = convert.compile_rules(loaded)
+
+    def fails(n: int) -> list[dict[str, Any]]:
+        return [{"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "dept-b"},
+                 "event": {"dataset": "syslog", "original": f"sshd[{i}]: Failed password for root from 198.18.0.1"},
+                 "process": {"name": "sshd"}, "source": {"ip": "198.18.0.1"}} for i in range(n)]
+
+    _index(isolated, fails(6))
+    assert runner.run_cycle(isolated, DS, compiled).alerts_created == 0
+    _index(isolated, fails(6))
+    assert runner.run_cycle(isolated, DS, compiled).alerts_created == 1
+    _index(isolated, fails(3))
+    assert runner.run_cycle(isolated, DS, compiled).alerts_created == 0
+    [alert] = _alerts(isolated)
+    assert alert["kind"] == "correlation" and alert["group_key"] == "source.ip=198.18.0.1"
+
+
+def test_per_rule_cap_counts_overflow(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "cap", "    sel: {c-uri|contains: '../'}\n    condition: sel")
+    _index(isolated, [_web(f"/../{i}", ip=f"203.0.113.{i}") for i in range(1, 8)])
+    report = runner.run_cycle(isolated, replace(DS, per_rule_cap=5, page_size=2), compiled)
+    assert report.overflow_rules == [compiled[0].rule.id]
+    assert report.alerts_created == 6  # five matches (paged 2 at a time) and the overflow alert
+
+
+def test_project_rules_pass_their_events(isolated: Settings) -> None:
+    loaded, problems = rules.load([ROOT / "rules"])
+    assert not problems and len(loaded) >= 30
+    results = ruletest.run(search.client(isolated), search.names(isolated), convert.compile_rules(loaded))
+    failed = [r for r in results if not r.passed]
+    assert results and not failed, failed
