@@ -22,8 +22,10 @@ def _logger(*args: str) -> None:
 
 
 def test_logger_udp_and_tcp_in_both_formats(isolated: Settings, tmp_path: Path) -> None:
-    sources = [{"id": "udp-1", "protocol": "udp", "listen": "127.0.0.1:0"},
-               {"id": "tcp-1", "protocol": "tcp", "listen": "127.0.0.1:0", "max_message_bytes": 256}]
+    sources = [
+        {"id": "udp-1", "protocol": "udp", "listen": "127.0.0.1:0"},
+        {"id": "tcp-1", "protocol": "tcp", "listen": "127.0.0.1:0", "max_message_bytes": 256},
+    ]
     cfg = to_config(config_dict(isolated, tmp_path / "q", sources, collector={"heartbeat_seconds": 0.2}))
     tag = uuid.uuid4().hex[:8]
     long_text = f"{tag}-long " + "x" * 1000
@@ -47,8 +49,9 @@ def test_logger_udp_and_tcp_in_both_formats(isolated: Settings, tmp_path: Path) 
     long_docs = [d for d in docs if f"{tag}-long" in d]
     assert len(long_docs) == 1 and len(long_docs[0].encode()) == 256
     client = search.client(isolated)
-    hit = client.search(index=search.names(isolated).syslog, body={
-        "query": {"term": {"tags": "_truncated"}}})["hits"]["hits"]
+    hit = client.search(index=search.names(isolated).syslog, body={"query": {"term": {"tags": "_truncated"}}})["hits"][
+        "hits"
+    ]
     assert len(hit) == 1 and hit[0]["_source"]["soc"]["truncated"] is True
     source = hit[0]["_source"]
     assert source["organization"]["id"] == "so-test" and source["log"]["source"]["id"] == "tcp-1"
@@ -69,41 +72,95 @@ def _openssl(*args: str, cwd: Path) -> None:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A test CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
     d = tmp_path_factory.mktemp("pki")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=soc test ca",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=soc test ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        cwd=d,
+    )
     for name, san in (("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"), ("client", "")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={'localhost' if name == 'server' else name}",
-                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={'localhost' if name == 'server' else name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            cwd=d,
+        )
         ext = d / f"{name}.ext"
         ext.write_text((san + "\n") if san else "basicConstraints=CA:FALSE\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-days", "2", "-extfile", str(ext), "-out", f"{name}.pem", cwd=d)
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(ext),
+            "-out",
+            f"{name}.pem",
+            cwd=d,
+        )
     return d
 
 
 def _rsyslog_conf(work: Path, infile: Path, port: int, tls: Path | None) -> str:
     drivers = ""
-    action = (f'action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" '
-              f'TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"')
+    action = (
+        f'action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" '
+        f'TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"'
+    )
     if tls is not None:
-        drivers = (f'global(DefaultNetstreamDriver="ossl" DefaultNetstreamDriverCAFile="{tls}/ca.pem" '
-                   f'DefaultNetstreamDriverCertFile="{tls}/client.pem" '
-                   f'DefaultNetstreamDriverKeyFile="{tls}/client.key")\n')
-        action += (' StreamDriver="ossl" StreamDriverMode="1" StreamDriverAuthMode="x509/name" '
-                   'StreamDriverPermittedPeers="localhost"')
-    return (f'global(workDirectory="{work}")\n{drivers}'
-            'module(load="imfile")\n'
-            f'input(type="imfile" File="{infile}" Tag="soc-test:" Facility="local0" freshStartTail="off")\n'
-            f'{action})\n')
+        drivers = (
+            f'global(DefaultNetstreamDriver="ossl" DefaultNetstreamDriverCAFile="{tls}/ca.pem" '
+            f'DefaultNetstreamDriverCertFile="{tls}/client.pem" '
+            f'DefaultNetstreamDriverKeyFile="{tls}/client.key")\n'
+        )
+        action += (
+            ' StreamDriver="ossl" StreamDriverMode="1" StreamDriverAuthMode="x509/name" '
+            'StreamDriverPermittedPeers="localhost"'
+        )
+    return (
+        f'global(workDirectory="{work}")\n{drivers}'
+        'module(load="imfile")\n'
+        f'input(type="imfile" File="{infile}" Tag="soc-test:" Facility="local0" freshStartTail="off")\n'
+        f"{action})\n"
+    )
 
 
 @pytest.mark.parametrize("use_tls", [False, True], ids=["tcp", "tls"])
-def test_rsyslog_forwards_octet_counted(isolated: Settings, tmp_path: Path, pki: Path, use_tls: bool,
-                                        processes: list[Any]) -> None:
+def test_rsyslog_forwards_octet_counted(
+    isolated: Settings, tmp_path: Path, pki: Path, use_tls: bool, processes: list[Any]
+) -> None:
     source: dict[str, Any] = {"id": "rsyslog", "protocol": "tls" if use_tls else "tcp", "listen": "127.0.0.1:0"}
     if use_tls:
-        source["tls"] = {"cert": str(pki / "server.pem"), "key": str(pki / "server.key"), "ca": str(pki / "ca.pem"),
-                         "client_auth": "required"}
+        source["tls"] = {
+            "cert": str(pki / "server.pem"),
+            "key": str(pki / "server.key"),
+            "ca": str(pki / "ca.pem"),
+            "client_auth": "required",
+        }
     cfg = to_config(config_dict(isolated, tmp_path / "q", [source]))
     tag = uuid.uuid4().hex[:8]
     n = 200
@@ -114,8 +171,12 @@ def test_rsyslog_forwards_octet_counted(isolated: Settings, tmp_path: Path, pki:
     with running(cfg) as col:
         conf = tmp_path / "rsyslog.conf"
         conf.write_text(_rsyslog_conf(work, infile, port_of(col, "rsyslog"), pki if use_tls else None))
-        proc = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslog.pid")],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslog.pid")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         processes.append(proc)
         reached = col.metrics.wait({"shipped": n}, 60)
         proc.terminate()
@@ -123,9 +184,11 @@ def test_rsyslog_forwards_octet_counted(isolated: Settings, tmp_path: Path, pki:
         assert reached, (col.metrics.snapshot(), out)
         if use_tls:  # a client without a certificate is refused before anything is read
             ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-            with socket.create_connection(("127.0.0.1", port_of(col, "rsyslog"))) as raw, \
-                    pytest.raises((ssl.SSLError, ConnectionError)), \
-                    ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            with (
+                socket.create_connection(("127.0.0.1", port_of(col, "rsyslog"))) as raw,
+                pytest.raises((ssl.SSLError, ConnectionError)),
+                ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+            ):
                 tls.sendall(b"5 hello")
                 tls.recv(1)
         snap = col.metrics.snapshot()

@@ -1,0 +1,83 @@
+"""Bulk semantics against the real node: dead letters for rejected items, a 429/503 storm retried
+item by item without loss or duplicates, and 409 counted as success on a replay."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from collectors.metrics import Metrics
+from collectors.queue import DiskQueue
+from collectors.sink import BulkSink
+from soc import search
+from soc.config import Settings
+from tests.collectors.conftest import (
+    InvariantWatch,
+    config_dict,
+    marker_lines,
+    originals,
+    port_of,
+    running,
+    send_tcp,
+    to_config,
+)
+from tests.collectors.fault_proxy import FaultProxy
+
+
+def test_rejected_item_goes_to_dead_letters_with_its_raw_text(isolated: Settings, tmp_path: Path) -> None:
+    cfg = to_config(config_dict(isolated, tmp_path / "q", [{"id": "s", "protocol": "udp", "listen": "127.0.0.1:0"}]))
+    names = search.names(isolated)
+    queue = DiskQueue(tmp_path / "q", "col-test", 1 << 20, 1 << 20)
+    good = b'{"@timestamp":"2026-01-01T00:00:00Z","event":{"original":"fine line"}}'
+    bad = (
+        b'{"@timestamp":"2026-01-01T00:00:00Z","source":{"ip":"not-an-address"},'
+        b'"event":{"original":"<13>hostile line with a bad address"},"log":{"source":{"id":"s"}},'
+        b'"organization":{"id":"so-test"}}'
+    )
+    queue.append("s", [(b"f1", names.syslog, good), (b"f2", names.syslog, bad)])
+    metrics = Metrics()
+    metrics.recovered(2)
+    sink = BulkSink(cfg, queue, metrics)
+    batch = queue.read_batch(100, 1 << 20, wait=0)
+    assert batch is not None
+    assert sink.ship(batch) == (1, 1)
+    # a replay of the same batch (a crash before the ack) changes nothing: 409s are successes
+    assert sink.ship(batch) == (1, 1)
+    sink.client.close()
+    queue.close()
+    assert originals(isolated) == ["fine line"]
+    dead_index = f"{isolated.index_prefix}soc-deadletter"
+    search.client(isolated).indices.refresh(index=dead_index)
+    dead = search.client(isolated).search(index=dead_index, body={"query": {"match_all": {}}})["hits"]["hits"]
+    assert len(dead) == 1
+    doc = dead[0]["_source"]
+    assert doc["event"]["original"] == "<13>hostile line with a bad address"
+    assert doc["error"]["status"] == 400 and doc["error"]["type"] == "mapper_parsing_exception"
+    assert doc["target_index"] == names.syslog and doc["log"]["source"]["id"] == "s"
+    assert doc["document_id"] == batch.records[1].doc_id and "not-an-address" in doc["document"]
+
+
+def test_storm_of_429_and_503_is_retried_without_loss(isolated: Settings, tmp_path: Path) -> None:
+    n = 2000
+    tag = f"storm{uuid.uuid4().hex[:6]}"
+    with FaultProxy(isolated.url) as proxy:
+        proxy.mode = "storm"
+        cfg = to_config(
+            config_dict(
+                isolated,
+                tmp_path / "q",
+                [{"id": "s", "protocol": "tcp", "listen": "127.0.0.1:0"}],
+                url=proxy.url,
+                sink={"batch_max_events": 500, "retry_max_seconds": 0.2},
+            )
+        )
+        with running(cfg) as col, InvariantWatch(col) as watch:
+            send_tcp(port_of(col, "s"), marker_lines(tag, n), octet=True)
+            assert col.metrics.wait({"shipped": n}, 120), col.metrics.snapshot()
+            snap = col.metrics.snapshot()
+    assert proxy.whole_failures > 0 and proxy.item_failures > 0
+    assert snap["retried"] >= proxy.item_failures and snap["dead_lettered"] == 0
+    assert snap["received"] == snap["shipped"] == n and snap["queued"] == 0
+    assert watch.samples > 10 and watch.broken == []
+    docs = originals(isolated)
+    assert len(docs) == n and len(set(docs)) == n
