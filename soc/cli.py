@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from soc.detection.cli import register as register_detection
 
     register_detection(sub)
+    from soc.api.cli import register as register_api
+
+    register_api(sub)
     return parser
 
 

@@ -19,7 +19,14 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000, strip_w
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """In UTC (naive times are taken as UTC), within years OpenSearch dates handle well."""
+    try:
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("the time is out of range") from None
+    if not 1970 <= value.year <= 2999:
+        raise ValueError("the time must be between the years 1970 and 2999")
+    return value
 
 
 When = Annotated[datetime, AfterValidator(_aware)]
