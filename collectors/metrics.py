@@ -74,6 +74,8 @@ class Metrics:
             stats.last_event = time.time()
             if queued:
                 self.queued += n
+                if not self.oldest_unacked_ms:
+                    self.oldest_unacked_ms = int(time.time() * 1000)
             else:
                 self.counts["dropped"] += n
                 stats.dropped += n
@@ -84,7 +86,8 @@ class Metrics:
             self.counts["shipped"] += shipped
             self.counts["dead_lettered"] += dead_lettered
             self.queued -= shipped + dead_lettered
-            self.oldest_unacked_ms = oldest_ms
+            # the queue's answer may predate records appended since; then they are the oldest
+            self.oldest_unacked_ms = oldest_ms or (int(time.time() * 1000) if self.queued else 0)
             self.changed.notify_all()
 
     def retried(self, n: int) -> None:
