@@ -54,7 +54,7 @@ def test_sigkill_during_shipping_neither_loses_nor_duplicates(isolated: Settings
     backlog = final.wait(timeout=5)["recovered"]
     done = final.wait(shipped=backlog, timeout=180)
     final.stop()
-    assert kills == CHUNKS and any(r > 0 for r in recovered_seen[1:] + [backlog])  # kills left work behind
+    assert kills == CHUNKS and any(r > 0 for r in [*recovered_seen[1:], backlog])  # kills left work behind
     assert done["received"] == done["shipped"] == backlog and done["queued"] == 0
     docs = originals(isolated)
     assert len(set(docs)) == TOTAL, f"{TOTAL - len(set(docs))} events missing"
