@@ -91,6 +91,10 @@ def test_missing_bad_and_revoked_tokens_get_401(rt: Runtime, api: TestClient, to
     assert api.delete(f"/api/v1/tokens/{made['id']}", headers=admin).status_code == 200
     r = api.get("/api/v1/incidents", headers=bearer(made["token"]))
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    rt.client.indices.refresh(index=rt.names.audit)
+    trail = api.get("/api/v1/audit", headers=admin, params={"object_id": made["id"]}).json()["items"]
+    assert [(e["action"], e["actor"]) for e in trail] == [("token.revoke", "root"), ("token.create", "root")]
+    assert made["token"] not in str(trail)  # the secret is never written anywhere
 
 
 def test_a_user_token_follows_the_user(rt: Runtime, api: TestClient, tokens: dict[str, str],
