@@ -136,3 +136,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     _handlers(app)
     app.add_middleware(BodyLimit)
     return app
+
+
+def create_service_app() -> FastAPI:
+    """What ``soc serve`` runs: the application with the service scheduler in its lifespan.
+
+    ``SOC_SCHEDULER=off`` serves the API and console without periodic work (for extra workers).
+    """
+    import os
+
+    from soc.scheduler import ServiceScheduler
+
+    settings = load_settings()
+    runtime = Runtime.build(settings)
+    background: list[Background] = []
+    if os.environ.get("SOC_SCHEDULER", "on").lower() not in ("0", "off", "false", "no"):
+        background.append(ServiceScheduler(settings, runtime))
+    return create_app(settings, runtime, background)

@@ -33,7 +33,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.config:
         os.environ["SOC_CONFIG"] = str(args.config)  # each worker reads the same settings
-    uvicorn.run("soc.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+    uvicorn.run("soc.main:create_service_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 proxy_headers=True, log_level="info")
     return 0
 

