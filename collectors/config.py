@@ -53,6 +53,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from collectors.fileconfig import FileOptions, file_source
+
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PREFIX = re.compile(r"^[a-z0-9._-]{0,64}$")
 
@@ -80,6 +82,7 @@ class SourceConfig:
     max_message_bytes: int = 65536
     max_connections: int = 512
     tls: TlsConfig | None = None
+    file: FileOptions | None = None  # type: file (tailed files; see collectors.fileconfig)
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,12 @@ class _Reader:
 
 def _source(r: _Reader, node: yaml.Node, index: int, default_tz: str, seen: dict[str, int]) -> SourceConfig:
     where = f"sources[{index}]"
+    if isinstance(node, yaml.MappingNode) and any(k.value == "type" and v.value == "file" for k, v in node.value):
+        source = file_source(r, node, where, default_tz)
+        if source.id in seen:
+            raise r.fail(node, f"source id {source.id!r} is already used on line {seen[source.id]}")
+        seen[source.id] = node.start_mark.line + 1
+        return source
     m = r.mapping(node, where, {"id", "type", "protocol", "listen", "timezone", "max_message_bytes",
                                 "max_connections", "tls"}, {"id", "protocol", "listen"})
     sid = r.text(m["id"], f"{where}.id", _ID)

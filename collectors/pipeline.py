@@ -18,7 +18,9 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -29,10 +31,12 @@ from collectors import __version__
 from collectors.config import CollectorConfig, SourceConfig
 from collectors.heartbeat import Heartbeat
 from collectors.metrics import Metrics, MetricsServer
+from collectors.offsets import OffsetStore
 from collectors.parsers import ParseContext, parse
 from collectors.queue import DiskQueue, QueueStopped
 from collectors.sink import BulkSink
 from collectors.sources.syslog import Frame, StreamListener, UdpListener, listener
+from collectors.sources.tail import FileTailer
 from soc.search import Names
 
 log = logging.getLogger(__name__)
@@ -57,19 +61,33 @@ class Collector:
         self.heartbeat = Heartbeat(config, self.metrics, self.sink, self.names.sources)
         self.agent = {"id": config.collector_id, "type": "soc-collector", "version": __version__}
         self.listeners: list[UdpListener | StreamListener] = []
+        self.network = [s for s in config.sources if s.file is None]
+        self.tailers: list[FileTailer] = []
+        self.hostname = socket.gethostname()
         self.metrics_server: MetricsServer | None = None
         self.stopped = threading.Event()
 
     # -- the path of an event ---------------------------------------------------------------------------
-    def submit(self, source: SourceConfig, frames: list[Frame], peer_ip: str | None, block: bool) -> bool:
-        """Parse and queue the frames of one read; True when queued, False when dropped (queue full)."""
+    def submit(self, source: SourceConfig, frames: list[Frame], peer_ip: str | None, block: bool, *,
+               doc_ids: Sequence[str] | None = None, extra: Sequence[dict[str, Any]] | None = None,
+               on_queued: Callable[[int], None] | None = None) -> bool:
+        """Parse and queue the frames of one read; True when queued, False when dropped (queue full).
+
+        File sources pass the lines' document ids, per-line fields to merge (``log.file.path``,
+        ``log.offset``, tags) and ``on_queued(next_seq)``, called once the lines are queued.
+        """
+        kind, stream = source.type, self.names.syslog
         ctx = ParseContext(timezone=source.timezone, received_at=datetime.now(UTC), peer_ip=peer_ip)
-        stream = self.names.syslog
+        if source.file is not None:
+            kind = source.file.format
+            stream = self.names.syslog if kind == "syslog" else self.names.web
+            ctx = ParseContext(timezone=source.timezone, received_at=ctx.received_at, hostname=self.hostname,
+                               domain=source.file.domain)
         items = []
         failures = truncated = 0
-        for raw, cut in frames:
+        for n, (raw, cut) in enumerate(frames):
             try:
-                event = parse(source.type, raw, ctx)
+                event = parse(kind, raw, ctx)
             except Exception as exc:  # the parsers promise not to raise; an event is never lost if they do
                 log.exception("parser raised on a %d-byte frame from source %s", len(raw), source.id)
                 event = _fallback(raw, ctx, exc)
@@ -86,13 +104,21 @@ class Collector:
             event["agent"] = self.agent
             event["observer"] = {"name": self.config.collector_id}
             event.setdefault("log", {}).setdefault("source", {})["id"] = source.id
+            if extra is not None:
+                for key, value in extra[n].items():
+                    if isinstance(value, dict):
+                        event.setdefault(key, {}).update(value)
+                    else:
+                        event.setdefault(key, []).extend(value)
             items.append((raw, stream, orjson.dumps(event)))
 
         def count(queued: bool) -> None:
             self.metrics.accepted(source.id, len(items), failures, truncated, queued)
+            if queued and on_queued is not None:
+                on_queued(self.queue.next_seq)
 
         try:
-            return self.queue.append(source.id, items, block, count)
+            return self.queue.append(source.id, items, block, count, doc_ids)
         except QueueStopped:
             count(False)
             log.warning("source %s: collector stopping, %d received events not queued", source.id, len(items))
@@ -100,32 +126,42 @@ class Collector:
 
     # -- running --------------------------------------------------------------------------------------
     def start(self) -> None:
-        self.listeners = [listener(s, self.submit) for s in self.config.sources]
+        self.listeners = [listener(s, self.submit) for s in self.network]
+        self.tailers = [self.tailer(s) for s in self.config.sources if s.file is not None]
         self.metrics_server = MetricsServer(self.metrics, self.config.metrics_host, self.config.metrics_port)
         self.sink.start()
         self.heartbeat.start()
         self.metrics_server.start()
         for item in self.listeners:
             item.start()
+        for tailer in self.tailers:
+            tailer.start()
         self._write_runtime()
         log.info("collector %s of %s listening: %s; metrics on %s:%d", self.config.collector_id,
                  self.config.organization_id,
-                 ", ".join(f"{s.id}={s.protocol}/{s.host}:{x.port}" for s, x in zip(self.config.sources,
-                                                                                   self.listeners, strict=True)),
+                 ", ".join([f"{s.id}={s.protocol}/{s.host}:{x.port}" for s, x in zip(self.network, self.listeners,
+                                                                                    strict=True)]
+                           + [f"{t.source.id}=file" for t in self.tailers]),
                  self.config.metrics_host, self.metrics_server.port)
 
     def _write_runtime(self) -> None:
         assert self.metrics_server is not None
         body = json.dumps({"pid": os.getpid(), "metrics_port": self.metrics_server.port,
-                           "sources": {s.id: x.port for s, x in zip(self.config.sources, self.listeners,
-                                                                    strict=True)}})
+                           "sources": {s.id: x.port for s, x in zip(self.network, self.listeners, strict=True)}})
         tmp = self.config.queue_dir / "runtime.json.tmp"
         tmp.write_text(body)
         os.replace(tmp, self.config.queue_dir / "runtime.json")
 
+    def tailer(self, source: SourceConfig, once: bool = False) -> FileTailer:
+        """The file source ``source``, checkpointing in the queue folder (``offsets-<id>.json``)."""
+        store = OffsetStore(self.config.queue_dir / f"offsets-{source.id}.json")
+        return FileTailer(source, self.queue, self.submit, store, once=once)
+
     def stop(self) -> None:
         for item in self.listeners:
             item.stop()
+        for tailer in self.tailers:
+            tailer.stop()
         self.heartbeat.stop()
         self.sink.stop()
         self.queue.close()

@@ -113,6 +113,7 @@ class DiskQueue:
         self.depth = 0  # records appended and not yet acknowledged
         self.pending_bytes = 0
         self.oldest_ms = 0  # arrival time of the oldest unacknowledged record (0: none)
+        self._ack_listeners: list[Callable[[int], None]] = []
         self._open()
 
     # -- opening and recovery -------------------------------------------------------------------------
@@ -183,11 +184,13 @@ class DiskQueue:
 
     # -- writing --------------------------------------------------------------------------------------
     def append(self, source_id: str, items: Sequence[tuple[bytes, str, bytes]], block: bool = True,
-               counted: Callable[[bool], None] | None = None) -> bool:
+               counted: Callable[[bool], None] | None = None, doc_ids: Sequence[str] | None = None) -> bool:
         """Append (frame, index, document-json) records; False when refused (full and not blocking).
 
         ``counted(queued)`` runs under the queue's lock, before the sink can see the records, so
-        counters never show a record shipped before it was received.
+        counters never show a record shipped before it was received (and ``next_seq`` read there is
+        the sequence just past these records). ``doc_ids``, when given, are the records' document ids
+        (file sources: source, file identity and offset); otherwise the syslog id is derived.
         """
         now_ms = int(time.time() * 1000)
         with self._lock:
@@ -201,10 +204,11 @@ class DiskQueue:
                 raise QueueStopped
             parts = []
             size = 0
-            for frame, index, doc in items:
+            for n, (frame, index, doc) in enumerate(items):
                 seq = self._next_seq
                 self._next_seq += 1
-                doc_id = ids.syslog_id(self.epoch, self.collector_id, source_id, seq, frame)
+                doc_id = doc_ids[n] if doc_ids is not None else \
+                    ids.syslog_id(self.epoch, self.collector_id, source_id, seq, frame)
                 rec = _encode(seq, now_ms, b"%s\n%s\n%s" % (doc_id.encode(), index.encode(), doc))
                 parts.append(rec)
                 size += len(rec)
@@ -220,6 +224,16 @@ class DiskQueue:
                 counted(True)
             self._data.notify_all()
         return True
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence the next appended record gets (read it under the lock: in ``counted``)."""
+        return self._next_seq
+
+    def add_ack_listener(self, listener: Callable[[int], None]) -> None:
+        """``listener(next_seq)`` runs after every acknowledgement is persisted: each record with a
+        sequence below ``next_seq`` is in OpenSearch (or dead-lettered). File sources checkpoint on it."""
+        self._ack_listeners.append(listener)
 
     def _roll(self) -> None:
         os.fsync(self._fd)
@@ -297,6 +311,9 @@ class DiskQueue:
                 (self.dir / _segment_name(number)).unlink(missing_ok=True)
             self.oldest_ms = self._peek_arrival() if self.depth else 0
             self._room.notify_all()
+            acked = self._acked_next_seq
+        for listener in self._ack_listeners:
+            listener(acked)
 
     def _peek_arrival(self) -> int:
         number, offset = self._commit

@@ -1,0 +1,384 @@
+"""The file source: tails files matched by glob patterns through rotation, exactly once.
+
+Each file is known by its identity (:mod:`collectors.sources.fileid`). The source reads complete
+lines (:mod:`collectors.sources.lines`), hands them to the pipeline with document ids made of
+source id, identity and offset, and records, per identity, the offset up to which OpenSearch
+acknowledged every line (:mod:`collectors.offsets`): the disk queue calls back after each
+acknowledged batch. A restart resumes at those offsets; lines read again get the ids they had.
+
+What logrotate does, and what the source does about it:
+
+- rename + create: the renamed file keeps its inode and is read to its end through the open
+  descriptor (also when the new name is outside the patterns); the new file is a new identity.
+- rename while the collector is stopped: found again by inode and fingerprint; compressed
+  meanwhile (``.gz``): found by the fingerprint of its decompressed start, continued at the offset.
+- copytruncate: the truncation is seen (shorter file, or another first line); the copy, when the
+  patterns match it, has the same fingerprint and the reading continues in it at the same offset.
+  Lines written between the copy and the truncation are in neither file: the bytes the source
+  saw but could not read are counted (``lost_bytes``) and logged; the truncations are counted.
+- deleted and recreated with the same inode: the fingerprint differs (a new identity), or, for an
+  identical first line, the shorter content is detected and a new generation of the identity used.
+- compressed files matched by the patterns that are not the continuation of a known file are
+  read once when ``read_gzip`` is set, and then marked done.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from collectors.config import SourceConfig
+from collectors.fileconfig import FileOptions
+from collectors.offsets import FileState, OffsetStore
+from collectors.queue import DiskQueue
+from collectors.sources import fileid
+from collectors.sources.lines import Line
+from collectors.sources.tracked import Outcome, Tracked
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000  # lines per append to the queue
+FORGET_SECONDS = 7 * 86400  # a checkpoint of a file not seen for this long is dropped
+
+# submit(source, frames, peer_ip, block, doc_ids=..., extra=..., on_queued=...) -> queued?
+Submit = Callable[..., bool]
+
+
+class Stopping(Exception):
+    """The queue refused the lines because the collector is stopping."""
+
+
+class FileTailer:
+    def __init__(self, source: SourceConfig, queue: DiskQueue, submit: Submit, store: OffsetStore,
+                 once: bool = False) -> None:
+        assert source.file is not None
+        self.source = source
+        self.opts: FileOptions = source.file
+        self.submit = submit
+        self.store = store
+        self.once = once
+        self.states = store.load()
+        self.tracked: dict[str, Tracked] = {}
+        self.pending: deque[tuple[int, str, int]] = deque()  # (sequence past the lines, file id, offset)
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.save_lock = threading.Lock()
+        self.stats = dict.fromkeys(("lines", "files", "truncations", "lost_bytes", "partial_flushes", "continued",
+                                    "truncated_lines"), 0)
+        self._fp_cache: dict[tuple[int, int, int, int], tuple[str, int] | None] = {}
+        self.scans = 0
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f"tail-{source.id}", daemon=True)
+        queue.add_ack_listener(self._acked)
+
+    # -- acknowledgements and the checkpoint -----------------------------------------------------------
+    def _acked(self, next_seq: int) -> None:
+        with self.save_lock:
+            with self.lock:
+                moved = False
+                while self.pending and self.pending[0][0] <= next_seq:
+                    _, fid, offset = self.pending.popleft()
+                    state = self.states.get(fid)
+                    if state is not None and offset > state.offset:
+                        state.offset = offset
+                        state.done = state.done or 0 <= state.size <= offset
+                        moved = True
+                snapshot = [copy.copy(s) for s in self.states.values()] if moved else None
+                self.changed.notify_all()
+            if snapshot is not None:
+                self.store.save(snapshot)
+
+    def _save(self) -> None:
+        with self.save_lock:
+            with self.lock:
+                snapshot = [copy.copy(s) for s in self.states.values()]
+            self.store.save(snapshot)
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread.is_alive():
+            self.thread.join(10)
+        for t in self.tracked.values():
+            t.close()
+
+    def run(self) -> None:
+        next_scan = 0.0
+        try:
+            while not self.stop_event.is_set():
+                now = time.monotonic()
+                if now >= next_scan:
+                    self.scan()
+                    next_scan = now + self.opts.scan_seconds
+                busy = False
+                for t in [t for t in self.tracked.values() if t.is_open]:
+                    busy = self.poll(t, now) or busy
+                if not busy:
+                    with self.lock:
+                        self.changed.notify_all()
+                    self.stop_event.wait(self.opts.poll_seconds)
+        except Stopping:
+            log.info("source %s: stopping with lines unqueued; they are read again at the next start",
+                     self.source.id)
+
+    def run_once(self, progress: Callable[[Tracked], None] | None = None) -> None:
+        """Read every matched file to its end, once (replay); unterminated last lines are shipped."""
+        self.scan()
+        for t in list(self.tracked.values()):
+            while t.is_open:
+                self.poll(t, time.monotonic())
+                if progress is not None:
+                    progress(t)
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def poll(self, t: Tracked, now: float) -> bool:
+        """Read what is new in one open file; True when something was read."""
+        try:
+            outcome, links = t.read()
+        except OSError as exc:
+            log.warning("source %s: reading %s failed: %s", self.source.id, t.state.path, exc)
+            t.close()
+            return False
+        if outcome is Outcome.LINES:
+            lines, t.lines = t.lines, []
+            t.idle_since = t.partial_since = None
+            self._emit(t, lines)
+            return True
+        if outcome is Outcome.TRUNCATED:
+            self._truncated(t)
+            return True
+        if outcome is Outcome.RETRY:
+            t.retry_at = now + self.opts.scan_seconds
+            return False
+        at_end = outcome is Outcome.END or self.once
+        if t.splitter.pending:
+            t.partial_since = t.partial_since or now
+            if at_end or now - t.partial_since >= self.opts.partial_flush_seconds:
+                self.stats["partial_flushes"] += 1
+                self._emit(t, t.splitter.flush(), partial=True)
+                t.partial_since = None
+            return at_end or False
+        if at_end:
+            self._finish(t)
+            return False
+        t.idle_since = t.idle_since or now
+        if now - t.idle_since >= self.opts.close_idle_seconds:
+            t.close()  # reopened by the scan when it grows; a deleted one is let go
+            if links == 0 or not t.in_glob:
+                log.info("source %s: done with %s (rotated away or deleted)", self.source.id, t.state.path)
+        return False
+
+    def _finish(self, t: Tracked) -> None:
+        t.finished = True
+        t.close()
+        with self.lock:
+            t.state.size = t.position
+            t.state.done = t.state.offset >= t.position
+            self.changed.notify_all()
+
+    def _emit(self, t: Tracked, lines: list[Line], partial: bool = False) -> None:
+        if not lines:
+            return
+        sid, fid, path = self.source.id, t.state.file_id, t.state.path
+        for start in range(0, len(lines), BATCH):
+            chunk = lines[start:start + BATCH]
+            end = chunk[-1].end
+            extra: list[dict[str, Any]] = [{"log": {"file": {"path": path}, "offset": line.start}} for line in chunk]
+            if partial:
+                for item in extra:
+                    item["tags"] = ["_partial"]
+
+            def queued(next_seq: int, fid: str = fid, end: int = end) -> None:
+                self.pending.append((next_seq, fid, end))
+
+            ok = self.submit(self.source, [(line.raw, line.cut) for line in chunk], None, True,
+                             doc_ids=[fileid.line_id(sid, fid, line.start) for line in chunk], extra=extra,
+                             on_queued=queued)
+            if not ok:
+                raise Stopping
+            self.stats["lines"] += len(chunk)
+            self.stats["truncated_lines"] += sum(1 for line in chunk if line.cut)
+
+    def _truncated(self, t: Tracked) -> None:
+        """The content under ``t`` was cut or replaced: continue in its copy if there is one."""
+        state = t.state
+        seen = t.last_size
+        t.close()
+        self.stats["truncations"] += 1
+        copy_path = self._find_copy(state)
+        if copy_path is not None:
+            st = os.stat(copy_path)
+            lost = max(0, seen - max(t.position, st.st_size))
+            with self.lock:
+                state.dev, state.ino, state.path = st.st_dev, st.st_ino, copy_path
+            t.open()
+            self.stats["continued"] += 1
+        else:
+            lost = max(0, seen - t.position)
+            self._emit(t, t.splitter.flush(), partial=True)
+            with self.lock:
+                state.ino = 0  # the content is nowhere now
+            del self.tracked[state.file_id]
+        self.stats["lost_bytes"] += lost
+        log.warning("source %s: %s was truncated or replaced at offset %d%s; %d bytes seen and not read are "
+                    "lost (lines written after the last read and before the truncation cannot be counted)",
+                    self.source.id, state.path, t.position, f", continuing in its copy {copy_path}" if copy_path
+                    else "", lost)
+        self._save()
+
+    # -- finding files ----------------------------------------------------------------------------------
+    def _paths(self) -> list[str]:
+        found: set[str] = set()
+        for pattern in self.opts.paths:
+            found.update(glob.glob(pattern))
+        for pattern in self.opts.exclude:
+            found.difference_update(glob.glob(pattern))
+        return sorted(p for p in found if os.path.isfile(p) and not p.endswith((".tmp", ".json")))
+
+    def _fingerprint(self, path: str, st: os.stat_result, gz: bool) -> tuple[str, int] | None:
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if key not in self._fp_cache:
+            limit = self.opts.fingerprint_bytes
+            self._fp_cache[key] = fileid.fingerprint(fileid.read_head(path, gz, limit), limit)
+        return self._fp_cache[key]
+
+    def _find_copy(self, state: FileState) -> str | None:
+        for path in self._paths():
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (state.dev, state.ino):
+                continue
+            fp = self._fingerprint(path, st, fileid.is_gzip(path))
+            if fp == (state.fp, state.fp_len):
+                return path
+        return None
+
+    def scan(self) -> None:
+        """Match the patterns again: open new files, find moved ones, reopen grown ones."""
+        now = time.time()
+        paths = self._paths()
+        stats: dict[str, os.stat_result] = {}
+        for path in paths:
+            try:
+                stats[path] = os.stat(path)
+            except OSError:
+                continue
+        present = {(st.st_dev, st.st_ino): path for path, st in stats.items()}
+        open_by_inode = {(t.state.dev, t.state.ino): t for t in self.tracked.values() if t.is_open}
+        for t in self.tracked.values():
+            t.in_glob = (t.state.dev, t.state.ino) in present
+        structural = False
+        for path, st in stats.items():
+            live = open_by_inode.get((st.st_dev, st.st_ino))
+            if live is not None:
+                live.state.path, live.state.seen = path, now
+                continue
+            structural = self._consider(path, st, present, now) or structural
+        if len(self._fp_cache) > 4096:
+            self._fp_cache.clear()
+        with self.lock:
+            for fid in [f for f, s in self.states.items() if now - s.seen > FORGET_SECONDS and f not in self.tracked]:
+                del self.states[fid]
+                structural = True
+        if structural:
+            self._save()
+        with self.lock:
+            self.scans += 1
+            self.changed.notify_all()
+
+    def _consider(self, path: str, st: os.stat_result, present: dict[tuple[int, int], str], now: float) -> bool:
+        """A file not open now; True when the checkpoint must be written (a new or moved identity)."""
+        gz = fileid.is_gzip(path)
+        fp = self._fingerprint(path, st, gz)
+        if fp is None:
+            return False  # no complete first line yet
+        digest, length = fp
+        exact = [s for s in self.states.values() if (s.dev, s.ino, s.fp) == (st.st_dev, st.st_ino, digest)]
+        if exact:
+            state = exact[0]
+            state.seen, state.path = now, path
+            t = self.tracked.get(state.file_id)
+            position = t.position if t is not None else state.offset
+            if state.done or (t is not None and t.finished):
+                return False
+            if gz or st.st_size > position or (t is not None and t.splitter.pending):
+                self._open(state, t)
+                return False
+            if st.st_size >= position:
+                return False
+            with self.lock:
+                state.ino = 0  # shorter than what was read: another content with the same first line
+            log.warning("source %s: %s restarted with the same first line; reading it as a new file",
+                        self.source.id, path)
+            self.tracked.pop(state.file_id, None)
+        live = {t.state.fp for t in self.tracked.values() if t.is_open}
+        if digest in live:
+            return False  # a copy of a file being read (copytruncate before the truncation)
+        for state in self.states.values():
+            if state.fp != digest or (state.file_id in self.tracked and self.tracked[state.file_id].is_open):
+                continue
+            elsewhere = present.get((state.dev, state.ino))
+            if elsewhere is not None and self._fingerprint(elsewhere, os.stat(elsewhere), state.gz) == fp:
+                continue
+            if state.done:
+                return False
+            log.info("source %s: %s continues %s at offset %d", self.source.id, path, state.path, state.offset)
+            with self.lock:
+                state.dev, state.ino, state.path, state.gz, state.seen = st.st_dev, st.st_ino, path, gz, now
+            self.stats["continued"] += 1
+            self._open(state, self.tracked.get(state.file_id))
+            return True
+        if gz and not self.opts.read_gzip:
+            return False
+        generation = 0
+        while fileid.file_id(st.st_dev, st.st_ino, digest, generation) in self.states:
+            generation += 1
+        state = FileState(fileid.file_id(st.st_dev, st.st_ino, digest, generation), st.st_dev, st.st_ino, digest,
+                          length, path, gz=gz, seen=now)
+        with self.lock:
+            self.states[state.file_id] = state
+        self.stats["files"] += 1
+        log.info("source %s: reading %s (%s)", self.source.id, path, state.file_id)
+        self._open(state, None)
+        return True
+
+    def _open(self, state: FileState, t: Tracked | None) -> None:
+        if t is None:
+            t = Tracked(state, self.opts.max_line_bytes, self.opts.fingerprint_bytes)
+            self.tracked[state.file_id] = t
+        if time.monotonic() >= t.retry_at and t.open():
+            t.in_glob = True
+
+    # -- waiting (replay, tests) ------------------------------------------------------------------------
+    def caught_up(self, after_scan: int = 0) -> bool:
+        """A scan numbered above ``after_scan`` ran, every open file is read to its current end,
+        nothing is held, and every queued line is acknowledged."""
+        if self.pending or self.scans <= after_scan:
+            return False
+        for t in self.tracked.values():
+            if t.splitter.pending or (t.is_open and not t.state.gz and t.current_size() > t.position):
+                return False
+        return True
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            scans = self.scans
+            while not self.caught_up(scans):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.changed.wait(min(left, 0.2))
+        return True
