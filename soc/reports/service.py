@@ -1,0 +1,138 @@
+"""Producing, storing, listing and serving reports; the CLI, the API and the weekly job call these.
+
+Files land in ``<out_dir>/<week>/<report id>.<format>``; the stored document keeps the JSON
+content too, so a file that is gone can be rendered again from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from soc.auth import Principal
+from soc.errors import Forbidden, Invalid, NotFound
+from soc.reports import content as report_content
+from soc.reports import render_csv, render_html, render_pdf, store
+from soc.reports.period import Week
+from soc.reports.schemas import PROVINCE, report_id
+from soc.reports.settings import FORMATS, LANGS, ReportSettings
+from soc.search import Names
+
+AGENCY_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
+               "json": "application/json", "csv": "text/csv; charset=utf-8"}
+
+
+@dataclass(frozen=True)
+class Produced:
+    doc: dict[str, Any]
+    paths: dict[str, Path]
+
+
+def check_request(agency: str | None, lang: str, formats: list[str] | tuple[str, ...]) -> None:
+    if agency is not None and not AGENCY_RE.match(agency):
+        raise Invalid(f"agency {agency!r} is not a valid agency id")
+    if lang not in LANGS:
+        raise Invalid(f"lang must be one of {', '.join(LANGS)}")
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise Invalid(f"formats must be among {', '.join(FORMATS)}")
+
+
+def render(content: dict[str, Any], fmt: str) -> bytes:
+    if fmt == "json":
+        return json.dumps(content, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+    if fmt == "csv":
+        return render_csv.render(content).encode("utf-8-sig")  # the BOM lets spreadsheets read UTF-8
+    html = render_html.render(content)
+    return html.encode("utf-8") if fmt == "html" else render_pdf.render(html)
+
+
+def produce(client: OpenSearch, names: Names, rs: ReportSettings, week: Week, agency: str | None, lang: str,
+            formats: list[str] | tuple[str, ...], trigger: str, now: datetime | None = None,
+            out_dir: Path | None = None) -> Produced:
+    """Compute, render, write the files and store the document (replacing the same report if any)."""
+    check_request(agency, lang, formats)
+    now = now or datetime.now(UTC)
+    content = report_content.build(client, names, week, agency, lang, rs, now)
+    rid = report_id(week.label, agency, lang)
+    folder = (out_dir or rs.out_dir) / week.label
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    html: str | None = None
+    for fmt in formats:
+        if fmt in ("html", "pdf"):
+            html = html or render_html.render(content)
+            data = html.encode("utf-8") if fmt == "html" else render_pdf.render(html)
+        else:
+            data = render(content, fmt)
+        path = folder / f"{rid}.{fmt}"
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        paths[fmt] = path
+    doc = {"id": rid, "created": now.isoformat(), "week": week.label, "week_start": week.start.isoformat(),
+           "week_end": week.end.isoformat(), "scope": "agency" if agency else "province",
+           "organization": {"id": agency or PROVINCE}, "lang": lang, "formats": list(formats), "trigger": trigger,
+           "files": {fmt: str(p) for fmt, p in paths.items()},
+           "summary": {"events": content["events"]["total"]["current"],
+                       "alerts": content["alerts"]["total"]["current"],
+                       "incidents_opened": content["incidents"]["opened"]["current"],
+                       "open_at_end": content["incidents"]["open_at_end"]["current"]},
+           "content": content}
+    store.save_report(client, names, doc)
+    return Produced(doc, paths)
+
+
+# Reading, within the caller's scope: a province-wide report is for principals of every agency.
+
+def _visible(who: Principal, doc: dict[str, Any]) -> bool:
+    agency = doc["organization"]["id"]
+    return who.everywhere or (agency != PROVINCE and who.sees(agency))
+
+
+def list_for(client: OpenSearch, names: Names, who: Principal, week: str | None, agency: str | None,
+             limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    who.require_reader()
+    filters: list[dict[str, Any]] = who.scope_filter()
+    if week:
+        filters.append({"term": {"week": week}})
+    if agency:
+        filters.append({"term": {"organization.id": agency}})
+    return store.list_reports(client, names, filters, limit, offset)
+
+
+def get_for(client: OpenSearch, names: Names, who: Principal, rid: str) -> dict[str, Any]:
+    who.require_reader()
+    doc = store.get_report(client, names, rid)
+    if doc is None or not _visible(who, doc):
+        raise NotFound(f"report {rid!r} does not exist")
+    return doc
+
+
+def file_for(client: OpenSearch, names: Names, who: Principal, rid: str, fmt: str) -> tuple[bytes, str, str]:
+    """(bytes, media type, file name): the stored file when it is there, else rendered from the content."""
+    if fmt not in FORMATS:
+        raise NotFound(f"format {fmt!r} does not exist (formats: {', '.join(FORMATS)})")
+    doc = get_for(client, names, who, rid)
+    stored = (doc.get("files") or {}).get(fmt)
+    path = Path(stored) if stored else None
+    data = path.read_bytes() if path is not None and path.is_file() else render(doc["content"], fmt)
+    return data, MEDIA_TYPES[fmt], f"{rid}.{fmt}"
+
+
+def generate_for(client: OpenSearch, names: Names, who: Principal, rs: ReportSettings, week: Week,
+                 agency: str | None, lang: str, formats: list[str]) -> dict[str, Any]:
+    """On demand through the API: analysts for their agencies, the province-wide one for every-agency roles."""
+    who.require_writer()
+    if agency is None and not who.everywhere:
+        raise Forbidden("only a principal of every agency can produce the province-wide report")
+    if agency is not None:
+        who.require_visible(agency, "agency", agency)
+    return produce(client, names, rs, week, agency, lang, formats, trigger="api").doc
