@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     from soc.api.cli import register as register_api
 
     register_api(sub)
+    from soc.agencies.cli import register as register_agencies
+    from soc.sources.cli import register as register_sources
+
+    register_agencies(sub)
+    register_sources(sub)
     return parser
 
 

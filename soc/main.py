@@ -129,7 +129,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                               "Authenticate with `Authorization: Bearer <token>`. Errors are problem details "
                               "(RFC 9457).")
     app.state.runtime = rt
-    for router in (incidents.router, alerts.router, exceptions.router, admin.router):
+    from soc.agencies.api import router as agencies_router
+    from soc.sources.api import router as sources_router
+
+    for router in (incidents.router, alerts.router, exceptions.router, admin.router, agencies_router,
+                   sources_router):
         app.include_router(router, prefix=API_PREFIX, responses={
             401: {"description": "no or bad token"}, 404: {"description": "absent or outside your agencies"},
             422: {"description": "invalid request"}})

@@ -47,7 +47,12 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
         "tta_seconds": _LONG, "ttr_seconds": _LONG, "merge_state": {"type": "object", "enabled": False},
     },
     "soc-sources": {"created": _DATE, "organization": {"properties": {"id": _KW}}, "type": _KW, "name": _KW,
-                    "expected_rate": {"type": "double"}, "silence_after_minutes": _LONG},
+                    "expected_rate": {"type": "double"}, "silence_after_minutes": _LONG,
+                    # sources (kind: source) and collector heartbeats (kind: heartbeat) side by side
+                    "kind": _KW, "id": _KW, "host": _KW, "log_path": _KW, "created_by": _KW,
+                    "log": {"properties": {"source": {"properties": {"id": _KW}}}},
+                    "collector": {"properties": {"id": _KW, "address": _KW, "port": _LONG, "protocol": _KW}},
+                    "@timestamp": _DATE, "last_event": _DATE},
     "soc-rules-state": {"rule_id": _KW, "last_run": _DATE, "duration_ms": _LONG, "hits": _LONG,
                         "errors": _LONG, "last_error": _TEXT, "enabled": {"type": "boolean"}},
     "soc-audit": {"@timestamp": _DATE, "actor": _KW, "action": _KW, "object_type": _KW, "object_id": _KW,
@@ -68,7 +73,8 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
                        "hits": _LONG, "last_hit": _DATE, "incident_id": _KW, "created_by": _KW,
                        "conditions": {"type": "object", "enabled": False}},
     "soc-agencies": {"id": _KW, "name_vi": _TEXT | {"fields": {"keyword": _KW}},
-                     "name_en": _TEXT | {"fields": {"keyword": _KW}}, "timezone": _KW, "contacts": _KW},
+                     "name_en": _TEXT | {"fields": {"keyword": _KW}}, "timezone": _KW, "contacts": _KW,
+                     "collector_address": _KW, "created": _DATE},
 }
 
 # Which data class each log stream and system index belongs to, for retention.

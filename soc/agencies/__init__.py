@@ -1,0 +1,1 @@
+"""Agencies: the departments and districts that send logs to the SOC."""

@@ -1,0 +1,1 @@
+"""Log sources: onboarding (ids and ready-to-use configuration), health, silence incidents, coverage."""
