@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_agencies(sub)
     register_sources(sub)
+    from soc.reports.cli import register as register_reports
+
+    register_reports(sub)
     return parser
 
 
