@@ -1,4 +1,5 @@
-"""The ``soc-collector`` command: ``check -c FILE`` validates a configuration, ``run -c FILE`` runs it."""
+"""The ``soc-collector`` command: ``check -c FILE`` validates a configuration, ``run -c FILE`` runs it,
+``replay --type T --agency A --source S FILE...`` ships existing files once (:mod:`collectors.replay`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from collectors import replay as replay_args
 from collectors.config import CollectorConfigError, load_config
 
 
@@ -18,11 +20,18 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="receive, queue and ship events until SIGTERM")
     run.add_argument("-c", "--config", required=True)
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    replay = sub.add_parser("replay", help="ship existing files (gzip too) once, exit when all are acknowledged")
+    replay_args.add_arguments(replay)
+    replay.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "replay":
+        logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        return replay_args.run(args)
     try:
         config = load_config(args.config)
     except CollectorConfigError as exc:

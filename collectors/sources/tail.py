@@ -243,7 +243,7 @@ class FileTailer:
             found.update(glob.glob(pattern))
         for pattern in self.opts.exclude:
             found.difference_update(glob.glob(pattern))
-        return sorted(p for p in found if os.path.isfile(p) and not p.endswith((".tmp", ".json")))
+        return sorted(p for p in found if os.path.isfile(p))
 
     def _fingerprint(self, path: str, st: os.stat_result, gz: bool) -> tuple[str, int] | None:
         key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
