@@ -1,0 +1,121 @@
+"""Helpers for source tests: a test PKI, agencies and sources, a real collector process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from soc import search
+from soc.agencies import service as agencies
+from soc.auth import Principal
+from soc.config import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN = Principal("tests", "admin", ("*",))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _openssl(cwd: Path, *args: str) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ca.pem and a collector certificate (collector.pem/.key) for the name localhost."""
+    d = tmp_path_factory.mktemp("soc-pki")
+    _openssl(d, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=soc test ca",
+             "-keyout", "ca.key", "-out", "ca.pem")
+    _openssl(d, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "collector.key",
+             "-out", "collector.csr")
+    (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    _openssl(d, "x509", "-req", "-in", "collector.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", "ext", "-out", "collector.pem")
+    for f in d.iterdir():
+        f.chmod(0o644)  # rsyslog may drop privileges; the test CA has no value
+    return d
+
+
+def add_agency(settings: Settings, agency_id: str = "so-test", address: str = "localhost") -> dict[str, Any]:
+    doc = agencies.new_document(agency_id, "Sở Thử nghiệm", "Test Department", contacts=["soc@example.org"],
+                                collector_address=address)
+    return agencies.add(search.client(settings), search.names(settings), ADMIN, doc)
+
+
+class CollectorProcess:
+    """``soc-collector run -c FILE`` as a real process."""
+
+    def __init__(self, config: Path, queue_dir: Path) -> None:
+        self.config, self.queue_dir = config, queue_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log: list[str] = []
+        self.runtime: dict[str, Any] = {}
+
+    def start(self, timeout: float = 30) -> CollectorProcess:
+        ready = threading.Event()
+        self.proc = subprocess.Popen([sys.executable, "-m", "collectors.cli", "run", "-c", str(self.config)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     cwd=REPO)
+        stream = self.proc.stderr
+        assert stream is not None
+
+        def drain() -> None:
+            for raw in stream:
+                line = raw.decode(errors="replace")
+                self.log.append(line)
+                if " listening: " in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        assert ready.wait(timeout) and self.proc.poll() is None, "".join(self.log[-20:])
+        self.runtime = json.loads((self.queue_dir / "runtime.json").read_text())
+        return self
+
+    def wait(self, timeout: float = 60, **at_least: int) -> dict[str, Any]:
+        """Long-poll the collector's metrics until the counters reach the given values."""
+        params = {k: str(v) for k, v in at_least.items()} | {"timeout": str(timeout)}
+        r = httpx.get(f"http://127.0.0.1:{self.runtime['metrics_port']}/wait", params=params, timeout=timeout + 10)
+        snap: dict[str, Any] = r.json()
+        assert r.status_code == 200, f"not reached {at_least}: {snap}\n{''.join(self.log[-20:])}"
+        return snap
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture()
+def processes() -> Iterator[list[Any]]:
+    """Everything a test starts is ended at teardown, even when the test fails."""
+    started: list[Any] = []
+    yield started
+    for item in reversed(started):
+        if isinstance(item, CollectorProcess):
+            item.stop()
+        elif isinstance(item, subprocess.Popen) and item.poll() is None:
+            item.terminate()
+            try:
+                item.wait(20)
+            except subprocess.TimeoutExpired:
+                item.kill()
+                item.wait(10)
