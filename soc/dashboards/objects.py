@@ -8,7 +8,7 @@ every field a visualization uses exists in the service's index templates.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DASHBOARDS_VERSION = "2.19.0"
