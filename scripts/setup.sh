@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   openjdk-17-jre-headless maven
   python3 python3-venv
-  rsyslog rsyslog-openssl rsyslog-elasticsearch nginx-light bsdutils openssl curl procps
+  rsyslog rsyslog-openssl rsyslog-gnutls rsyslog-elasticsearch nginx-light bsdutils openssl curl procps
   chromium fonts-noto-core fonts-dejavu-core
   libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 )
