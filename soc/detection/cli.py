@@ -1,4 +1,4 @@
-"""``soc rules check|test`` and ``soc detect --once``."""
+"""``soc rules check|test|evaluate`` and ``soc detect --once``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from soc import search
 from soc.config import Settings
-from soc.detection import convert, rules, ruletest, runner, store
+from soc.detection import convert, evaluate, rules, ruletest, runner, store
 from soc.detection import settings as detect_settings
 
 
@@ -72,6 +72,29 @@ def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if failed == 0 else 1
 
 
+def cmd_rules_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from soc.opensearch import bootstrap
+
+    folder = Path(args.logs)
+    if not evaluate.discover(folder):
+        print(f"{folder}: no labelled logs (expected labels/<log path>.actors beside nginx/ or syslog/ files)")
+        return 2
+    loaded, problems = rules.load(_paths(args))
+    for p in problems:
+        print(f"not loaded: {p.path}: {p.reason}")
+    prefix = f"scratch-{uuid.uuid4().hex[:8]}-"
+    scratch = replace(settings, index_prefix=prefix)
+    client = search.client(scratch)
+    try:
+        bootstrap.init(scratch, client, search.names(scratch))
+        result = evaluate.evaluate(client, search.names(scratch), folder, convert.compile_rules(loaded))
+    finally:
+        store.drop_prefix(client, prefix)
+    print(json.dumps(evaluate.to_json(result), indent=2) if args.json else evaluate.render(result))
+    missed = [a for a, found in result.detected().items() if not found]
+    return 0 if not missed and result.false_positive_alerts() == 0 and not result.errors else 1
+
+
 def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
     ds = detect_settings.load()
     if args.paths:
@@ -109,6 +132,11 @@ def register(sub: Any) -> None:
     test = rsub.add_parser("test", help="index each rule's test events into a scratch target and run the rule")
     test.add_argument("paths", nargs="*")
     test.set_defaults(func=cmd_rules_test)
+    ev = rsub.add_parser("evaluate", help="run the rules over labelled logs; detected actors and false positives")
+    ev.add_argument("paths", nargs="*", help="rule files or folders (default: the configured rule paths)")
+    ev.add_argument("--logs", required=True, help="folder with nginx/, syslog/ logs and labels/<path>.actors")
+    ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.set_defaults(func=cmd_rules_evaluate)
     det = sub.add_parser("detect", help="run detection")
     det.add_argument("--once", action="store_true", help="one full cycle now, with a summary")
     det.add_argument("paths", nargs="*", help="rule files or folders (default: the configured rule paths)")

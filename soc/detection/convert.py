@@ -44,6 +44,9 @@ class CompiledCorrelation:
     op: str  # gte, gt, lte, lt, eq, neq
     count: int
     field: str | None = None
+    # Per base: how many of its matches a group needs before the base counts as present (1, or the
+    # threshold of an event_count correlation this rule refers to, e.g. "5 failures, then a success").
+    minimums: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,23 @@ def _convert_correlation(loaded: LoadedRule, by_id: dict[str, Result]) -> Compil
     if rule.type not in _SUPPORTED_CORRELATIONS:
         return Unsupported(loaded, f"correlation type {rule.type} is not supported")
     bases: list[Compiled] = []
+    minimums: list[int] = []
+    group_by = tuple(_group_field(g) for g in (rule.group_by or []))
     for ref in rule.rules or []:
         target = getattr(ref, "rule", None)
         base = by_id.get(str(target.id)) if target is not None and target.id else None
+        if isinstance(base, CompiledCorrelation):
+            nested = _nested_threshold(base, group_by)
+            if isinstance(nested, str):
+                return Unsupported(loaded, f"referenced correlation {ref.reference}: {nested}")
+            bases.append(base.bases[0])
+            minimums.append(nested)
+            continue
         if not isinstance(base, Compiled):
             why = base.reason if isinstance(base, Unsupported) else "not found or not a single-event rule"
             return Unsupported(loaded, f"referenced rule {ref.reference}: {why}")
         bases.append(base)
+        minimums.append(1)
     streams = {b.streams for b in bases}
     if len(streams) != 1:
         return Unsupported(loaded, "referenced rules search different log streams")
@@ -131,16 +144,29 @@ def _convert_correlation(loaded: LoadedRule, by_id: dict[str, Result]) -> Compil
         return Unsupported(loaded, "value_count over several fields is not supported")
     if rule.type == SigmaCorrelationType.VALUE_COUNT and not fieldref:
         return Unsupported(loaded, "value_count needs condition.field")
+    if any(m > 1 for m in minimums) and rule.type not in (SigmaCorrelationType.TEMPORAL,
+                                                          SigmaCorrelationType.TEMPORAL_ORDERED):
+        return Unsupported(loaded, "only temporal correlations may refer to an event_count correlation")
     return CompiledCorrelation(
-        loaded, rule.type.name.lower(), tuple(bases), next(iter(streams)),
-        tuple(_group_field(g) for g in (rule.group_by or [])), int(rule.timespan.seconds), op, count,
-        _group_field(fieldref) if fieldref else None)
+        loaded, rule.type.name.lower(), tuple(bases), next(iter(streams)), group_by,
+        int(rule.timespan.seconds), op, count, _group_field(fieldref) if fieldref else None, tuple(minimums))
+
+
+def _nested_threshold(base: CompiledCorrelation, group_by: tuple[str, ...]) -> int | str:
+    """The match count a referenced event_count correlation stands for, or why it cannot be nested."""
+    if base.kind != "event_count" or len(base.bases) != 1 or base.op not in ("gte", "gt"):
+        return "only an event_count correlation over one rule with gte/gt can be referenced"
+    if base.group_by != group_by:
+        return "its group-by differs from the referring correlation's"
+    return base.count + (1 if base.op == "gt" else 0)
 
 
 def compile_rules(rules: list[LoadedRule]) -> list[Result]:
     """Convert every rule (single rules first: correlations refer to them). Cached by file content."""
     results: dict[str, Result] = {}
-    ordered = [r for r in rules if not r.is_correlation] + [r for r in rules if r.is_correlation]
+    # Correlations that refer to other correlations come after them (those refer to single rules only).
+    corrs = [r for r in rules if r.is_correlation]
+    ordered = ([r for r in rules if not r.is_correlation] + sorted(corrs, key=lambda r: _refers_to_correlation(r)))
     for loaded in ordered:
         key = (loaded.content_hash, loaded.id)
         cached = _cache.get(key)
@@ -152,14 +178,21 @@ def compile_rules(rules: list[LoadedRule]) -> list[Result]:
     return [results[r.id] for r in rules]
 
 
+def _refers_to_correlation(loaded: LoadedRule) -> bool:
+    refs = getattr(loaded.rule, "rules", None) or []
+    return any(isinstance(getattr(ref, "rule", None), SigmaCorrelationRule) for ref in refs)
+
+
 def referenced_ids(results: list[Result]) -> set[str]:
-    """Base rules of correlations that do not generate alerts of their own (Sigma's ``generate: false``)."""
+    """Rules (and correlations) referred to by a correlation that do not alert on their own (``generate: false``)."""
     out: set[str] = set()
     for res in results:
         if isinstance(res, CompiledCorrelation):
             rule = res.rule.rule
             if not getattr(rule, "generate", False):
                 out.update(b.rule.id for b in res.bases)
+                out.update(str(ref.rule.id) for ref in getattr(rule, "rules", None) or []
+                           if isinstance(getattr(ref, "rule", None), SigmaCorrelationRule))
     return out
 
 

@@ -61,7 +61,8 @@ def _fires(corr: CompiledCorrelation, bucket: dict[str, Any]) -> int | None:
         n = int(bucket["distinct"]["value"])
         return n if op(n, corr.count) else None
     present = [bucket[f"b{i}"] for i in range(len(corr.bases))]
-    seen = sum(1 for b in present if b["doc_count"] > 0)
+    minimums = corr.minimums or (1,) * len(present)
+    seen = sum(1 for b, least in zip(present, minimums, strict=True) if b["doc_count"] >= least)
     if corr.kind == "temporal":
         return int(bucket["doc_count"]) if op(seen, corr.count) and seen == len(present) else None
     if seen < len(present):

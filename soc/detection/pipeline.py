@@ -11,8 +11,10 @@ Matching semantics on our mapping (proved by tests against a real node):
   case-insensitive matching holds there with no rewriting.
 * Keyword-only detections (no field) search the raw line, ``event.original.keyword``, which is
   case-sensitive: their values are turned into regular expressions with ``[aA]`` bracket pairs.
-  Characters Lucene's regex syntax reserves and Python's ``re.escape`` leaves alone (``@ < > "``)
-  become single-character wildcards first.
+  Lucene regex operators that Python's ``re.escape`` leaves alone (``@ < >``) are escaped by the
+  post-processing; ``"`` becomes a single-character wildcard.
+* ``|re|i`` on the raw line is spelled case-insensitively (``[aA]``, classes with both cases) by a
+  template post-processing step, since Lucene regexes have no ``(?i)``.
 * Lucene regexes are anchored; Sigma's are not: the post-processing wraps every regex in ``.*``
   unless it starts with ``^`` / ends with ``$``, and drops ``(?i)``-style flag groups (the
   normalized fields already match case-insensitively).
@@ -112,7 +114,39 @@ LOGSOURCES: tuple[LogSource, ...] = (
 # Keyword fields without the lower-case normalizer whose values are conventionally upper case.
 UPPER_CASE_FIELDS = ("http.request.method",)
 # Lucene regex characters that re.escape leaves alone; in raw-line keywords they match any one character.
-_LUCENE_REGEX_RESERVED = r'["@<>]'
+_LUCENE_REGEX_RESERVED = r'["]'
+
+
+# A Jinja template (pySigma's "template" postprocessing, so sigma-cli applies it too) that rewrites
+# every ``event.original.keyword:/(?i)REGEX/`` of a query: a letter outside a class becomes ``[aA]``;
+# a class gets its letters' other case added (``[a-f0-9]`` -> ``[a-f0-9A-F0-9]``, ``[^a-z]`` ->
+# ``[^a-zA-Z]``); escapes (``\d``, ``\.``, ``\/``) are kept as they are. The regex ends at
+# the first unescaped ``/``. Lucene regexes have no case-insensitive flag; this is the equivalent.
+RAW_LINE_IGNORE_CASE = r"""{%- set marker = "event.original.keyword:/(?i)" -%}
+{%- set parts = query.split(marker) -%}
+{%- set ns = namespace(out=parts[0]) -%}
+{%- for part in parts[1:] -%}
+{%- set st = namespace(out="", done=false, esc=false, cls=false, buf="", swap="") -%}
+{%- for ch in part -%}
+{%- if st.done -%}{%- set st.out = st.out ~ ch -%}
+{%- elif st.esc -%}
+{%- if st.cls -%}{%- set st.buf = st.buf ~ "\\" ~ ch -%}{%- set st.swap = st.swap ~ "\\" ~ ch -%}
+{%- else -%}{%- set st.out = st.out ~ "\\" ~ ch -%}{%- endif -%}
+{%- set st.esc = false -%}
+{%- elif ch == "\\" -%}{%- set st.esc = true -%}
+{%- elif st.cls -%}
+{%- if ch == "]" and st.buf not in ("", "^") -%}
+{%- set st.out = st.out ~ "[" ~ st.buf ~ st.swap ~ "]" -%}{%- set st.cls = false -%}
+{%- elif ch == "^" and st.buf == "" -%}{%- set st.buf = "^" -%}
+{%- else -%}{%- set st.buf = st.buf ~ ch -%}{%- set st.swap = st.swap ~ ch.swapcase() -%}{%- endif -%}
+{%- elif ch == "[" -%}{%- set st.cls = true -%}{%- set st.buf = "" -%}{%- set st.swap = "" -%}
+{%- elif ch == "/" -%}{%- set st.out = st.out ~ ch -%}{%- set st.done = true -%}
+{%- elif ch.lower() != ch.upper() -%}{%- set st.out = st.out ~ "[" ~ ch.lower() ~ ch.upper() ~ "]" -%}
+{%- else -%}{%- set st.out = st.out ~ ch -%}{%- endif -%}
+{%- endfor -%}
+{%- set ns.out = ns.out ~ "event.original.keyword:/" ~ st.out -%}
+{%- endfor -%}
+{{- ns.out -}}"""
 
 
 def find_logsource(category: str | None, product: str | None, service: str | None) -> LogSource | None:
@@ -156,6 +190,8 @@ def pipeline_dict() -> dict[str, Any]:
          "field_name_conditions": [{"type": "include_fields", "fields": list(UPPER_CASE_FIELDS)}]},
     ]
     post = [
+        # |re|i on the raw line (case-sensitive keyword): spell the regex case-insensitively first.
+        {"type": "template", "template": RAW_LINE_IGNORE_CASE},
         # Flags: the lower-case normalizer gives case-insensitivity; Lucene has no flag groups.
         {"type": "replace", "pattern": r":/\(\?[ims]+\)", "replacement": ":/"},
         # Sigma regexes search; Lucene's match the whole term. Open end, then closed end.

@@ -24,7 +24,7 @@ from opensearchpy import OpenSearch
 
 from soc import search
 from soc.detection import store
-from soc.detection.convert import Result, Unsupported
+from soc.detection.convert import Result, Unsupported, referenced_ids
 from soc.detection.rules import EVENTS_SUFFIX, LoadedRule
 from soc.detection.runner import CycleReport, run_window
 from soc.detection.settings import DetectionSettings
@@ -68,6 +68,7 @@ def run(client: OpenSearch, names: Names, compiled: list[Result]) -> list[CaseRe
     events: list[dict[str, Any]] = []
     now = datetime.now(UTC)
     done: set[Path] = set()
+    hidden = referenced_ids(compiled)
     for res in compiled:
         rule = res.rule
         efile = events_file(rule.path)
@@ -80,7 +81,9 @@ def run(client: OpenSearch, names: Names, compiled: list[Result]) -> list[CaseRe
             continue
         done.add(rule.path)
         # the test events of a file belong to its main rule: the correlation if there is one, else the rule
-        main = next((r for r in compiled if r.rule.path == rule.path and r.rule.is_correlation), res)
+        # (a correlation another one refers to is a building block, not the file's main rule)
+        main = next((r for r in compiled if r.rule.path == rule.path and r.rule.is_correlation
+                     and r.rule.id not in hidden), res)
         if not efile.exists():
             results.append(CaseResult(main.rule.id, main.rule.title, str(rule.path), "events", False,
                                       f"no {efile.name} beside the rule"))

@@ -102,7 +102,7 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
     singles = [c for c in compiled if isinstance(c, Compiled) and stream in c.streams
                and c.rule.id not in hidden and c.rule.id not in ds.disabled_rules]
     corrs = [c for c in compiled if isinstance(c, CompiledCorrelation) and stream in c.streams
-             and c.rule.id not in ds.disabled_rules]
+             and c.rule.id not in hidden and c.rule.id not in ds.disabled_rules]
     excs = alert_store.active_exceptions(client, names, end)
     suppressed: Counter[str] = Counter()
     alerts: list[tuple[str, AlertDoc]] = []

@@ -161,3 +161,44 @@ def alerts_by_org(client: OpenSearch, names: Names) -> list[dict[str, Any]]:
     client.indices.refresh(index=names.alerts)
     resp = client.search(index=names.alerts, body={"size": 10000, "query": {"match_all": {}}})
     return [h["_source"] for h in resp["hits"]["hits"]]
+
+
+def index_documents(client: OpenSearch, names: Names, docs: list[tuple[str, dict[str, Any]]],
+                    chunk: int = 2000) -> int:
+    """Create events under given ids in their data streams (evaluation and benchmarks); returns how many
+    were created. An id already present is left alone; any other refusal raises, naming the first."""
+    made = 0
+    for i in range(0, len(docs), chunk):
+        ops: list[dict[str, Any]] = []
+        for doc_id, event in docs[i:i + chunk]:
+            dataset = str((event.get("event") or {}).get("dataset") or "syslog")
+            ops += [{"create": {"_index": names.stream_for(dataset), "_id": doc_id}}, event]
+        resp = _bulk(client, ops)
+        for item in resp["items"]:
+            status = item["create"].get("status", 500)
+            if status < 300:
+                made += 1
+            elif status != 409:
+                raise RuntimeError(f"events were refused: {item['create'].get('error')}")
+    client.indices.refresh(index=f"{names.syslog},{names.web}", ignore_unavailable=True)
+    return made
+
+
+def _bulk(client: OpenSearch, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    return with_backoff(lambda: client.bulk(body=ops, refresh=False, request_timeout=120))
+
+
+def all_alerts(client: OpenSearch, names: Names, page: int = 2000) -> list[dict[str, Any]]:
+    """Every alert of a deployment (paged with search_after), each with its id under ``_id``."""
+    client.indices.refresh(index=names.alerts)
+    out: list[dict[str, Any]] = []
+    after: list[Any] | None = None
+    while True:
+        body: dict[str, Any] = {"size": page, "query": {"match_all": {}}, "sort": [{"_id": "asc"}]}
+        if after:
+            body["search_after"] = after
+        hits = client.search(index=names.alerts, body=body)["hits"]["hits"]
+        out += [{"_id": h["_id"], **h["_source"]} for h in hits]
+        if len(hits) < page:
+            return out
+        after = hits[-1]["sort"]
