@@ -121,6 +121,7 @@ def build(client: OpenSearch, names: Names, week: Week, agency: str | None, lang
     known = store.agencies(client, names)
     content: dict[str, Any] = {"report": {
         "week": week.label, "start": week.start.isoformat(), "end": week.end.isoformat(), "timezone": week.tz,
+        "first_day": week.days()[0], "last_day": week.days()[-1],
         "scope": "agency" if agency else "province", "lang": lang, "generated": now.isoformat(),
         "agency": ({"id": agency, "name_vi": agency_name(known.get(agency), agency, "vi"),
                     "name_en": agency_name(known.get(agency), agency, "en")} if agency else None)}}

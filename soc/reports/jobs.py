@@ -57,6 +57,7 @@ def run_weekly(settings: Settings, now: datetime | None = None, rs: ReportSettin
             sent = delivery.deliver(rs, made.doc, made.paths)
             if sent:
                 result.delivery[made.doc["id"]] = sent
+                store.save_report(client, names, made.doc | {"delivery": sent})
     return result
 
 

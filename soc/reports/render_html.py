@@ -17,6 +17,7 @@ def environment() -> Environment:
                       autoescape=select_autoescape(enabled_extensions=("html",), default=True))
     env.filters["duration"] = duration
     env.filters["signed"] = signed
+    env.filters["signed_duration"] = signed_duration
     return env
 
 
@@ -33,6 +34,13 @@ def signed(value: float | None, pct: float | None = None) -> str:
     if value is None:
         return DASH
     text = f"{value:+,}" if isinstance(value, int) else f"{value:+,.0f}"
+    return f"{text} ({pct:+.1f}%)" if pct is not None else text
+
+
+def signed_duration(seconds: float | None, pct: float | None = None) -> str:
+    if seconds is None:
+        return DASH
+    text = ("+" if seconds >= 0 else "-") + duration(abs(seconds))
     return f"{text} ({pct:+.1f}%)" if pct is not None else text
 
 

@@ -2,8 +2,8 @@
 
 Content (the JSON format, also kept in the stored document under ``content``)::
 
-    {report: {week, start, end, timezone, scope: "province"|"agency", agency: {id, name_vi, name_en}|null,
-              lang, generated},
+    {report: {week, start, end, timezone, first_day, last_day, scope: "province"|"agency",
+              agency: {id, name_vi, name_en}|null, lang, generated},
      deltas: [{metric, current, previous, delta, change_pct}],            # week over week, headline
      events: {total: Delta, agencies: [{id, name, ...Delta, sources: [{id, ...Delta}]}]},
      source_health: {silent_hours, degraded_hours,
