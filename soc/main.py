@@ -22,6 +22,7 @@ from soc.config import Settings, load_settings
 from soc.errors import Conflict, Forbidden, Invalid, NotFound, SocError
 from soc.incidents.notify import Notifier
 from soc.incidents.runtime import Runtime
+from soc.web import mount as mount_console
 
 API_PREFIX = "/api/v1"
 MAX_BODY = 256 * 1024
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             401: {"description": "no or bad token"}, 404: {"description": "absent or outside your agencies"},
             422: {"description": "invalid request"}})
     _handlers(app)
+    mount_console(app)  # the analyst console under /console
     app.add_middleware(BodyLimit)
     return app
 

@@ -1,0 +1,53 @@
+"""The analyst console: server-rendered pages under /console, on the same services as the API.
+
+``mount(app)`` adds the pages, the static files and the console's two error pages (sign in
+first; a form without its security token) to the application built by ``soc.main.create_app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from soc.detection import settings as detection_settings
+from soc.web import i18n, render
+from soc.web.context import LoginRequired, Rejected, login_url
+from soc.web.ratelimit import LoginLimiter
+from soc.web.rulebook import Rulebook
+
+PREFIX = "/console"
+STATIC = Path(__file__).with_name("static")
+
+
+def router() -> APIRouter:
+    from soc.web import views_auth, views_catalog, views_incident, views_queue
+
+    top = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    @top.get("")
+    @top.get("/")
+    def home() -> Response:
+        return render.redirect(f"{PREFIX}/incidents")
+
+    for module in (views_auth, views_queue, views_incident, views_catalog):
+        top.include_router(module.router)
+    return top
+
+
+def mount(app: FastAPI, limiter: LoginLimiter | None = None) -> None:
+    app.state.console_limiter = limiter or LoginLimiter()
+    app.state.console_rulebook = Rulebook(detection_settings.load())
+    app.include_router(router())
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+
+    @app.exception_handler(LoginRequired)
+    async def login_first(request: Request, exc: LoginRequired) -> Response:
+        return render.redirect(login_url(exc.next_url))
+
+    @app.exception_handler(Rejected)
+    async def rejected(request: Request, exc: Rejected) -> Response:
+        lang = i18n.from_accept_language(request.headers.get("accept-language"))
+        return render.page(request, "refused.html", lang, 403, message=str(exc))
