@@ -64,7 +64,7 @@ def test_silence_opens_and_resolves_an_incident(isolated: Settings, tmp_path: Pa
 
     # two minutes after onboarding, nothing arrived: silent, and an incident opens
     healths, outcome = jobs.run_health(isolated, now=created + timedelta(minutes=2), runtime=rt)
-    mine = [h for h in healths if h.source_id == sid][0]
+    mine = next(h for h in healths if h.source_id == sid)
     assert mine.state == "silent" and outcome.silent == [sid] and outcome.alerts_created == 1
     [incident] = _incidents(rt, sid)
     assert incident["status"] == "new" and str(incident["title"]).startswith("Log source silent")
@@ -86,7 +86,7 @@ def test_silence_opens_and_resolves_an_incident(isolated: Settings, tmp_path: Pa
         sock.sendall(b"<13>1 2026-05-04T10:00:00Z relay postfix 1 - - back again\n")
     collector.wait(shipped=1)
     healths, outcome = jobs.run_health(isolated, runtime=rt)
-    mine = [h for h in healths if h.source_id == sid][0]
+    mine = next(h for h in healths if h.source_id == sid)
     assert mine.state == "healthy" and mine.last_event is not None and mine.rate_hour > 0
     [incident] = _incidents(rt, sid)
     assert outcome.resolved == [incident["id"]]

@@ -49,8 +49,8 @@ def test_syslog_source_end_to_end(isolated: Settings, tmp_path: Path, pki: Path,
     col_file = tmp_path / "collector.yml"
     col_file.write_text(service.collector_config(client, names, ADMIN, "col-so-test", isolated.url,
                                                  isolated.index_prefix, paths))
-    check = subprocess.run([sys.executable, "-m", "collectors.cli", "check", "-c", str(col_file)], capture_output=True, text=True,
-                           timeout=60, cwd=tmp_path)
+    check = subprocess.run([sys.executable, "-m", "collectors.cli", "check", "-c", str(col_file)],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert f"{sid} (tls 0.0.0.0:{port})" in check.stdout
 
