@@ -1,4 +1,10 @@
-"""Reading alerts from ``soc-alerts`` and setting their ``incident_id`` (the only field changed)."""
+"""Reading alerts from ``soc-alerts`` and setting the fields grouping owns on them.
+
+Grouping changes two fields of an alert and nothing else: ``incident_id`` (the incident it belongs
+to) and ``grouped`` (false from the moment it is claimed until its incident has been written,
+then true). An alert with ``grouped: false`` is half-done work that the next grouping run repairs.
+Alerts grouped before the flag existed carry no ``grouped`` and count as done.
+"""
 
 from __future__ import annotations
 
@@ -32,9 +38,11 @@ class AlertStore:
         return self.names.alerts
 
     def pending(self, size: int) -> list[PendingAlert]:
-        """Alerts no incident has taken yet, oldest first."""
+        """Alerts no incident has taken yet, and alerts claimed but not yet confirmed, oldest first."""
         self.client.indices.refresh(index=self.index)
-        body = {"size": size, "query": {"bool": {"must_not": [{"exists": {"field": "incident_id"}}]}},
+        body = {"size": size, "query": {"bool": {"should": [
+                    {"bool": {"must_not": [{"exists": {"field": "incident_id"}}]}},
+                    {"term": {"grouped": False}}], "minimum_should_match": 1}},
                 "sort": [{"first_seen": "asc"}, {"_id": "asc"}], "seq_no_primary_term": True}
         resp = self.client.search(index=self.index, body=body)
         return [PendingAlert(h["_id"], h["_seq_no"], h["_primary_term"], h["_source"]) for h in resp["hits"]["hits"]]
@@ -47,9 +55,27 @@ class AlertStore:
         for alert, incident_id in assignments:
             body.append({"update": {"_index": self.index, "_id": alert.id, "if_seq_no": alert.seq_no,
                                     "if_primary_term": alert.primary_term}})
-            body.append({"doc": {"incident_id": incident_id}})
+            body.append({"doc": {"incident_id": incident_id, "grouped": False}})
         resp = self.client.bulk(body=body, refresh=refresh)
         return {item["update"]["_id"] for item in resp["items"] if not item["update"].get("error")}
+
+    def confirm(self, alert_ids: list[str]) -> None:
+        """Mark alerts whose incident has been written as done (idempotent)."""
+        if not alert_ids:
+            return
+        body: list[dict[str, Any]] = []
+        for alert_id in alert_ids:
+            body.append({"update": {"_index": self.index, "_id": alert_id, "retry_on_conflict": 3}})
+            body.append({"doc": {"grouped": True}})
+        resp = self.client.bulk(body=body)
+        bad = [i["update"] for i in resp["items"] if i["update"].get("error") and i["update"].get("status") != 404]
+        if bad:
+            raise RuntimeError(f"{len(bad)} alerts could not be confirmed: {bad[0].get('error')}")
+
+    def count(self, incident_ids: list[str]) -> int:
+        """How many alerts carry one of these incident ids (the source of every incident's alert count)."""
+        resp = self.client.count(index=self.index, body={"query": {"terms": {"incident_id": incident_ids}}})
+        return int(resp["count"])
 
     def get(self, alert_id: str) -> dict[str, Any]:
         try:

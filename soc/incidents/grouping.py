@@ -2,12 +2,21 @@
 
 The key is rule + agency + entity (the alert's ``group_key``). An alert joins when it was seen
 within the rule's window (default one hour) of the incident's last alert; otherwise it opens a new
-incident. Alerts are claimed with the version they were read at, so two grouping runs never take
-the same alert; incidents are updated with optimistic concurrency and retried, so analysts'
-changes made at the same moment are kept.
+incident whose id is derived from the key and its first alert, so a repeated run names the same one.
 
-If the process stops between claiming alerts and writing their incident, those alerts point to an
-incident that does not count them yet; ``soc incidents regroup``-style repair is not built yet.
+A batch goes through three steps, each safe to repeat:
+
+1. claim: each alert gets ``incident_id`` and ``grouped: false``, written with the version it was
+   read at, so two grouping runs never plan the same alert into two incidents;
+2. write: each incident is created, or updated with optimistic concurrency (analysts' changes made
+   at the same moment are kept). Folding alerts in (seen times, escalating severity, tags, rules,
+   entities) is idempotent, and ``alert_count`` is never incremented: it is counted from the
+   alerts that carry the incident's id (and those of incidents merged into it), after the claim;
+3. confirm: the alerts get ``grouped: true``.
+
+If the process stops anywhere in between, the alerts still marked ``grouped: false`` come back
+as pending: the next run writes (or creates) the incident they name and confirms them. Re-doing
+a write that had already happened changes nothing, so no alert is lost or counted twice.
 """
 
 from __future__ import annotations
@@ -26,6 +35,9 @@ from soc.incidents.service import IncidentService
 from soc.incidents.store import Stale
 
 GROUPER = Principal("grouping", "admin", ("*",))
+# Called between steps ("claimed", "written" after each incident, "confirmed"); tests make it raise
+# to stop a run where a crash would.
+StepHook = Callable[[str], None]
 
 
 @dataclass
@@ -34,6 +46,15 @@ class Plan:
     key: str
     existing: bool
     last_seen: str
+    alerts: list[PendingAlert] = field(default_factory=list)
+
+
+@dataclass
+class Work:
+    """The alerts one incident must take in this batch (newly claimed, or left half-done earlier)."""
+
+    key: str
+    existing: bool
     alerts: list[PendingAlert] = field(default_factory=list)
 
 
@@ -66,8 +87,9 @@ def plan(rt: Runtime, pending: list[PendingAlert]) -> list[Plan]:
     return plans
 
 
-def run(rt: Runtime, batch: int = 500, max_batches: int = 200) -> GroupingResult:
-    """Group every alert that has no incident yet; safe to run from several processes at once."""
+def run(rt: Runtime, batch: int = 500, max_batches: int = 200, step: StepHook | None = None) -> GroupingResult:
+    """Group every alert that has no incident yet (and repair half-done work); safe to run from
+    several processes at once and to re-run after a crash."""
     result = GroupingResult()
     service = IncidentService(rt)
     rt.incidents.refresh()
@@ -75,40 +97,76 @@ def run(rt: Runtime, batch: int = 500, max_batches: int = 200) -> GroupingResult
         pending = rt.alerts.pending(batch)
         if not pending:
             break
-        plans = plan(rt, pending)
-        claimed = rt.alerts.claim([(a, p.incident_id) for p in plans for a in p.alerts], refresh=True)
-        for p in plans:
-            taken = [a for a in p.alerts if a.id in claimed]
-            if not taken:
-                continue
-            result.alerts += len(taken)
-            if not p.existing and _create(rt, p, taken):
-                result.created.append(p.incident_id)
-                continue
-            service.mutate(GROUPER, p.incident_id, _folder(taken, rt), "incident.alerts_added",
-                           {"alerts": [a.id for a in taken[:50]], "alerts_added": len(taken)})
-            result.updated.append(p.incident_id)
+        work = claim(rt, pending)
+        _step(step, "claimed")
+        done: list[str] = []
+        for incident_id, w in work.items():
+            if write(rt, service, incident_id, w):
+                result.created.append(incident_id)
+            else:
+                result.updated.append(incident_id)
+            result.alerts += len(w.alerts)
+            done.extend(a.id for a in w.alerts)
+            _step(step, "written")
+        rt.alerts.confirm(done)
+        _step(step, "confirmed")
         rt.incidents.refresh()
     return result
 
 
-def _folder(alerts: list[PendingAlert], rt: Runtime) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _step(hook: StepHook | None, name: str) -> None:
+    if hook is not None:
+        hook(name)
+
+
+def claim(rt: Runtime, pending: list[PendingAlert]) -> dict[str, Work]:
+    """Step 1: plan the new alerts and claim them; add the alerts an earlier run left half-done."""
+    fresh = [a for a in pending if not a.doc.get("incident_id")]
+    plans = plan(rt, fresh)
+    claimed = rt.alerts.claim([(a, p.incident_id) for p in plans for a in p.alerts], refresh=True)
+    work: dict[str, Work] = {}
+    for p in plans:
+        taken = [a for a in p.alerts if a.id in claimed]
+        if taken:
+            work.setdefault(p.incident_id, Work(p.key, p.existing)).alerts.extend(taken)
+    for alert in pending:
+        if alert.doc.get("incident_id"):  # claimed before, its incident maybe never written
+            work.setdefault(alert.doc["incident_id"], Work(model.group_key(alert.doc), False)).alerts.append(alert)
+    for w in work.values():
+        w.alerts.sort(key=lambda a: (model.parse_time(a.doc["first_seen"]), a.id))
+    return work
+
+
+def write(rt: Runtime, service: IncidentService, incident_id: str, w: Work) -> bool:
+    """Step 2: create the incident, or fold the alerts into it; True when it was created."""
+    if not w.existing and _create(rt, incident_id, w):
+        return True
+    service.mutate(GROUPER, incident_id, _folder(rt, w.alerts), "incident.alerts_added",
+                   {"alerts": [a.id for a in w.alerts[:50]], "alerts_taken": len(w.alerts)})
+    return False
+
+
+def _folder(rt: Runtime, alerts: list[PendingAlert]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def fold(doc: dict[str, Any]) -> dict[str, Any]:
-        doc = dict(doc)
+        new = dict(doc)
         for alert in alerts:
-            model.fold_alert(doc, alert.doc)
-        doc["updated"] = model.iso(rt.clock())
-        return doc
+            model.fold_alert(new, alert.doc)
+        new["alert_count"] = rt.alerts.count([doc["id"], *doc.get("merged_from", [])])
+        if new != doc:  # a repeated write that changes nothing is not written (nor audited) again
+            new["updated"] = model.iso(rt.clock())
+        return new
 
     return fold
 
 
-def _create(rt: Runtime, p: Plan, alerts: list[PendingAlert]) -> bool:
+def _create(rt: Runtime, incident_id: str, w: Work) -> bool:
     """Open a new incident; False when it already exists (a repeated run), so the caller folds instead."""
     now = rt.clock()
-    doc = model.new_incident(p.incident_id, p.key, alerts[0].doc, now)
+    alerts = w.alerts
+    doc = model.new_incident(incident_id, w.key, alerts[0].doc, now)
     for alert in alerts:
         model.fold_alert(doc, alert.doc)
+    doc["alert_count"] = rt.alerts.count([incident_id])
     sla.set_dues(doc, rt.sla)
     breaches = sla.evaluate(doc, now)
     try:
@@ -118,7 +176,7 @@ def _create(rt: Runtime, p: Plan, alerts: list[PendingAlert]) -> bool:
     agency = doc["organization"]["id"]
     audit_store.append(rt.client, rt.names, [audit_store.entry(
         now, GROUPER.name, "incident.create", "incident", doc["id"], agency,
-        f"opened with {len(alerts)} alerts", before={}, after=model.summary(doc),
+        f"opened with {doc['alert_count']} alerts", before={}, after=model.summary(doc),
         alerts=[a.id for a in alerts[:50]])])
     rt.publish("incident.created", doc)
     for kind in breaches:

@@ -97,8 +97,11 @@ def new_incident(incident_id: str, key: str, alert: dict[str, Any], now: datetim
 
 
 def fold_alert(doc: dict[str, Any], alert: dict[str, Any]) -> None:
-    """Add one alert to an incident: count, seen times, escalating severity, tags, entities."""
-    doc["alert_count"] = int(doc.get("alert_count", 0)) + 1
+    """Add one alert to an incident: seen times, escalating severity, rules, tags, entities.
+
+    Idempotent (folding the same alert twice changes nothing); ``alert_count`` is not touched here
+    because it is counted from the alerts that carry the incident's id.
+    """
     doc["first_seen"] = min(doc["first_seen"], alert["first_seen"], key=parse_time)
     doc["last_seen"] = max(doc["last_seen"], alert["last_seen"], key=parse_time)
     rank = SEVERITY_RANK[alert["severity"]]
