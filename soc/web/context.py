@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from soc.agencies import store as agency_store
 from soc.api.deps import runtime
 from soc.auth import Principal
 from soc.errors import Conflict, Forbidden, Invalid, NotFound, SocError
@@ -55,7 +56,8 @@ class Page:
 
     def zones(self) -> dict[str, str]:
         if self._zones is None:
-            self._zones = store.agency_zones(self.rt.client, self.rt.names)
+            self._zones = {str(a["id"]): str(a.get("timezone") or render.DEFAULT_ZONE)
+                           for a in agency_store.search(self.rt.client, self.rt.names)}
         return self._zones
 
     def zone(self, agency: str | None) -> str:

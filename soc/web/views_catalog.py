@@ -1,23 +1,33 @@
-"""Rules (state and ATT&CK coverage), source health and reports: read-only pages."""
+"""Rules (state and ATT&CK coverage), source health and reports: read-only pages.
+
+Sources and reports come from their own services (``soc.sources``, ``soc.reports``) with the
+same scope checks as their API; this module only orders and shows what they return.
+"""
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from soc.detection import store as detection_store
-from soc.errors import NotFound, SocError
+from soc.errors import SocError
 from soc.incidents.schemas import ID_PATTERN
-from soc.web import health, render, store
+from soc.reports import service as reports
+from soc.reports.settings import FORMATS
+from soc.sources import health as source_health
+from soc.sources import service as sources
+from soc.web import render
 from soc.web.context import Current
 from soc.web.rulebook import Rulebook
 
 router = APIRouter()
 REPORTS_PAGE = 50
+STATE_ORDER = {"silent": 0, "degraded": 1, "healthy": 2}
+# A stored HTML report is a document of its own: its inline styles and embedded charts, no script.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'"
+ReportId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 @router.get("/rules", response_class=HTMLResponse)
@@ -37,63 +47,60 @@ def rules_page(request: Request, current: Current) -> Response:
     return current.render("rules.html", rows=rows, coverage=book.coverage(), problems=book.problems)
 
 
+def ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Silent sources first (the longest silence first), then degraded, then healthy; by name within."""
+    return sorted(rows, key=lambda r: (STATE_ORDER.get(r["state"], 3), -(r.get("silent_for_s") or 0),
+                                       str(r.get("name") or r["source_id"])))
+
+
 @router.get("/sources", response_class=HTMLResponse)
 def sources_page(current: Current) -> Response:
     try:
         current.who.require_reader()
+        listed = sources.listing(current.rt.client, current.rt.names, current.who)
     except SocError as exc:
         return current.error(exc)
     now = current.rt.clock()
-    scope = current.who.scope_filter()
-    activity = store.source_activity(current.rt.client, current.rt.names, scope, now, timedelta(hours=24))
-    onboarded = store.onboarded_sources(current.rt.client, current.rt.names, scope)
-    return current.render("sources.html", rows=health.health(activity, onboarded, now), now=now)
-
-
-def _report(current: Any, report_id: str) -> dict[str, Any]:
-    current.who.require_reader()
-    doc = store.report(current.rt.client, current.rt.names, report_id)
-    agency = ((doc or {}).get("organization") or {}).get("id")
-    if doc is None or not (current.who.sees(agency) or (agency == "*" and current.who.role in ("admin", "analyst"))):
-        raise NotFound(f"report {report_id!r} does not exist")
-    return doc
+    found = source_health.compute(current.rt.client, current.rt.names, listed, now)
+    return current.render("sources.html", rows=ordered([h.as_dict() for h in found]))
 
 
 @router.get("/reports", response_class=HTMLResponse)
 def reports_page(request: Request, current: Current) -> Response:
-    try:
-        current.who.require_reader()
-    except SocError as exc:
-        return current.error(exc)
     offset = request.query_params.get("from", "0")
     start = int(offset) if offset.isdigit() and int(offset) < 10_000 else 0
-    items, total = store.reports(current.rt.client, current.rt.names, current.who.scope_filter(), REPORTS_PAGE, start)
+    try:
+        total, items = reports.list_for(current.rt.client, current.rt.names, current.who, None, None,
+                                        REPORTS_PAGE, start)
+    except SocError as exc:
+        return current.error(exc)
     more = start + REPORTS_PAGE if start + REPORTS_PAGE < total else None
     return current.render("reports.html", items=items, total=total, more=more)
-
-
-ReportId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse)
 def report_page(current: Current, report_id: ReportId) -> Response:
     try:
-        doc = _report(current, report_id)
+        doc = reports.get_for(current.rt.client, current.rt.names, current.who, report_id)
     except SocError as exc:
         return current.error(exc)
     summary = doc.get("summary") or {}
-    rows = [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str))
-            for k, v in (summary.items() if isinstance(summary, dict) else [])]
-    return current.render("report.html", doc=doc, rows=rows)
+    rows = [(f"reports.summary.{k}", v) for k, v in summary.items()] if isinstance(summary, dict) else []
+    formats = [f for f in FORMATS if f in (doc.get("formats") or FORMATS)]
+    return current.render("report.html", doc=doc, rows=rows, formats=formats)
 
 
-@router.get("/reports/{report_id}/download")
-def report_download(current: Current, report_id: ReportId) -> Response:
+@router.get("/reports/{report_id}/file/{fmt}")
+def report_file(current: Current, report_id: ReportId, fmt: str, download: bool = False) -> Response:
     try:
-        doc = _report(current, report_id)
+        data, media_type, filename = reports.file_for(current.rt.client, current.rt.names, current.who,
+                                                      report_id, fmt)
     except SocError as exc:
         return current.error(exc)
-    body = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
-    response = Response(body, media_type="application/json",
-                        headers={"Content-Disposition": f'attachment; filename="report-{report_id}.json"'})
-    return render.secure(response)
+    inline = fmt in ("html", "pdf") and not download
+    response = Response(data, media_type=media_type, headers={
+        "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename}"'})
+    render.secure(response)
+    if fmt == "html":
+        response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response

@@ -6,9 +6,17 @@ that executed anywhere, or a script blocked by the Content-Security-Policy, fail
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 
 from soc import search
+from soc.auth import Principal
+from soc.reports import period
+from soc.reports import service as reports
+from soc.reports.settings import ReportSettings
 from tests.web import world as w
 from tests.web.conftest import login, shot
 
@@ -81,7 +89,8 @@ def test_exception_suppresses_the_next_match(page: Page, world: w.World) -> None
     client = search.client(world.settings)
     w.index_lines(client, world.settings, [
         f'{w.SCANNER_IP} - - [27/Nov/2026:00:10:00 +0000] "GET /../../etc/passwd HTTP/1.1" 400 157 "-" "curl/7.88.1"',
-        f'{w.BENIGN_IP} - - [27/Nov/2026:00:10:01 +0000] "GET /../../etc/shadow HTTP/1.1" 400 157 "-" "curl/7.88.1"'])
+        f'{w.BENIGN_IP} - - [27/Nov/2026:00:10:01 +0000] "GET /../../etc/shadow HTTP/1.1" 400 157 "-" "curl/7.88.1"',
+    ], world.web_source)
     report = w.detect(world.settings)
     assert report.suppressed == 1  # the scanner's match; the other address still raises an alert
     assert report.alerts_created >= 1
@@ -171,14 +180,13 @@ def test_hostile_log_lines_are_shown_as_text(page: Page, world: w.World) -> None
         assert page.locator("[onerror], [onload], iframe, svg, img").count() == 0
 
 
-def test_rules_sources_and_reports_pages(page: Page, world: w.World) -> None:
+def test_rules_sources_and_reports_pages(page: Page, world: w.World, tmp_path: Path) -> None:
     client = search.client(world.settings)
     names = search.names(world.settings)
-    client.index(index=names.reports, id="r-2026-w48", refresh=True, body={
-        "created": "2026-11-27T01:00:00Z", "week": "2026-W48", "organization": {"id": w.AGENCY}, "lang": "en",
-        "formats": ["json"], "summary": {"incidents": 4, "note": "<b>bold?</b>"}})
-    client.index(index=names.reports, id="r-other", refresh=True, body={
-        "created": "2026-11-27T01:00:00Z", "week": "2026-W48", "organization": {"id": "agency-b"}, "lang": "en"})
+    rs = ReportSettings(out_dir=tmp_path, timezone="Asia/Ho_Chi_Minh")
+    week = period.containing(datetime.now(UTC), rs.timezone)
+    mine = reports.produce(client, names, rs, week, w.AGENCY, "en", ("json", "html"), "test").doc
+    reports.produce(client, names, rs, week, "agency-b", "en", ("json",), "test")
     login(page, "ana")
     page.goto("/console/rules")
     expect(page.locator("#coverage")).to_contain_text("initial-access")
@@ -189,15 +197,21 @@ def test_rules_sources_and_reports_pages(page: Page, world: w.World) -> None:
     shot(page, "rules")
     page.goto("/console/sources")
     first = page.locator("#sources tbody tr").first
-    expect(first).to_contain_text("fw-2")  # onboarded, never heard from: silent, listed first
+    expect(first).to_contain_text("Edge firewall")  # onboarded two hours ago, never heard from: listed first
     expect(first).to_contain_text("silent")
-    expect(page.locator("#sources")).to_contain_text("web-1")
+    web_row = page.locator("#sources tr", has_text="Public web site")
+    expect(web_row).to_contain_text("healthy")
     shot(page, "sources")
     page.goto("/console/reports")
     expect(page.locator("#reports tbody tr")).to_have_count(1)  # agency-b's report is not listed
-    page.locator("#reports a", has_text="2026-W48").click()
-    expect(page.locator("main")).to_contain_text("<b>bold?</b>")
+    page.locator("#reports a", has_text=week.label).click()
+    expect(page.locator("#summary")).to_contain_text("Incidents opened")
+    shot(page, "report")
     with page.expect_download() as download:
-        page.locator("#download").click()
-    assert download.value.suggested_filename == "report-r-2026-w48.json"
-    assert page.request.get("/console/reports/r-other").status == 404
+        page.locator("a.download[data-format=json]").click()
+    assert download.value.suggested_filename == f"{mine['id']}.json"
+    assert json.loads(Path(download.value.path()).read_text(encoding="utf-8"))["report"]["week"] == week.label
+    html = page.request.get(f"/console/reports/{mine['id']}/file/html")
+    assert html.status == 200 and "script-src" not in html.headers["content-security-policy"]
+    others = reports.list_for(client, names, Principal("root", "admin", ("*",)), None, "agency-b", 10, 0)[1]
+    assert page.request.get(f"/console/reports/{others[0]['id']}").status == 404

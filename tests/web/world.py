@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from opensearchpy import OpenSearch
 from collectors.parsers import ParseContext
 from collectors.parsers.dispatch import parse
 from soc import search, users_store
+from soc.agencies import service as agencies
 from soc.auth import Principal
 from soc.config import Settings
 from soc.detection import convert, rules, runner
@@ -28,6 +29,7 @@ from soc.incidents import grouping
 from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
 from soc.main import create_app
+from soc.sources import service as sources
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "web"
 PASSWORD = "correct horse battery"
@@ -64,7 +66,7 @@ def hostile_shared_lines(shared: Path | None, limit: int = 6) -> list[str]:
     return picked
 
 
-def index_lines(client: OpenSearch, settings: Settings, lines: list[str], source_id: str = "web-1") -> None:
+def index_lines(client: OpenSearch, settings: Settings, lines: list[str], source_id: str) -> None:
     names = search.names(settings)
     ctx = ParseContext(received_at=datetime.now(UTC))
     ops: list[dict[str, Any]] = []
@@ -92,6 +94,7 @@ def detect(settings: Settings) -> CycleReport:
 class World:
     settings: Settings
     rt: Runtime
+    web_source: str
     incidents: dict[str, str] = field(default_factory=dict)  # "<rule title>|<ip>" -> incident id
 
     def incident(self, rule_word: str, ip: str) -> str:
@@ -116,17 +119,18 @@ def build(settings: Settings, shared: Path | None) -> World:
     users_store.create_user(client, names, "ana", "analyst", [AGENCY], PASSWORD)
     users_store.create_user(client, names, "vic", "viewer", [AGENCY], PASSWORD)
     users_store.create_user(client, names, "bob", "analyst", ["agency-b"], PASSWORD)
-    client.index(index=names.agencies, id=AGENCY, refresh=True,
-                 body={"id": AGENCY, "name_en": "Agency A", "name_vi": "Sở A", "timezone": "Asia/Ho_Chi_Minh"})
-    client.index(index=names.sources, id="fw-2", refresh=True,
-                 body={"id": "fw-2", "name": "fw-2", "type": "syslog", "organization": {"id": AGENCY},
-                       "created": datetime.now(UTC).isoformat(), "silence_after_minutes": 30})
-    index_lines(client, settings, OWN_LINES + hostile_shared_lines(shared))
+    root = Principal("seed", "admin", ("*",))
+    for agency, zone in ((AGENCY, "Asia/Ho_Chi_Minh"), ("agency-b", "Asia/Bangkok")):
+        agencies.add(client, names, root, agencies.new_document(agency, f"Sở {agency}", f"Agency {agency}", zone))
+    web = sources.new_source(client, names, root, AGENCY, "nginx", "Public web site", host="www.agency-a.example")
+    sources.new_source(client, names, root, AGENCY, "syslog", "Edge firewall", collector_address="col.agency-a.example",
+                       silence_after=30, now=datetime.now(UTC) - timedelta(hours=2))
+    index_lines(client, settings, OWN_LINES + hostile_shared_lines(shared), web["id"])
     detect(settings)
     rt = Runtime.build(settings)
     grouping.run(rt)
-    world = World(settings, rt)
-    page = IncidentService(rt).search(Principal("seed", "admin", ("*",)), {"limit": 200, "sort": "-severity"})
+    world = World(settings, rt, web["id"])
+    page = IncidentService(rt).search(root, {"limit": 200, "sort": "-severity"})
     for stored in page["items"]:
         doc = stored.doc
         ip = next((e.split("=", 1)[1] for e in doc["entities"] if e.startswith("source.ip=")), "")
