@@ -74,6 +74,7 @@ class FileTailer:
                                     "truncated_lines"), 0)
         self._fp_cache: dict[tuple[int, int, int, int], tuple[str, int] | None] = {}
         self.scans = 0
+        self.reading = False  # between reading bytes and queueing their lines (not caught up)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, name=f"tail-{source.id}", daemon=True)
         queue.add_ack_listener(self._acked)
@@ -143,6 +144,13 @@ class FileTailer:
     # -- reading ----------------------------------------------------------------------------------------
     def poll(self, t: Tracked, now: float) -> bool:
         """Read what is new in one open file; True when something was read."""
+        self.reading = True
+        try:
+            return self._poll(t, now)
+        finally:
+            self.reading = False
+
+    def _poll(self, t: Tracked, now: float) -> bool:
         try:
             outcome, links = t.read()
         except OSError as exc:
@@ -306,6 +314,7 @@ class FileTailer:
             return False  # no complete first line yet
         digest, length = fp
         exact = [s for s in self.states.values() if (s.dev, s.ino, s.fp) == (st.st_dev, st.st_ino, digest)]
+        retired = None
         if exact:
             state = exact[0]
             state.seen, state.path = now, path
@@ -318,6 +327,7 @@ class FileTailer:
                 return False
             if st.st_size >= position:
                 return False
+            retired = state.file_id
             with self.lock:
                 state.ino = 0  # shorter than what was read: another content with the same first line
             log.warning("source %s: %s restarted with the same first line; reading it as a new file",
@@ -327,13 +337,17 @@ class FileTailer:
         if digest in live:
             return False  # a copy of a file being read (copytruncate before the truncation)
         for state in self.states.values():
-            if state.fp != digest or (state.file_id in self.tracked and self.tracked[state.file_id].is_open):
+            if state.fp != digest or state.file_id == retired or (state.file_id in self.tracked
+                                                                  and self.tracked[state.file_id].is_open):
                 continue
             elsewhere = present.get((state.dev, state.ino))
             if elsewhere is not None and self._fingerprint(elsewhere, os.stat(elsewhere), state.gz) == fp:
                 continue
             if state.done:
                 return False
+            known = self.tracked.get(state.file_id)
+            if not gz and st.st_size < (known.position if known is not None else state.offset):
+                continue  # shorter than what was read of it: not its continuation
             log.info("source %s: %s continues %s at offset %d", self.source.id, path, state.path, state.offset)
             with self.lock:
                 state.dev, state.ino, state.path, state.gz, state.seen = st.st_dev, st.st_ino, path, gz, now
@@ -365,10 +379,10 @@ class FileTailer:
     def caught_up(self, after_scan: int = 0) -> bool:
         """A scan numbered above ``after_scan`` ran, every open file is read to its current end,
         nothing is held, and every queued line is acknowledged."""
-        if self.pending or self.scans <= after_scan:
+        if self.pending or self.reading or self.scans <= after_scan:
             return False
         for t in self.tracked.values():
-            if t.splitter.pending or (t.is_open and not t.state.gz and t.current_size() > t.position):
+            if t.splitter.pending or (t.is_open and (t.state.gz or t.current_size() > t.position)):
                 return False
         return True
 
