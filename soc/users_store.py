@@ -7,6 +7,8 @@ Documents (``kind`` tells them apart):
   token_hash, created, expires, disabled}``; a token of a user takes the user's live role and
   agencies (changing or disabling the user changes every token of theirs).
 - webhook: ``{kind, name, url, secret, agencies, min_severity, events, created, disabled}``
+- email: ``{kind, name, to: [addresses], agencies, min_severity, created, disabled}``: incidents of
+  those agencies at or above the minimum severity are mailed to ``to``
 """
 
 from __future__ import annotations
@@ -163,21 +165,36 @@ def create_webhook(client: OpenSearch, names: Names, name: str, url: str, agenci
     return str(resp["_id"]), doc
 
 
-def delete_webhook(client: OpenSearch, names: Names, webhook_id: str) -> None:
+def create_email(client: OpenSearch, names: Names, name: str, to: list[str], agencies: list[str],
+                 min_severity: str) -> tuple[str, dict[str, Any]]:
+    doc: dict[str, Any] = {"kind": "email", "name": name, "to": sorted(set(to)),
+                           "agencies": auth.check_agencies(agencies), "min_severity": min_severity,
+                           "created": _now(), "disabled": False}
+    resp = client.index(index=names.users, body=doc, refresh=True)
+    return str(resp["_id"]), doc
+
+
+def delete_webhook(client: OpenSearch, names: Names, webhook_id: str, kind: str = "webhook") -> None:
+    """Delete a subscription of ``kind`` (webhook or email) by id."""
     try:
         doc = client.get(index=names.users, id=webhook_id)["_source"]
     except NotFoundError:
         doc = {}
-    if doc.get("kind") != "webhook":
-        raise NotFound(f"webhook {webhook_id!r} does not exist")
+    if doc.get("kind") != kind:
+        raise NotFound(f"{kind} subscription {webhook_id!r} does not exist")
     client.delete(index=names.users, id=webhook_id, refresh=True)
 
 
 def webhooks_for(client: OpenSearch, names: Names, agency: str, severity_rank: int,
                  ranks: dict[str, int]) -> list[dict[str, Any]]:
-    """Enabled webhooks whose agencies include ``agency`` (or '*') and whose minimum is met."""
+    return subscriptions_for(client, names, "webhook", agency, severity_rank, ranks)
+
+
+def subscriptions_for(client: OpenSearch, names: Names, kind: str, agency: str, severity_rank: int,
+                      ranks: dict[str, int]) -> list[dict[str, Any]]:
+    """Enabled subscriptions of ``kind`` whose agencies include ``agency`` (or '*') and whose minimum is met."""
     resp = client.search(index=names.users, body={"size": 200, "query": {"bool": {"filter": [
-        {"term": {"kind": "webhook"}}, {"term": {"disabled": False}},
+        {"term": {"kind": kind}}, {"term": {"disabled": False}},
         {"terms": {"agencies": [agency, auth.ALL_AGENCIES]}}]}}})
     out = []
     for hit in resp["hits"]["hits"]:

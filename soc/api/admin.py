@@ -1,4 +1,4 @@
-"""/api/v1/users, /tokens, /webhooks, /audit: administration (admins of every agency)."""
+"""/api/v1/users, /tokens, /webhooks, /emails, /audit: administration (admins of every agency)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,26 @@ class WebhookOut(BaseModel):
     secret: str | None = Field(None, description="returned only when the webhook is created")
 
 
+Address = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,190}\.[A-Za-z]{2,24}$")]
+
+
+class EmailIn(Strict):
+    name: Name
+    to: Annotated[list[Address], Field(min_length=1, max_length=20)]
+    agencies: Agencies
+    min_severity: Severity = "high"
+
+
+class EmailOut(BaseModel):
+    id: str
+    name: str
+    to: list[str]
+    agencies: list[str]
+    min_severity: str
+    created: str
+    disabled: bool
+
+
 @router.post("/users", response_model=UserOut, status_code=201)
 def add_user(rt: Rt, who: Who, body: UserIn) -> dict[str, Any]:
     return accounts.add_user(rt, who, body.name, body.role, body.agencies, body.password)
@@ -124,6 +144,23 @@ def list_webhooks(rt: Rt, who: Who) -> list[dict[str, Any]]:
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
 def delete_webhook(rt: Rt, who: Who, webhook_id: IdPath) -> Response:
     accounts.delete_webhook(rt, who, webhook_id)
+    return Response(status_code=204)
+
+
+@router.post("/emails", response_model=EmailOut, status_code=201,
+             summary="Mail incidents of some agencies at or above a severity to some addresses")
+def add_email(rt: Rt, who: Who, body: EmailIn) -> dict[str, Any]:
+    return accounts.add_email(rt, who, body.model_dump())
+
+
+@router.get("/emails", response_model=list[EmailOut])
+def list_emails(rt: Rt, who: Who) -> list[dict[str, Any]]:
+    return accounts.list_emails(rt, who)
+
+
+@router.delete("/emails/{email_id}", status_code=204, response_class=Response)
+def delete_email(rt: Rt, who: Who, email_id: IdPath) -> Response:
+    accounts.delete_email(rt, who, email_id)
     return Response(status_code=204)
 
 

@@ -90,6 +90,26 @@ def delete_webhook(rt: Runtime, who: Principal, hook_id: str) -> None:
     _audit(rt, who, "webhook.delete", "webhook", hook_id, {"id": hook_id}, {})
 
 
+def add_email(rt: Runtime, who: Principal, spec: dict[str, Any]) -> dict[str, Any]:
+    who.require_admin(global_scope=True)
+    sub_id, doc = users_store.create_email(rt.client, rt.names, spec["name"], spec["to"], spec["agencies"],
+                                           spec["min_severity"])
+    public = doc | {"id": sub_id}
+    _audit(rt, who, "email.create", "email", sub_id, {}, public)
+    return public
+
+
+def list_emails(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
+    who.require_admin(global_scope=True)
+    return [d | {"id": i} for i, d in users_store.list_kind(rt.client, rt.names, "email")]
+
+
+def delete_email(rt: Runtime, who: Principal, sub_id: str) -> None:
+    who.require_admin(global_scope=True)
+    users_store.delete_webhook(rt.client, rt.names, sub_id, kind="email")
+    _audit(rt, who, "email.delete", "email", sub_id, {"id": sub_id}, {})
+
+
 def read_audit(rt: Runtime, who: Principal, f: dict[str, Any]) -> dict[str, Any]:
     """Admins read the trail; an admin of some agencies sees entries of those agencies only."""
     who.require_admin()

@@ -1,7 +1,11 @@
-"""Webhook notifications: signed JSON POSTs, delivered by a background worker with retries.
+"""Notifications: signed webhook POSTs and e-mails, delivered by a background worker with retries.
 
-``publish`` only enqueues, so the API never waits on a receiver. Each attempt is logged in the
-audit trail (``webhook.delivery``). The signature header is
+``publish`` only enqueues, so the API never waits on a receiver or a mail relay. Subscriptions
+(webhooks and e-mail, each per agency and minimum severity) are read from ``soc-users`` when an
+event is fanned out. Each attempt is logged in the audit trail (``webhook.delivery`` or
+``email.delivery``); a failed attempt is retried with exponential backoff up to ``max_attempts``.
+
+The webhook signature header is
 ``X-SOC-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>``: the receiver
 recomputes it with the shared secret and rejects old timestamps to stop replays.
 """
@@ -14,11 +18,13 @@ import hmac
 import itertools
 import json
 import logging
+import smtplib
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -27,6 +33,7 @@ from opensearchpy import OpenSearch
 from soc import users_store
 from soc.alerts.documents import SEVERITY_RANK
 from soc.audit import store as audit_store
+from soc.incidents import mail
 from soc.search import Names
 
 log = logging.getLogger(__name__)
@@ -49,19 +56,26 @@ def verify(secret: str, header: str, body: bytes) -> bool:
 
 @dataclass
 class Delivery:
-    webhook: dict[str, Any]
+    target: dict[str, Any]  # the subscription: a webhook, or an e-mail subscription
     body: bytes
     event: str
     incident_id: str
     agency: str
     delivery_id: str
     attempt: int = 0
+    email: EmailMessage | None = None  # set for e-mail deliveries
+
+    @property
+    def channel(self) -> str:
+        return "webhook" if self.email is None else "email"
 
 
 class Notifier:
     def __init__(self, client: OpenSearch, names: Names, max_attempts: int = 6, backoff: float = 2.0,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, mail_settings: mail.MailSettings | bool | None = True) -> None:
+        """``mail_settings``: the SMTP relay; True reads it from the environment, None sends no e-mail."""
         self.client, self.names = client, names
+        self.mail = mail.MailSettings.from_env() if mail_settings is True else (mail_settings or None)
         self.max_attempts, self.backoff, self.timeout = max_attempts, backoff, timeout
         self._heap: list[tuple[float, int, Delivery | tuple[str, dict[str, Any], dict[str, Any]]]] = []
         self._seq = itertools.count()
@@ -135,28 +149,45 @@ class Notifier:
                        "incident": {k: incident.get(k) for k in INCIDENT_FIELDS}, **extra}
             body = json.dumps(payload, sort_keys=True, default=str).encode()
             self._attempt(Delivery(hook, body, event, incident["id"], agency, delivery_id))
+        if self.mail is None:
+            return
+        for sub in users_store.subscriptions_for(self.client, self.names, "email", agency,
+                                                 SEVERITY_RANK[incident["severity"]], SEVERITY_RANK):
+            delivery_id = uuid.uuid4().hex
+            msg = mail.message(self.mail, list(sub["to"]), event, incident, delivery_id, extra)
+            self._attempt(Delivery(sub, b"", event, incident["id"], agency, delivery_id, email=msg))
+
+    def _send_mail(self, d: Delivery) -> tuple[bool, int | None, str]:
+        assert self.mail is not None and d.email is not None
+        try:
+            mail.send(self.mail, d.email)
+            return True, 250, ""
+        except smtplib.SMTPResponseException as exc:
+            return False, exc.smtp_code, f"{type(exc).__name__}: {exc.smtp_error!r}"
+        except (smtplib.SMTPException, OSError) as exc:
+            return False, None, f"{type(exc).__name__}: {exc}"
+
+    def _post(self, d: Delivery) -> tuple[bool, int | None, str]:
+        headers = {"Content-Type": "application/json", "X-SOC-Event": d.event, "X-SOC-Delivery": d.delivery_id,
+                   SIGNATURE_HEADER: sign(d.target["secret"], int(time.time()), d.body)}
+        try:
+            resp = httpx.post(d.target["url"], content=d.body, headers=headers, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            return False, None, f"{type(exc).__name__}: {exc}"
+        return 200 <= resp.status_code < 300, resp.status_code, ""
 
     def _attempt(self, d: Delivery) -> None:
         d.attempt += 1
-        headers = {"Content-Type": "application/json", "X-SOC-Event": d.event, "X-SOC-Delivery": d.delivery_id,
-                   SIGNATURE_HEADER: sign(d.webhook["secret"], int(time.time()), d.body)}
-        status: int | None = None
-        error = ""
-        try:
-            resp = httpx.post(d.webhook["url"], content=d.body, headers=headers, timeout=self.timeout)
-            status = resp.status_code
-            ok = 200 <= status < 300
-        except httpx.HTTPError as exc:
-            ok, error = False, f"{type(exc).__name__}: {exc}"
+        ok, status, error = self._post(d) if d.email is None else self._send_mail(d)
         final = ok or d.attempt >= self.max_attempts
         outcome = "delivered" if ok else ("failed" if final else "retrying")
-        record = {"webhook": d.webhook["id"], "delivery": d.delivery_id, "event": d.event,
+        record = {"channel": d.channel, d.channel: d.target["id"], "delivery": d.delivery_id, "event": d.event,
                   "incident_id": d.incident_id, "attempt": d.attempt, "status": status, "outcome": outcome,
                   "error": error}
         self.outcomes = [*self.outcomes[-999:], record]
         try:
             audit_store.append(self.client, self.names, [audit_store.entry(
-                datetime.now(UTC), "notifier", "webhook.delivery", "webhook", d.webhook["id"], d.agency,
+                datetime.now(UTC), "notifier", f"{d.channel}.delivery", d.channel, d.target["id"], d.agency,
                 f"{d.event} for incident {d.incident_id}: {outcome}", **record)])
         except Exception:
             log.exception("could not log a webhook delivery")
