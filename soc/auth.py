@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +115,44 @@ class Principal:
 
 class Unauthorized(SocError):
     """No credentials, or credentials that are not (or no longer) valid."""
+
+
+class PrincipalCache:
+    """Token hash -> principal for a few seconds, so a request does not cost 1-2 OpenSearch reads.
+
+    Only valid tokens are kept. An entry is trusted for ``ttl`` seconds: a token revoked (or a user
+    disabled or changed) by another process is refused at the latest ``ttl`` seconds later; changes
+    made through this process call ``clear`` and take effect at once. Bounded: the least recently
+    used entries go first. Thread-safe (the API serves requests from a thread pool).
+    """
+
+    def __init__(self, ttl: float = 5.0, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        with self._lock:
+            hit = self._entries.get(digest)
+            if hit is None:
+                return None
+            if self.clock() - hit[0] >= self.ttl:
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return hit[1]
+
+    def put(self, digest: str, who: Principal) -> None:
+        with self._lock:
+            self._entries[digest] = (self.clock(), who)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

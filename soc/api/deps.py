@@ -8,7 +8,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from soc import users_store
-from soc.auth import Principal, Unauthorized
+from soc.auth import Principal, Unauthorized, token_hash
 from soc.incidents.runtime import Runtime
 from soc.incidents.schemas import ID_PATTERN
 
@@ -28,9 +28,13 @@ def principal(request: Request,
     if len(token) > 200:
         raise Unauthorized("the token is not valid")
     rt = runtime(request)
-    who = users_store.principal_for_token(rt.client, rt.names, token)
+    digest = token_hash(token)
+    who = rt.principals.get(digest)
     if who is None:
-        raise Unauthorized("the token is not valid, or was revoked or expired")
+        who = users_store.principal_for_token(rt.client, rt.names, token)
+        if who is None:
+            raise Unauthorized("the token is not valid, or was revoked or expired")
+        rt.principals.put(digest, who)
     return who
 
 

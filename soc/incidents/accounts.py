@@ -14,6 +14,8 @@ from soc.incidents.service import decode_cursor, encode_cursor
 
 def _audit(rt: Runtime, who: Principal, action: str, kind: str, ident: str, before: dict[str, Any],
            after: dict[str, Any]) -> None:
+    if kind in ("user", "token"):
+        rt.principals.clear()  # a change to who may do what applies to the next request in this process
     audit_store.append(rt.client, rt.names, [audit_store.entry(rt.clock(), who.name, action, kind, ident, None,
                                                                f"{action} {ident}", before=before, after=after)])
 

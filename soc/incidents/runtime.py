@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from opensearchpy import OpenSearch
 
 from soc import search
+from soc.auth import PrincipalCache
 from soc.config import Settings
 from soc.incidents.alerts_store import AlertStore
 from soc.incidents.notify import Notifier
@@ -44,6 +45,8 @@ class Runtime:
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     grouping: GroupingPolicy = field(default_factory=GroupingPolicy)
     notifier: Notifier | None = None
+    # Token -> principal for a few seconds (revocations by other processes apply within its ttl).
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
 
     @classmethod
     def build(cls, settings: Settings, **kwargs: object) -> Runtime:
