@@ -126,8 +126,7 @@ def test_vietnamese_is_a_per_user_choice(page: Page, world: w.World) -> None:
 
 
 def test_viewer_sees_no_actions_and_cannot_post_them(page: Page, world: w.World) -> None:
-    incident_id = world.incident("Scanner", w.HOSTILE_IP) if any(
-        "Scanner" in k and w.HOSTILE_IP in k for k in world.incidents) else world.incident("Cross-Site", w.HOSTILE_IP)
+    incident_id = world.incident("Scanner", w.HOSTILE_IP)
     before = world.doc(incident_id)
     login(page, "vic")
     expect(page.locator("#bulk-apply")).to_have_count(0)
@@ -215,3 +214,31 @@ def test_rules_sources_and_reports_pages(page: Page, world: w.World, tmp_path: P
     assert html.status == 200 and "script-src" not in html.headers["content-security-policy"]
     others = reports.list_for(client, names, Principal("root", "admin", ("*",)), None, "agency-b", 10, 0)[1]
     assert page.request.get(f"/console/reports/{others[0]['id']}").status == 404
+
+
+def test_bulk_acknowledge_from_the_keyboard_then_merge_and_unmerge(page: Page, world: w.World) -> None:
+    scanner = world.incident("Scanner", w.HOSTILE_IP)
+    target = world.incident("Path Traversal", w.SCANNER_IP)
+    login(page, "ana")
+    page.goto("/console/incidents?status=new&sort=created")
+    row = page.locator(f"#queue tr.row[data-id='{scanner}']")
+    row.focus()
+    page.keyboard.press("x")  # select the focused row
+    expect(row.locator("input[name=ids]")).to_be_checked()
+    page.get_by_label("With the selected").select_option("acknowledge")
+    page.locator("#bulk-apply").click()
+    expect(page.locator(".flash.ok")).to_have_text("1 incidents changed.")
+    assert world.doc(scanner)["status"] == "acknowledged"
+    before = world.doc(target)["alert_count"]
+    page.goto(f"/console/incidents/{target}")
+    page.locator("#merge-box summary").click()
+    page.get_by_label("Incident ids (separated by spaces)").fill(scanner)
+    page.locator("#merge-submit").click()
+    expect(page.locator(".flash.ok")).to_have_text("Incidents merged.")
+    expect(page.locator("#alert-count")).to_have_text(str(before + world.doc(scanner)["alert_count"]))
+    assert world.doc(scanner)["merged_into"] == target
+    page.locator("button.unmerge").click()
+    expect(page.locator(".flash.ok")).to_have_text("Incident taken out again.")
+    expect(page.locator("#alert-count")).to_have_text(str(before))
+    restored = world.doc(scanner)
+    assert restored["merged_into"] is None and restored["status"] == "acknowledged"

@@ -45,6 +45,8 @@ OWN_LINES = [
     f'200 153 "-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"',
     f'{HOSTILE_IP} - - [27/Nov/2026:00:00:03 +0000] "GET /x?a=<body%20onload=alert(\'own-4\')> HTTP/1.1" '
     f'404 153 "-" "\\x22><iframe src=javascript:alert(\'own-5\')>"',
+    f'{HOSTILE_IP} - - [27/Nov/2026:00:00:04 +0000] "GET /robots.txt HTTP/1.1" 200 40 "-" '
+    f'"Mozilla/5.00 (Nikto/2.1.5) (Evasions:None) (Test:Port Check)"',
     f'{SCANNER_IP} - - [27/Nov/2026:00:00:05 +0000] "GET /../../etc/passwd HTTP/1.1" 400 157 "-" "curl/7.88.1"',
     f'{BENIGN_IP} - - [27/Nov/2026:00:00:06 +0000] "GET /products/jacket HTTP/1.1" 200 5120 "-" '
     f'"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"',
