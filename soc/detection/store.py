@@ -164,7 +164,7 @@ def alerts_by_org(client: OpenSearch, names: Names) -> list[dict[str, Any]]:
 
 
 def index_documents(client: OpenSearch, names: Names, docs: list[tuple[str, dict[str, Any]]],
-                    chunk: int = 2000) -> int:
+                    chunk: int = 2000, refresh: bool = True) -> int:
     """Create events under given ids in their data streams (evaluation and benchmarks); returns how many
     were created. An id already present is left alone; any other refusal raises, naming the first."""
     made = 0
@@ -180,7 +180,8 @@ def index_documents(client: OpenSearch, names: Names, docs: list[tuple[str, dict
                 made += 1
             elif status != 409:
                 raise RuntimeError(f"events were refused: {item['create'].get('error')}")
-    client.indices.refresh(index=f"{names.syslog},{names.web}", ignore_unavailable=True)
+    if refresh:
+        client.indices.refresh(index=f"{names.syslog},{names.web}", ignore_unavailable=True)
     return made
 
 
@@ -202,3 +203,19 @@ def all_alerts(client: OpenSearch, names: Names, page: int = 2000) -> list[dict[
         if len(hits) < page:
             return out
         after = hits[-1]["sort"]
+
+
+def search_rejections(client: OpenSearch) -> int:
+    """The cluster's search thread-pool rejections since its nodes started (summed over nodes)."""
+    stats = client.nodes.stats(metric="thread_pool")
+    return sum(int(n["thread_pool"]["search"]["rejected"]) for n in stats["nodes"].values())
+
+
+def ingested_times(client: OpenSearch, names: Names, ids: list[str]) -> dict[str, datetime]:
+    """``event.ingested`` of the given events (any log stream), by document id."""
+    out: dict[str, datetime] = {}
+    for i in range(0, len(ids), 5000):
+        body = {"size": 5000, "_source": ["event.ingested"], "query": {"ids": {"values": ids[i:i + 5000]}}}
+        for hit in client.search(index=f"{names.syslog},{names.web}", body=body)["hits"]["hits"]:
+            out[hit["_id"]] = parse_time(hit["_source"]["event"]["ingested"])
+    return out

