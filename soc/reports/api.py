@@ -30,10 +30,10 @@ def list_reports(rt: Rt, who: Who, week: Annotated[str | None, Query(pattern=r"^
 
 @router.post("", response_model=ReportOut, status_code=201)
 def generate(rt: Rt, who: Who, body: GenerateIn) -> ReportOut:
+    """Compute and store a report now (JSON); HTML, PDF and CSV are rendered from it when downloaded."""
     rs = report_settings.load()
     week = parse(body.week, rs.timezone) if body.week else last_complete(datetime.now(UTC), rs.timezone)
-    return public(service.generate_for(rt.client, rt.names, who, rs, week, body.agency, body.lang,
-                                       list(body.formats)))
+    return public(service.generate_for(rt.client, rt.names, who, rs, week, body.agency, body.lang))
 
 
 @router.get("/{report_id}", response_model=dict[str, Any])

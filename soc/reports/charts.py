@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 from typing import Any
 
 MAX_BARS = 15
@@ -28,7 +29,9 @@ def _data_uri(fig: Any) -> str:
     import matplotlib
 
     buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "soc-report"}):
+    # A label with characters the font lacks (log content can hold any) is drawn with boxes, silently.
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "soc-report"}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 

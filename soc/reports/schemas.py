@@ -77,7 +77,6 @@ class GenerateIn(BaseModel):
     agency: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]{1,64}$",
                                description="one agency; omit for the province-wide report")
     lang: Lang = "vi"
-    formats: list[Format] = Field(default_factory=lambda: list(ALL_FORMATS), min_length=1)
 
 
 def public(doc: dict[str, Any]) -> ReportOut:

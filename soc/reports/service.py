@@ -128,11 +128,14 @@ def file_for(client: OpenSearch, names: Names, who: Principal, rid: str, fmt: st
 
 
 def generate_for(client: OpenSearch, names: Names, who: Principal, rs: ReportSettings, week: Week,
-                 agency: str | None, lang: str, formats: list[str]) -> dict[str, Any]:
-    """On demand through the API: analysts for their agencies, the province-wide one for every-agency roles."""
+                 agency: str | None, lang: str) -> dict[str, Any]:
+    """On demand through the API: analysts for their agencies, the province-wide one for every-agency roles.
+
+    Only the JSON is written: a request never waits for a PDF, which is rendered when downloaded.
+    """
     who.require_writer()
     if agency is None and not who.everywhere:
         raise Forbidden("only a principal of every agency can produce the province-wide report")
     if agency is not None:
         who.require_visible(agency, "agency", agency)
-    return produce(client, names, rs, week, agency, lang, formats, trigger="api").doc
+    return produce(client, names, rs, week, agency, lang, ("json",), trigger="api").doc

@@ -67,7 +67,7 @@ def test_scope_of_listing_and_downloads(api: tuple[TestClient, dict[str, str]]) 
 
 def test_production_on_demand(api: tuple[TestClient, dict[str, str]]) -> None:
     http, tok = api
-    body = {"week": "2025-W09", "agency": A, "lang": "en", "formats": ["json"]}
+    body = {"week": "2025-W09", "agency": A, "lang": "en"}
     assert http.post("/api/v1/reports", json=body, headers={"Authorization": tok["viewer_a"]}).status_code == 403
     assert http.post("/api/v1/reports", json=body | {"agency": B},
                      headers={"Authorization": tok["analyst_a"]}).status_code == 404
@@ -80,3 +80,6 @@ def test_production_on_demand(api: tuple[TestClient, dict[str, str]]) -> None:
     out = made.json()
     assert out["id"] == f"2025-W09.{A}.en" and out["trigger"] == "api"
     assert out["summary"]["events"] == 6  # last week's a-web (4) and a-old (2)
+    assert out["formats"] == ["json"]
+    csv_text = http.get(f"/api/v1/reports/{out['id']}/csv", headers={"Authorization": tok["analyst_a"]}).text
+    assert csv_text.lstrip("\ufeff").startswith("section,item,detail,this_week,last_week,change")
