@@ -25,15 +25,18 @@ STATIC = Path(__file__).with_name("static")
 def router() -> APIRouter:
     from soc.web import views_auth, views_catalog, views_incident, views_queue
 
-    top = APIRouter(prefix=PREFIX, include_in_schema=False)
+    top = APIRouter(include_in_schema=False)
+    pages = APIRouter(prefix=PREFIX)
 
-    @top.get("")
-    @top.get("/")
+    @top.get("/")  # the service's root opens the console
+    @pages.get("")
+    @pages.get("/")
     def home() -> Response:
         return render.redirect(f"{PREFIX}/incidents")
 
     for module in (views_auth, views_queue, views_incident, views_catalog):
-        top.include_router(module.router)
+        pages.include_router(module.router)
+    top.include_router(pages)
     return top
 
 

@@ -113,3 +113,9 @@ def test_open_redirect_is_refused(http: httpx.Client) -> None:
     resp = http.post("/console/login", data={"csrf": _token(page.text), "name": "ana", "password": w.PASSWORD,
                                              "next": "//evil.example/x", "lang": "en"})
     assert resp.status_code == 303 and resp.headers["location"] == "/console/incidents"
+
+
+def test_the_service_root_opens_the_console(http: httpx.Client) -> None:
+    resp = http.get("/")
+    assert resp.status_code == 303 and resp.headers["location"] == "/console/incidents"
+    assert http.get("/console/incidents").headers["location"].startswith("/console/login")
