@@ -12,7 +12,7 @@ Example (every key not marked required has the default shown)::
       timezone: UTC                     # default for sources whose timestamps carry no offset
       heartbeat_seconds: 60
     opensearch:
-      url: http://127.0.0.1:9200        # required
+      url: http://127.0.0.1:9200        # required; several nodes comma-separated for fail-over
       user: null
       password: null
       ca_file: null
@@ -276,8 +276,10 @@ def parse_config(text: str, path: str = "<config>") -> CollectorConfig:
     osn = r.mapping(top["opensearch"], "opensearch", {"url", "user", "password", "ca_file", "verify_certs",
                                                       "index_prefix"}, {"url"})
     url = r.text(osn["url"], "opensearch.url")
-    if not url.startswith(("http://", "https://")):
-        raise r.fail(osn["url"], "opensearch.url must start with http:// or https://")
+    # Several nodes may be named, comma-separated: the sink moves to the next when one is unreachable.
+    if not all(part.strip().startswith(("http://", "https://")) for part in url.split(",")):
+        raise r.fail(osn["url"], "opensearch.url must start with http:// or https:// (each, when several)")
+    url = ",".join(part.strip().rstrip("/") for part in url.split(","))
     opensearch = OpenSearchConfig(
         url=url.rstrip("/"), user=r.optional_text(osn.get("user"), "opensearch.user"),
         password=r.optional_text(osn.get("password"), "opensearch.password"),

@@ -65,7 +65,9 @@ class BulkSink:
         self.sink = config.sink
         self.queue = queue
         self.metrics = metrics
-        self.url = config.opensearch.url
+        # Every node the configuration names; a connection failure moves on to the next one.
+        self.urls = config.opensearch.url.split(",")
+        self._current = 0
         self.deadletter_index = config.opensearch.index_prefix + DEADLETTER
         self._deadletter_ready = False
         os_cfg = config.opensearch
@@ -74,6 +76,15 @@ class BulkSink:
         self.client = httpx.Client(timeout=self.sink.request_timeout_seconds, verify=verify, auth=auth)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, name="sink", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.urls[self._current]
+
+    def _fail_over(self) -> None:
+        if len(self.urls) > 1:
+            self._current = (self._current + 1) % len(self.urls)
+            log.warning("sink: moving to OpenSearch node %s", self.url)
 
     # -- the loop -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -155,6 +166,8 @@ class BulkSink:
             if len(results) != len(items):
                 raise RequestFailed(f"{len(results)} outcomes for {len(items)} items")
         except (httpx.HTTPError, RequestFailed, orjson.JSONDecodeError) as exc:
+            if isinstance(exc, httpx.TransportError):
+                self._fail_over()
             self.metrics.sink_failed(f"{type(exc).__name__}: {exc}")
             log.warning("sink: bulk request of %d items failed, keeping them queued: %s", len(items), exc)
             return None

@@ -95,7 +95,8 @@ class Names:
 def client(settings: Settings, **extra: Any) -> OpenSearch:
     """A client for the configured cluster (the local node unless a URL is set)."""
     kwargs: dict[str, Any] = {
-        "hosts": [settings.url],
+        # Several nodes may be named, comma-separated; the client moves on when one is down.
+        "hosts": [u.strip() for u in settings.url.split(",") if u.strip()],
         "timeout": 60,
         "max_retries": 3,
         "retry_on_timeout": True,
