@@ -17,7 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from soc import search, users_store
 from soc.config import Settings, load_settings
@@ -86,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     client = search.client(settings)
     names = search.names(settings)
 
+    if not client.exists(index=names.agencies, id=AGENCY):
+        subprocess.run([_bin("soc"), "agencies", "add", AGENCY, "--name-vi", "Sở Thông tin và Truyền thông (demo)",
+                        "--name-en", "Department of Information and Communications (demo)"], check=True)
     site = traffic.start_nginx(folder / "site", _free(8088))
     collector: subprocess.Popen[bytes] | None = None
     try:
@@ -118,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for hit in incidents["hits"]["hits"]:
             src = hit["_source"]
             print(f"   [{src.get('severity'):>8}] {src.get('title')} ({src.get('alert_count')} alerts)")
+
+        week = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%G-W%V")
+        print(f"== weekly report for {week} (this week so far), province-wide and per agency:")
+        subprocess.run([_bin("soc"), "report", "weekly", "--week", week, "--all", "--lang", "vi",
+                        "--format", "html,pdf,json", "--out", str(folder / "reports")], check=True)
 
         token = users_store.create_token(client, names, "demo-admin", "admin", ["*"])
         if args.no_serve:

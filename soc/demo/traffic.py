@@ -94,7 +94,12 @@ def start_nginx(folder: Path, port: int) -> WebSite:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2, source_address=("127.0.0.10", 0))
             conn.request("GET", "/")
-            conn.getresponse().read()
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                stop_nginx(site)
+                raise RuntimeError(f"nginx answers {resp.status} for its home page: the worker user cannot read "
+                                   f"{folder / 'html'} (every folder above it must be traversable by others)")
             return site
         except OSError:
             time.sleep(0.1)
