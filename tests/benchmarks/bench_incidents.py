@@ -1,11 +1,16 @@
 """Benchmark: list one agency's open incidents and change a status, at 50 concurrent clients.
 
-    .venv/bin/python -m tests.benchmarks.bench_incidents --url http://127.0.0.1:9200 \
-        [--incidents 100000] [--alerts 1000000] [--clients 50] [--requests 2000] [--workers 2]
+    .venv/bin/python -m tests.benchmarks.bench_incidents [--incidents 100000] [--alerts 1000000] \
+        [--clients 50] [--requests 2000] [--workers 2] [--think 0 1] [--url URL]
 
-It loads the data under a fresh index prefix, runs the API with ``soc serve`` in a child
-process, measures with httpx from 50 asyncio clients, prints p50/p99 per operation, and removes
-the prefix's indices at the end. Not collected by pytest (the file is not named test_*).
+Without ``--url`` it starts a dedicated OpenSearch node (own temporary home, free port, 1 GiB
+heap) so the figures are not polluted by other data, and stops it at the end. It bulk-loads the
+data (refresh off and asynchronous translog while loading), runs the API with ``soc serve`` in a
+child process, first times single requests one at a time (where the time goes), then measures
+from ``--clients`` asyncio clients and prints p50/p99 per operation. ``--think S [S ...]`` makes each
+client pause a random (exponential) S seconds between iterations, one run per value: 0 is a
+closed loop (every client sends its next request as soon as the last one is answered: the
+saturation case, where latency is mostly queueing). Not collected by pytest (the file is not named test_*).
 """
 
 from __future__ import annotations
@@ -14,65 +19,73 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
-from opensearchpy import helpers
+from opensearchpy import OpenSearch, helpers
 
 from soc import search, users_store
-from soc.config import Settings
+from soc.config import Settings, default_cache
 from soc.incidents import model, sla
-from soc.opensearch import bootstrap
+from soc.incidents.service import IncidentService
+from soc.opensearch import bootstrap, dist, node
 
 AGENCIES = [f"agency-{i:02d}" for i in range(41)]
 SEVERITIES = ["low", "medium", "high", "critical"]
+STATUSES = ["new", "new", "acknowledged", "in_progress", "resolved", "closed"]
 
 
-def _incidents(n: int, t0: datetime) -> Any:
+def _incidents(n: int, t0: datetime) -> Iterator[dict[str, Any]]:
     policy = sla.SlaPolicy()
     for i in range(n):
         at = t0 + timedelta(seconds=i * 7)
-        sev = SEVERITIES[i % 4]
-        alert = {"rule": {"id": f"rule-{i % 60}", "name": f"Rule {i % 60}"}, "severity": sev,
+        alert = {"rule": {"id": f"rule-{i % 60}", "name": f"Rule {i % 60}"}, "severity": SEVERITIES[i % 4],
                  "organization": {"id": AGENCIES[i % 41]}, "group_key": f"source.ip=10.{i % 250}.{i % 199}.1",
                  "first_seen": at.isoformat(), "last_seen": at.isoformat()}
-        key = model.group_key(alert)
-        doc = model.new_incident(f"inc{i:08d}", key, alert, at)
-        doc["status"] = random.choice(["new", "new", "acknowledged", "in_progress", "resolved", "closed"])
+        doc = model.new_incident(f"inc{i:08d}", model.group_key(alert), alert, at)
+        doc["status"] = STATUSES[(i // 41) % len(STATUSES)]
         doc["alert_count"] = 10
         sla.set_dues(doc, policy)
-        yield {"_index": None, "_id": doc["id"], "_source": doc}
+        yield {"_id": doc["id"], "_source": doc}
 
 
-def _alerts(n: int, incidents: int, t0: datetime) -> Any:
+def _alerts(n: int, incidents: int, t0: datetime) -> Iterator[dict[str, Any]]:
     for i in range(n):
         at = (t0 + timedelta(seconds=i)).isoformat()
-        yield {"_index": None, "_id": f"al{i:09d}", "_source": {
+        yield {"_id": f"al{i:09d}", "_source": {
             "kind": "match", "created": at, "@timestamp": at, "first_seen": at, "last_seen": at,
             "rule": {"id": f"rule-{i % 60}", "name": "r", "level": "medium", "author": "bench", "tags": []},
             "severity": "medium", "severity_rank": 3, "organization": {"id": AGENCIES[i % 41]},
             "group_key": f"source.ip=10.{i % 250}.{i % 199}.1", "incident_id": f"inc{i % incidents:08d}",
-            "events": [], "event_count": 1, "summary": "bench"}}
+            "grouped": True, "events": [], "event_count": 1, "summary": "bench"}}
 
 
-def load(settings: Settings, incidents: int, alerts: int) -> None:
-    client, names = search.client(settings, timeout=120), search.names(settings)
+def load(client: OpenSearch, settings: Settings, incidents: int, alerts: int) -> None:
+    names = search.names(settings)
     t0 = datetime.now(UTC) - timedelta(days=30)
+    loading = {"index": {"refresh_interval": "-1", "translog.durability": "async"}}
+    serving = {"index": {"refresh_interval": "1s", "translog.durability": "request"}}
     for index, gen in ((names.incidents, _incidents(incidents, t0)), (names.alerts, _alerts(alerts, incidents, t0))):
-        client.indices.put_settings(index=index, body={"index": {"refresh_interval": "-1"}})
+        client.indices.put_settings(index=index, body=loading)
         docs = ({**d, "_index": index} for d in gen)
-        for ok, item in helpers.parallel_bulk(client, docs, chunk_size=2000, thread_count=2):
+        for ok, item in helpers.parallel_bulk(client, docs, chunk_size=5000, thread_count=2, queue_size=4):
             if not ok:
                 raise RuntimeError(item)
-        client.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
+        client.indices.put_settings(index=index, body=serving)
         client.indices.refresh(index=index)
+        client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=600)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -80,27 +93,69 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] * 1000
 
 
-async def run(base: str, token: str, clients: int, requests: int, incidents: int) -> dict[str, list[float]]:
+def _status_body(current: dict[str, Any]) -> dict[str, Any]:
+    target = "resolved" if current["status"] == "in_progress" else "in_progress"  # reopen included
+    body: dict[str, Any] = {"version": current["version"], "status": target}
+    if target == "resolved":
+        body["resolution"] = "benign"
+    return body
+
+
+def profile(client: OpenSearch, settings: Settings, base: str, token: str, n: int = 100) -> None:
+    """One request at a time: the OpenSearch search alone, then the same list and a status change via the API."""
+    from soc.auth import Principal
+    from soc.incidents.runtime import Runtime
+
+    rt = Runtime(settings, client, search.names(settings))
+    service = IncidentService(rt)
+    who = Principal("bench", "admin", ("*",))
+    took, direct = [], []
+    for _ in range(n):
+        f = {"agency": [random.choice(AGENCIES)], "status": list(model.OPEN_STATUSES), "limit": 50}
+        t = time.perf_counter()
+        service.search(who, f)
+        direct.append(time.perf_counter() - t)
+        body = {"size": 0, "query": service.query(who, f)}
+        took.append(client.search(index=rt.names.incidents, body=body)["took"] / 1000)
+    head = {"Authorization": f"Bearer {token}"}
+    api_list, api_patch = [], []
+    with httpx.Client(base_url=base, headers=head, timeout=30) as http:
+        for i in range(n):
+            t = time.perf_counter()
+            http.get("/api/v1/incidents", params={"agency": random.choice(AGENCIES),
+                                                  "status": model.OPEN_STATUSES, "limit": 50}).raise_for_status()
+            api_list.append(time.perf_counter() - t)
+            iid = f"inc{(i * 7919) % 100_000:08d}"
+            current = http.get(f"/api/v1/incidents/{iid}")
+            if current.status_code == 404:
+                continue
+            t = time.perf_counter()
+            http.patch(f"/api/v1/incidents/{iid}", json=_status_body(current.json())).raise_for_status()
+            api_patch.append(time.perf_counter() - t)
+    for name, values in (("opensearch query (took)", took), ("service.search in-process", direct),
+                         ("API list, one client", api_list), ("API status change, one client", api_patch)):
+        print(f"  {name}: p50={pct(values, 0.5):.1f} ms p99={pct(values, 0.99):.1f} ms")
+
+
+async def run(base: str, token: str, clients: int, requests: int, incidents: int,
+              think: float) -> dict[str, list[float]]:
     head = {"Authorization": f"Bearer {token}"}
     times: dict[str, list[float]] = {"list": [], "status": []}
     ids = iter(random.sample(range(incidents), min(incidents, requests)))
 
     async def worker(http: httpx.AsyncClient, n: int) -> None:
         for _ in range(n):
-            agency = random.choice(AGENCIES)
+            if think:
+                await asyncio.sleep(random.expovariate(1 / think))
             t = time.perf_counter()
-            r = await http.get("/api/v1/incidents", params={"agency": agency, "status": model.OPEN_STATUSES,
-                                                           "limit": 50})
+            r = await http.get("/api/v1/incidents", params={"agency": random.choice(AGENCIES),
+                                                           "status": model.OPEN_STATUSES, "limit": 50})
             times["list"].append(time.perf_counter() - t)
             r.raise_for_status()
             iid = f"inc{next(ids):08d}"
             current = (await http.get(f"/api/v1/incidents/{iid}")).json()
-            target = "resolved" if current["status"] == "in_progress" else "in_progress"  # reopen included
-            body: dict[str, Any] = {"version": current["version"], "status": target}
-            if target == "resolved":
-                body["resolution"] = "benign"
             t = time.perf_counter()
-            r = await http.patch(f"/api/v1/incidents/{iid}", json=body)
+            r = await http.patch(f"/api/v1/incidents/{iid}", json=_status_body(current))
             times["status"].append(time.perf_counter() - t)
             r.raise_for_status()
 
@@ -110,39 +165,73 @@ async def run(base: str, token: str, clients: int, requests: int, incidents: int
     return times
 
 
+@contextmanager
+def dedicated_node(heap: str) -> Iterator[str]:
+    home = Path(tempfile.mkdtemp(prefix="soc-bench-node-"))
+    home.chmod(0o755)  # the node runs as the service user when started by root
+    port = node.free_port()
+    distribution = dist.install(Settings().opensearch_version, default_cache())
+    node.start(distribution, home, port, heap=heap, timeout=300)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        node.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--url", default=os.environ.get("SOC_OPENSEARCH_URL", "http://127.0.0.1:9200"))
+    p.add_argument("--url", help="an existing node (default: start a dedicated one)")
+    p.add_argument("--heap", default="1g")
     p.add_argument("--incidents", type=int, default=100_000)
     p.add_argument("--alerts", type=int, default=1_000_000)
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--think", type=float, nargs="+", default=[0.0], help="one run per value")
+    p.add_argument("--port", type=int, default=0)
     args = p.parse_args()
-    settings = replace(Settings(opensearch_url=args.url), index_prefix=f"bench{uuid.uuid4().hex[:6]}-")
-    client = search.client(settings)
+    with (dedicated_node(args.heap) if not args.url else _given(args.url)) as url:
+        return bench(url, args)
+
+
+@contextmanager
+def _given(url: str) -> Iterator[str]:
+    yield url
+
+
+def bench(url: str, args: argparse.Namespace) -> int:
+    settings = replace(Settings(opensearch_url=url), index_prefix=f"bench{uuid.uuid4().hex[:6]}-")
+    client = search.client(settings, timeout=300)
     bootstrap.init(settings, client, search.names(settings))
     server = None
     try:
         t = time.monotonic()
-        load(settings, args.incidents, args.alerts)
+        load(client, settings, args.incidents, args.alerts)
         print(f"loaded {args.incidents} incidents and {args.alerts} alerts in {time.monotonic() - t:.0f} s")
         token = users_store.create_token(client, search.names(settings), "bench", "admin", ["*"])
-        env = os.environ | {"SOC_OPENSEARCH_URL": args.url, "SOC_INDEX_PREFIX": settings.index_prefix}
-        server = subprocess.Popen([sys.executable, "-m", "soc.cli", "serve", "--port", str(args.port),
-                                   "--workers", str(args.workers)], env=env, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{args.port}"
-        for _ in range(100):
+        env = os.environ | {"SOC_OPENSEARCH_URL": url, "SOC_INDEX_PREFIX": settings.index_prefix}
+        port = args.port or node.free_port()
+        server = subprocess.Popen([sys.executable, "-m", "soc.cli", "serve", "--port", str(port),
+                                   "--workers", str(args.workers)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
             try:
                 httpx.get(f"{base}/api/v1/openapi.json", timeout=1)
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        times = asyncio.run(run(base, token, args.clients, args.requests, args.incidents))
-        for name, values in times.items():
-            print(f"{name}: n={len(values)} p50={pct(values, 0.5):.1f} ms p99={pct(values, 0.99):.1f} ms "
-                  f"mean={statistics.mean(values) * 1000:.1f} ms")
+        print(f"load average before measuring: {os.getloadavg()}")
+        profile(client, settings, base, token)
+        for think in args.think:
+            t = time.monotonic()
+            times = asyncio.run(run(base, token, args.clients, args.requests, args.incidents, think))
+            took = time.monotonic() - t
+            print(f"{args.clients} clients, think {think} s, {took:.0f} s, load average {os.getloadavg()}")
+            for name, values in times.items():
+                print(f"  {name}: n={len(values)} p50={pct(values, 0.5):.1f} ms p99={pct(values, 0.99):.1f} ms "
+                      f"mean={statistics.mean(values) * 1000:.1f} ms ({len(values) / took:.0f}/s)")
     finally:
         if server is not None:
             server.terminate()
