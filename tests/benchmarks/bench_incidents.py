@@ -210,11 +210,15 @@ def bench(url: str, args: argparse.Namespace) -> int:
         load(client, settings, args.incidents, args.alerts)
         print(f"loaded {args.incidents} incidents and {args.alerts} alerts in {time.monotonic() - t:.0f} s")
         token = users_store.create_token(client, search.names(settings), "bench", "admin", ["*"])
-        env = os.environ | {"SOC_OPENSEARCH_URL": url, "SOC_INDEX_PREFIX": settings.index_prefix}
+        # The API alone: no scheduler (its SLA sweep would rewrite the many loaded incidents past due).
+        env = os.environ | {"SOC_OPENSEARCH_URL": url, "SOC_INDEX_PREFIX": settings.index_prefix,
+                            "SOC_SCHEDULER": "off"}
         port = args.port or node.free_port()
+        server_log = tempfile.NamedTemporaryFile(prefix="soc-bench-api-", suffix=".log", delete=False)  # noqa: SIM115
+        print(f"API server log: {server_log.name}")
         server = subprocess.Popen([sys.executable, "-m", "soc.cli", "serve", "--port", str(port),
                                    "--workers", str(args.workers)], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+                                  stderr=server_log)
         base = f"http://127.0.0.1:{port}"
         for _ in range(150):
             try:
