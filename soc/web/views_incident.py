@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -129,24 +130,27 @@ def _done(current: Page, key: str) -> str:
     return i18n.translate(current.lang, key)
 
 
+def _act(current: Page, incident_id: str, work: Callable[[], object], done: str) -> Response:
+    """Run one action; back to the incident page with its outcome (or the reason it was refused)."""
+    try:
+        work()
+    except SocError as exc:
+        return current.back(_target(incident_id), exc)
+    return current.back(_target(incident_id), done=_done(current, done))
+
+
 @router.post("/incidents/{incident_id}/acknowledge")
 def acknowledge(posted: Posted, incident_id: IncidentId) -> Response:
     current, form = posted
-    try:
-        _patch(current, incident_id, form.one("version"), {"status": "acknowledged"})
-    except SocError as exc:
-        return current.back(_target(incident_id), exc)
-    return current.back(_target(incident_id), done=_done(current, "done.acknowledged"))
+    return _act(current, incident_id, lambda: _patch(current, incident_id, form.one("version"),
+                                                     {"status": "acknowledged"}), "done.acknowledged")
 
 
 @router.post("/incidents/{incident_id}/assign")
 def assign_to_me(posted: Posted, incident_id: IncidentId) -> Response:
     current, form = posted
-    try:
-        _patch(current, incident_id, form.one("version"), {"assignee": current.who.name})
-    except SocError as exc:
-        return current.back(_target(incident_id), exc)
-    return current.back(_target(incident_id), done=_done(current, "done.assigned"))
+    return _act(current, incident_id, lambda: _patch(current, incident_id, form.one("version"),
+                                                     {"assignee": current.who.name}), "done.assigned")
 
 
 @router.post("/incidents/{incident_id}/status")
@@ -155,30 +159,28 @@ def change_status(posted: Posted, incident_id: IncidentId) -> Response:
     changes: dict[str, Any] = {"status": form.one("status")}
     if form.one("resolution"):
         changes["resolution"] = form.one("resolution")
-    try:
-        _patch(current, incident_id, form.one("version"), changes)
-    except SocError as exc:
-        return current.back(_target(incident_id), exc)
-    return current.back(_target(incident_id), done=_done(current, "done.status"))
+    return _act(current, incident_id, lambda: _patch(current, incident_id, form.one("version"), changes),
+                "done.status")
 
 
 @router.post("/incidents/{incident_id}/comment")
 def comment(posted: Posted, incident_id: IncidentId) -> Response:
     current, form = posted
     text = form.data.get("text", [""])[0].strip()
-    try:
+
+    def work() -> None:
         if not text or len(text) > 10_000:
             raise Invalid("text: a comment has 1 to 10,000 characters")
         IncidentService(current.rt).comment(current.who, incident_id, text)
-    except SocError as exc:
-        return current.back(_target(incident_id), exc)
-    return current.back(_target(incident_id), done=_done(current, "done.comment"))
+
+    return _act(current, incident_id, work, "done.comment")
 
 
 @router.post("/incidents/{incident_id}/exception")
 def create_exception(posted: Posted, incident_id: IncidentId) -> Response:
     current, form = posted
-    try:
+
+    def work() -> None:
         days = form.one("days", "30")
         if not days.isdigit() or not 1 <= int(days) <= 365:
             raise Invalid("days: an exception lasts 1 to 365 days")
@@ -190,31 +192,25 @@ def create_exception(posted: Posted, incident_id: IncidentId) -> Response:
         except ValidationError as exc:
             raise Invalid("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
         ExceptionService(current.rt).create_from_incident(current.who, incident_id, spec.model_dump())
-    except SocError as exc:
-        return current.back(_target(incident_id), exc)
-    return current.back(_target(incident_id), done=_done(current, "done.exception"))
+
+    return _act(current, incident_id, work, "done.exception")
 
 
 @router.post("/incidents/{incident_id}/merge")
 def merge(posted: Posted, incident_id: IncidentId) -> Response:
     current, form = posted
     sources = [s for s in form.one("sources").replace(",", " ").split() if s]
-    try:
+
+    def work() -> None:
         if not sources or len(sources) > 50:
             raise Invalid("sources: name 1 to 50 incident ids")
         merging.merge(current.rt, current.who, incident_id, sources)
-    except SocError as exc:
-        return current.back(_target(incident_id), exc)
-    return current.back(_target(incident_id), done=_done(current, "done.merged"))
+
+    return _act(current, incident_id, work, "done.merged")
 
 
 @router.post("/incidents/{incident_id}/unmerge")
 def unmerge(posted: Posted, incident_id: IncidentId) -> Response:
     current, form = posted
-    try:
-        merging.unmerge(current.rt, current.who, incident_id, form.one("source"))
-    except SocError as exc:
-        return current.back(_target(incident_id), exc)
-    return current.back(_target(incident_id), done=_done(current, "done.unmerged"))
-
-
+    return _act(current, incident_id, lambda: merging.unmerge(current.rt, current.who, incident_id,
+                                                              form.one("source")), "done.unmerged")
