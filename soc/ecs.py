@@ -111,12 +111,45 @@ FIELDS: dict[str, str] = {
 
 LOWERCASE_NORMALIZER = "soc_lowercase"
 
+# Fields that Sigma rules match with infix wildcards and regular expressions. Each also gets a
+# lower-cased ``wildcard``-type sub-field (``<field>.wildcard``): OpenSearch indexes its trigrams, so
+# a pattern costs the documents that may match it, not a walk over every distinct value ever indexed
+# (which is what a leading wildcard or a regex costs on a ``keyword`` field). The raw line's sub-field
+# serves the case-insensitive keyword searches of rules without fields.
+PATTERN_FIELDS: tuple[str, ...] = (
+    "event.original",
+    "url.original", "url.path", "url.query",
+    "url.decoded.original", "url.decoded.path", "url.decoded.query",
+    "user_agent.original", "http.request.referrer",
+)
+PATTERN_SUBFIELD = "wildcard"
+# 8191 characters of at most 4 UTF-8 bytes each stay under Lucene's 32766-byte limit for a term
+IGNORE_ABOVE = 8191
+# Lower case, and NUL (a decoded %00 in a URL) replaced: OpenSearch's wildcard trigram tokenizer reads
+# NUL as its own end marker and, on a value ending in NUL plus one character, loops until the document
+# is refused (an attacker could hide a request and burn the node's CPU). Patterns get the same treatment.
+PATTERN_NORMALIZER = "soc_pattern"
+_PATTERN_LEAF = {"type": "wildcard", "normalizer": PATTERN_NORMALIZER, "doc_values": True,
+                 "ignore_above": IGNORE_ABOVE}
 
-def _leaf(kind: str) -> dict[str, Any]:
+
+def pattern_field(name: str) -> str | None:
+    """The wildcard-type sub-field that answers patterns on ``name`` (None when it has none)."""
+    return f"{name}.{PATTERN_SUBFIELD}" if name in PATTERN_FIELDS else None
+
+
+def _leaf(kind: str, name: str = "") -> dict[str, Any]:
+    leaf = _kind_leaf(kind)
+    if name in PATTERN_FIELDS:
+        leaf.setdefault("fields", {})[PATTERN_SUBFIELD] = dict(_PATTERN_LEAF)
+    return leaf
+
+
+def _kind_leaf(kind: str) -> dict[str, Any]:
     if kind == "ci_keyword":
-        return {"type": "keyword", "normalizer": LOWERCASE_NORMALIZER, "ignore_above": 8191}
+        return {"type": "keyword", "normalizer": LOWERCASE_NORMALIZER, "ignore_above": IGNORE_ABOVE}
     if kind == "text+keyword":
-        return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 8191}}}
+        return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": IGNORE_ABOVE}}}
     if kind == "keyword":
         return {"type": "keyword", "ignore_above": 4096}
     if kind == "date":
@@ -132,7 +165,7 @@ def properties(fields: dict[str, str] | None = None) -> dict[str, Any]:
         node = root
         for part in parts[:-1]:
             node = node.setdefault(part, {"properties": {}})["properties"]
-        node[parts[-1]] = _leaf(kind)
+        node[parts[-1]] = _leaf(kind, name)
     return root
 
 

@@ -15,7 +15,7 @@ from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaRule
 
-from soc.detection import pipeline
+from soc.detection import dsl, pipeline
 from soc.detection.rules import LoadedRule
 
 RAW_LINE_FIELD = pipeline.RAW_LINE_FIELD
@@ -28,9 +28,15 @@ class Compiled:
     rule: LoadedRule
     streams: tuple[str, ...]  # logical names, e.g. ("logs-web",)
     query: str  # Lucene query string, exactly what `sigma convert -t opensearch_lucene -p` prints
+    # What the engine runs: the query rebuilt as DSL with patterns on the wildcard sub-fields
+    # (soc.detection.dsl); empty when the query string cannot be rebuilt exactly, then it runs as is.
+    search: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def query_string(self) -> dict[str, Any]:
+        return {"query_string": {"query": self.query, "analyze_wildcard": True}}
 
     def dsl(self) -> dict[str, Any]:
-        return {"query_string": {"query": self.query, "analyze_wildcard": True}}
+        return self.search or self.query_string()
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,11 @@ def _convert_single(loaded: LoadedRule) -> Compiled | Unsupported:
         return Unsupported(loaded, "fields not in our ECS list (no event can match): " + ", ".join(unknown))
     if len(queries) != 1 or not isinstance(queries[0], str):
         return Unsupported(loaded, f"expected one query, the backend gave {len(queries)}")
-    return Compiled(loaded, source.streams, queries[0])
+    try:
+        search = dsl.translate(queries[0])
+    except dsl.Untranslatable:
+        search = {}
+    return Compiled(loaded, source.streams, queries[0], search)
 
 
 def _group_field(name: str) -> str:

@@ -45,6 +45,12 @@ class CycleReport:
     requests: int = 0
 
 
+# search_after needs a total order. Sorting on _id loads its fielddata (deprecated); OpenSearch 2.19
+# has no _shard_doc. A log document is created once and never updated, and every backing index has
+# one primary shard (soc.opensearch.templates), so (backing index, sequence number) names it uniquely.
+PAGE_SORT: list[dict[str, str]] = [{"event.ingested": "asc"}, {"_index": "asc"}, {"_seq_no": "asc"}]
+
+
 def _must_not(rule_id: str, ds: DetectionSettings) -> list[dict[str, Any]]:
     agencies = [pair.split(":", 1)[1] for pair in ds.disabled_for_agency if pair.split(":", 1)[0] == rule_id]
     return [{"terms": {"organization.id": agencies}}] if agencies else []
@@ -53,7 +59,7 @@ def _must_not(rule_id: str, ds: DetectionSettings) -> list[dict[str, Any]]:
 def _body(c: Compiled, start: datetime, end: datetime, ds: DetectionSettings, size: int,
           after: list[Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "size": size, "track_total_hits": True, "sort": [{"event.ingested": "asc"}, {"_id": "asc"}],
+        "size": size, "track_total_hits": True, "sort": PAGE_SORT,
         "query": {"bool": {"filter": [
             {"range": {"event.ingested": {"gt": store.iso(start), "lte": store.iso(end)}}}, c.dsl()],
             "must_not": _must_not(c.rule.id, ds)}}}

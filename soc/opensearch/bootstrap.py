@@ -70,6 +70,19 @@ def mapping_conflicts(index: str, want: dict[str, Any], have: dict[str, Any]) ->
     return out
 
 
+def missing_fields(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    """Fields (and sub-fields such as ``url.original.wildcard``) of ``want`` that ``have`` lacks."""
+    existing = _leaf_types(have)
+    out: list[str] = []
+    for name, spec in _leaf_types(want).items():
+        cur = existing.get(name)
+        if cur is None:
+            out.append(name)
+            continue
+        out += [f"{name}.{sub}" for sub in spec.get("fields", {}) if sub not in cur.get("fields", {})]
+    return out
+
+
 class Bootstrap:
     def __init__(self, settings: Settings, client: OpenSearch, names: Names) -> None:
         self.settings = settings
@@ -126,11 +139,20 @@ class Bootstrap:
             self.client.indices.create_data_stream(name=name)
             self.report.add(f"data stream {name}", "created")
             return []
-        self.report.add(f"data stream {name}", "unchanged")
         write_index = info["indices"][-1]["index_name"]
         have_map = self.client.indices.get_mapping(index=write_index)[write_index]["mappings"]
-        return mapping_conflicts(write_index, body["template"]["mappings"]["properties"],
-                                 have_map.get("properties", {}))
+        want = body["template"]["mappings"]["properties"]
+        conflicts = mapping_conflicts(write_index, want, have_map.get("properties", {}))
+        missing = missing_fields(want, have_map.get("properties", {}))
+        if missing and not conflicts:
+            # Fields added since the write index was made (e.g. the wildcard sub-fields detection
+            # searches, whose normalizer an open index cannot gain): start a backing index from the
+            # current template, so that every document indexed from now on has them.
+            self.client.indices.rollover(alias=name)
+            self.report.add(f"data stream {name}", f"rolled over (new fields: {', '.join(missing)})")
+        else:
+            self.report.add(f"data stream {name}", "unchanged")
+        return conflicts
 
     def _system_index(self, logical: str, replicas: int) -> list[str]:
         name = self.names(logical)

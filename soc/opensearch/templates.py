@@ -8,7 +8,11 @@ from soc import ecs
 from soc.config import Settings
 from soc.search import Names
 
-ANALYSIS = {"normalizer": {ecs.LOWERCASE_NORMALIZER: {"type": "custom", "filter": ["lowercase"]}}}
+ANALYSIS = {
+    "char_filter": {"soc_no_nul": {"type": "mapping", "mappings": ["\\u0000 => \\uFFFD"]}},
+    "normalizer": {ecs.LOWERCASE_NORMALIZER: {"type": "custom", "filter": ["lowercase"]},
+                   ecs.PATTERN_NORMALIZER: {"type": "custom", "char_filter": ["soc_no_nul"], "filter": ["lowercase"]}},
+}
 
 # Strings in our own documents are exact keywords unless a field says otherwise.
 _STRINGS_AS_KEYWORDS = [{"strings": {"match_mapping_type": "string",

@@ -1,0 +1,145 @@
+"""The DSL the engine runs finds exactly what the backend's query string finds, rule by rule, on the real node."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from collectors.parsers import ParseContext, parse
+from soc import search
+from soc.config import Settings
+from soc.detection import convert, dsl, evaluate, rules, store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- the translator alone -------------------------------------------------------------------------
+
+def test_parse_and_render_keep_structure_and_escapes() -> None:
+    query = 'a.b:(x OR y\\-z) AND NOT (c:/re\\/x/ OR d:"p \\(q\\)") AND _exists_:e'
+    assert dsl.render(dsl.parse(query)) == ('((a.b:x OR a.b:y\\-z) AND NOT (c:/re\\/x/ OR d:"p \\(q\\)") '
+                                            'AND _exists_:e)')
+
+
+@pytest.mark.parametrize("query", ["a:1 OR b:2 AND c:3", "a:1 OR NOT b:2", "a:1 b:2", "a:(1", "a:/x", "(a:1"])
+def test_ambiguous_or_broken_queries_are_refused(query: str) -> None:
+    with pytest.raises(dsl.Untranslatable):
+        dsl.translate(query)
+
+
+@pytest.mark.parametrize(("regex", "pattern"), [
+    (".*[jJ][nN][dD][iI]\\:.*", "*jndi:*"),
+    (".*.*[tT][oO]\\ [gG][rR]\\ '[aA]'.*.*", "**to gr 'a'**"),
+    (".*[aA]\\*\\?.[bB]", "*a\\*\\??b"),
+    (".*[aA]\\\\[bB].*", "*a\\\\b*"),
+])
+def test_pipeline_spelled_raw_line_regexes_become_lower_case_wildcards(regex: str, pattern: str) -> None:
+    assert dsl.raw_line_pattern(regex) == pattern
+
+
+@pytest.mark.parametrize("regex", [".*Accepted.*", ".*[aA]\\d.*", ".*[aA]+.*", "[a-z].*", ".*[aB].*", ".*[aA]\\\\.*"])
+def test_other_raw_line_regexes_stay_on_the_case_sensitive_field(regex: str) -> None:
+    assert dsl.raw_line_pattern(regex) is None
+    assert "query_string" in dsl.translate(f"event.original.keyword:/{regex}/")
+
+
+def test_patterns_move_to_wildcard_subfields_and_terms_stay() -> None:
+    out = dsl.translate("url.original:*union\\ select* AND http.request.method:POST AND url.path:/.*\\.php/")
+    assert out == {"bool": {"filter": [
+        {"wildcard": {"url.original.wildcard": {"value": "*union select*"}}},
+        {"query_string": {"query": "http.request.method:POST", "analyze_wildcard": True}},
+        {"regexp": {"url.path.wildcard": {"value": ".*\\.php", "flags": "ALL"}}}]}}
+    # a literal backslash just before a wildcard is misread by the trigram extraction: stays
+    assert dsl.translate("url.original:*..\\\\*") == {"query_string": {"query": "url.original:*..\\\\*",
+                                                                       "analyze_wildcard": True}}
+    # a field without a wildcard sub-field keeps its pattern
+    assert "query_string" in dsl.translate("process.name:ssh*")
+
+
+# --- both forms on the real node ------------------------------------------------------------------
+
+TRICKY = [  # raw lines and URLs that probe case, escapes, NUL and long values
+    ("/A/B.PHP?Q=UNION%20Select%201", "GET /A/B.PHP?Q=UNION%20Select%201 HTTP/1.1"),
+    ("/logbook.pl?file=../../etc/PASSWD\x00|", "GET /logbook.pl?file=../../etc/PASSWD%00| HTTP/1.1"),
+    ("/x?a=..\\..\\windows\\win.ini", "GET /x?a=..\\..\\windows\\win.ini HTTP/1.1"),
+    ("/?x=${JNDI:LDAP://h/a}", "GET /?x=${JNDI:LDAP://h/a} HTTP/1.1"),
+    ("/" + "a" * 9000 + "/.env", "GET /" + "a" * 9000 + "/.env HTTP/1.1"),
+]
+
+
+def _web(uri: str, line: str, n: int) -> dict[str, Any]:
+    from urllib.parse import unquote
+
+    return {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": f"dsl-{n}"},
+            "event": {"dataset": "nginx.access", "original": line}, "source": {"ip": f"192.0.2.{n % 250}"},
+            "http": {"request": {"method": "GET"}, "response": {"status_code": 200}},
+            "url": {"original": uri, "decoded": {"original": unquote(uri)}, "path": uri.split("?")[0]},
+            "user_agent": {"original": "Mozilla/5.0 (X11) Nikto"}}
+
+
+def _rule_events() -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for efile in sorted((ROOT / "rules").rglob("*" + rules.EVENTS_SUFFIX)):
+        data = yaml.safe_load(efile.read_text(encoding="utf-8")) or {}
+        for case in data.get("match", []) + data.get("nomatch", []):
+            for event in (case["events"] if isinstance(case, dict) and "events" in case else [case]):
+                doc = copy.deepcopy(event)
+                doc.setdefault("@timestamp", store.iso(datetime.now(UTC)))
+                doc["organization"] = {"id": "dsl-rules"}
+                events.append(doc)
+    return events
+
+
+def _compare(settings: Settings, compiled: list[convert.Result]) -> tuple[int, int]:
+    """Every rule's hits with the query string and with the DSL; returns (rules compared, rules with hits)."""
+    client, names = search.client(settings), search.names(settings)
+    singles = [c for c in compiled if isinstance(c, convert.Compiled)]
+    assert sum(1 for c in singles if c.search) >= 0.9 * len(singles)  # nearly every rule runs as DSL
+    requests: list[tuple[str, dict[str, Any]]] = []
+    for c in singles:
+        index = ",".join(names(s) for s in c.streams)
+        for query in (c.query_string(), c.dsl()):
+            requests.append((index, {"size": 10000, "_source": False, "query": query}))
+    responses: list[dict[str, Any]] = []
+    for i in range(0, len(requests), 40):
+        responses += store.msearch(client, requests[i:i + 40], 2, 120)
+    with_hits = 0
+    for n, c in enumerate(singles):
+        plain, built = responses[2 * n], responses[2 * n + 1]
+        assert "error" not in plain and "error" not in built, (c.rule.path.name, plain.get("error"), built.get("error"))
+        want = {h["_id"] for h in plain["hits"]["hits"]}
+        assert {h["_id"] for h in built["hits"]["hits"]} == want, (c.rule.path.name, c.query, c.search)
+        with_hits += bool(want)
+    return len(singles), with_hits
+
+
+def test_project_rules_dsl_equals_query_string(isolated: Settings) -> None:
+    loaded, problems = rules.load([ROOT / "rules"])
+    assert not problems
+    events = _rule_events() + [_web(uri, line, n) for n, (uri, line) in enumerate(TRICKY)]
+    client, names = search.client(isolated), search.names(isolated)
+    store.index_events(client, names, events)  # raises if any is refused (the NUL one included)
+    compared, with_hits = _compare(isolated, convert.compile_rules(loaded))
+    assert compared >= 30 and with_hits >= 25
+
+
+def test_public_rules_dsl_equals_query_string_on_real_logs(isolated: Settings, shared_dir: Path) -> None:
+    loaded, problems = rules.load([shared_dir / "sigma/rules", shared_dir / "sigma/rules-emerging-threats"])
+    assert not problems
+    client, names = search.client(isolated), search.names(isolated)
+    ctx = ParseContext(timezone="UTC", received_at=datetime.now(UTC), hostname="dsl")
+    docs: list[tuple[str, dict[str, Any]]] = []
+    for f in evaluate.discover(shared_dir / "testdata"):
+        for number, raw in enumerate(f.path.read_bytes().splitlines()):
+            event = parse(f.kind, raw, ctx)
+            event["organization"] = {"id": f.agency}
+            docs.append((f"{f.agency}-{number}", event))
+    docs += [(f"tricky-{n}", _web(uri, line, n)) for n, (uri, line) in enumerate(TRICKY)]
+    assert store.index_documents(client, names, docs) == len(docs)
+    compared, with_hits = _compare(isolated, convert.compile_rules(loaded))
+    assert compared >= 110 and with_hits >= 5
