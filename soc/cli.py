@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     from soc.reports.cli import register as register_reports
 
     register_reports(sub)
+    from soc.dashboards.cli import register as register_dashboards
+
+    register_dashboards(sub)
     return parser
 
 
