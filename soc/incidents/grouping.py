@@ -15,7 +15,9 @@ A batch goes through three steps, each safe to repeat:
 3. confirm: the alerts get ``grouped: true``.
 
 If the process stops anywhere in between, the alerts still marked ``grouped: false`` come back
-as pending: the next run writes (or creates) the incident they name and confirms them. Re-doing
+as pending: the next run writes (or creates) the incident they name and confirms them; if the
+claim itself was cut off half way, the alerts not claimed yet join the incident the claimed ones
+name (not a second one for the same key). Re-doing
 a write that had already happened changes nothing, so no alert is lost or counted twice.
 """
 
@@ -65,7 +67,9 @@ class GroupingResult:
     updated: list[str] = field(default_factory=list)
 
 
-def plan(rt: Runtime, pending: list[PendingAlert]) -> list[Plan]:
+def plan(rt: Runtime, pending: list[PendingAlert], unfinished: dict[str, Plan] | None = None) -> list[Plan]:
+    """Assign alerts to incidents. ``unfinished``: per key, the newest incident that half-done work
+    names (it may not exist yet); alerts of that key join it like an open incident."""
     by_key: dict[str, list[PendingAlert]] = defaultdict(list)
     for alert in pending:
         by_key[model.group_key(alert.doc)].append(alert)
@@ -76,6 +80,9 @@ def plan(rt: Runtime, pending: list[PendingAlert]) -> list[Plan]:
         window = rt.grouping.window_for(alerts[0].doc["rule"]["id"])
         found = open_now.get(key)
         cur = Plan(found.doc["id"], key, True, found.doc["last_seen"]) if found else None
+        half = (unfinished or {}).get(key)
+        if half is not None and (cur is None or model.parse_time(half.last_seen) > model.parse_time(cur.last_seen)):
+            cur = Plan(half.incident_id, key, False, half.last_seen)
         for alert in alerts:
             if cur is None or model.parse_time(alert.doc["first_seen"]) > model.parse_time(cur.last_seen) + window:
                 cur = Plan(model.incident_id_for(key, alert.id), key, False, alert.doc["last_seen"])
@@ -122,7 +129,14 @@ def _step(hook: StepHook | None, name: str) -> None:
 def claim(rt: Runtime, pending: list[PendingAlert]) -> dict[str, Work]:
     """Step 1: plan the new alerts and claim them; add the alerts an earlier run left half-done."""
     fresh = [a for a in pending if not a.doc.get("incident_id")]
-    plans = plan(rt, fresh)
+    unfinished: dict[str, Plan] = {}
+    for alert in pending:
+        if alert.doc.get("incident_id"):
+            key = model.group_key(alert.doc)
+            known = unfinished.get(key)
+            if known is None or model.parse_time(alert.doc["last_seen"]) > model.parse_time(known.last_seen):
+                unfinished[key] = Plan(alert.doc["incident_id"], key, False, alert.doc["last_seen"])
+    plans = plan(rt, fresh, unfinished)
     claimed = rt.alerts.claim([(a, p.incident_id) for p in plans for a in p.alerts], refresh=True)
     work: dict[str, Work] = {}
     for p in plans:

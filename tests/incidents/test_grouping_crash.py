@@ -129,3 +129,17 @@ def test_concurrent_runs_count_every_alert_once(rt: Runtime, alerts: Alerts) -> 
     assert errors == []
     incidents = assert_exact(rt, 24)
     assert sum(i["alert_count"] for i in incidents.values()) == 24
+
+
+def test_a_claim_cut_off_half_way_keeps_one_incident_per_key(rt: Runtime, alerts: Alerts) -> None:
+    """A bulk claim that stopped after some items: the rest join the incident the first ones name."""
+    _two_keys(alerts)
+    pending = rt.alerts.pending(100)
+    plans = grouping.plan(rt, pending)
+    first = [(p.alerts[0], p.incident_id) for p in plans]  # only each incident's first alert got claimed
+    assert rt.alerts.claim(first, refresh=True) == {a.id for a, _ in first}
+    assert _incidents(rt) == {}
+    grouping.run(rt)
+    incidents = assert_exact(rt, 5)
+    assert sorted(incidents) == sorted(p.incident_id for p in plans)
+    assert sorted(i["alert_count"] for i in incidents.values()) == [2, 3]
