@@ -205,6 +205,8 @@ def bench(url: str, args: argparse.Namespace) -> int:
     client = search.client(settings, timeout=300)
     bootstrap.init(settings, client, search.names(settings))
     server = None
+    server_log = None
+    done = False
     try:
         t = time.monotonic()
         load(client, settings, args.incidents, args.alerts)
@@ -236,10 +238,13 @@ def bench(url: str, args: argparse.Namespace) -> int:
             for name, values in times.items():
                 print(f"  {name}: n={len(values)} p50={pct(values, 0.5):.1f} ms p99={pct(values, 0.99):.1f} ms "
                       f"mean={statistics.mean(values) * 1000:.1f} ms ({len(values) / took:.0f}/s)")
+        done = True
     finally:
         if server is not None:
             server.terminate()
             server.wait(10)
+        if server_log is not None and done:
+            os.unlink(server_log.name)  # kept when something failed
         prefix = settings.index_prefix
         client.indices.delete(index=f"{prefix}*", ignore=[404])
         client.indices.delete_data_stream(name=f"{prefix}*", ignore=[404])
