@@ -143,3 +143,88 @@ def test_public_rules_dsl_equals_query_string_on_real_logs(isolated: Settings, s
     assert store.index_documents(client, names, docs) == len(docs)
     compared, with_hits = _compare(isolated, convert.compile_rules(loaded))
     assert compared >= 110 and with_hits >= 5
+
+
+# --- every moved pattern, probed alone ------------------------------------------------------------
+
+def _literal(pattern: str, star: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        out.append(star if ch == "*" else "Q" if ch == "?" else ch)
+        i += 1
+    return "".join(out)
+
+
+def _moved_leaves(compiled: list[convert.Result]) -> list[tuple[str, dsl.Leaf, str]]:
+    """(stream, leaf, wildcard pattern) of every pattern leaf the DSL moves to a wildcard sub-field."""
+    out: list[tuple[str, dsl.Leaf, str]] = []
+
+    def walk(stream: str, tree: dsl.Tree) -> None:
+        if isinstance(tree, dsl.Node):
+            for item in tree.items:
+                walk(stream, item)
+            return
+        moved = dsl._leaf(tree)
+        if moved and "wildcard" in moved:
+            out.append((stream, tree, next(iter(moved["wildcard"].values()))["value"]))
+
+    for c in compiled:
+        if isinstance(c, convert.Compiled) and c.search:
+            walk(c.streams[0], dsl.parse(c.query))
+    return out
+
+
+def _set(doc: dict[str, Any], field: str, value: str) -> None:
+    parts = field.removesuffix(".keyword").split(".")
+    node = doc
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _probe_leaves(settings: Settings, compiled: list[convert.Result]) -> tuple[int, int]:
+    """Index, for every moved pattern, a case-flipped value it must match and one with a character
+    dropped from its middle; compare each pattern's hits as query string and as DSL."""
+    client, names = search.client(settings), search.names(settings)
+    leaves = _moved_leaves(compiled)
+    events: list[dict[str, Any]] = []
+    for n, (stream, leaf, pattern) in enumerate(leaves):
+        hit = _literal(pattern, "Xy").swapcase()
+        for value in (hit, hit[:len(hit) // 2] + hit[len(hit) // 2 + 1:]):
+            doc: dict[str, Any] = {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": f"p{n}"},
+                                   "event": {"dataset": "nginx.access" if stream == "logs-web" else "syslog"}}
+            _set(doc, leaf.field, value)
+            events.append(doc)
+    store.index_events(client, names, events)
+    requests: list[tuple[str, dict[str, Any]]] = []
+    for stream, leaf, _ in leaves:
+        for query in ({"query_string": {"query": dsl.render(leaf), "analyze_wildcard": True}}, dsl.to_dsl(leaf)):
+            requests.append((names(stream), {"size": 10000, "_source": False, "query": query}))
+    responses: list[dict[str, Any]] = []
+    for i in range(0, len(requests), 100):
+        responses += store.msearch(client, requests[i:i + 100], 2, 120)
+    with_hits = 0
+    for n, (_, leaf, pattern) in enumerate(leaves):
+        plain, built = responses[2 * n], responses[2 * n + 1]
+        assert "error" not in plain and "error" not in built, (leaf, plain.get("error"), built.get("error"))
+        want = {h["_id"] for h in plain["hits"]["hits"]}
+        assert {h["_id"] for h in built["hits"]["hits"]} == want, (leaf, pattern)
+        with_hits += bool(want)
+    return len(leaves), with_hits
+
+
+def test_every_moved_pattern_of_project_rules_matches_as_before(isolated: Settings) -> None:
+    loaded, _ = rules.load([ROOT / "rules"])
+    probed, with_hits = _probe_leaves(isolated, convert.compile_rules(loaded))
+    assert probed >= 300 and with_hits == probed
+
+
+def test_every_moved_pattern_of_public_rules_matches_as_before(isolated: Settings, shared_dir: Path) -> None:
+    loaded, _ = rules.load([shared_dir / "sigma/rules", shared_dir / "sigma/rules-emerging-threats"])
+    probed, with_hits = _probe_leaves(isolated, convert.compile_rules(loaded))
+    assert probed >= 400 and with_hits >= 0.95 * probed

@@ -166,3 +166,11 @@ def test_project_rules_pass_their_events(isolated: Settings) -> None:
     results = ruletest.run(search.client(isolated), search.names(isolated), convert.compile_rules(loaded))
     failed = [r for r in results if not r.passed]
     assert results and not failed, failed
+
+
+def test_paging_through_equal_ingest_times_sees_each_match_once(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "page", "    sel: {c-uri|contains: '/etc/'}\n    condition: sel")
+    _index(isolated, [_web(f"/etc/{i}", ip=f"203.0.113.{i}") for i in range(1, 10)])  # one bulk: shared ms
+    report = runner.run_cycle(isolated, replace(DS, page_size=2), compiled)
+    assert report.requests >= 5 and report.alerts_created == 9
+    assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == sorted(f"203.0.113.{i}" for i in range(1, 10))

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from soc.detection import convert, pipeline, rules
+from soc.detection import convert, dsl, pipeline, rules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +24,10 @@ def test_sigma_cli_gives_the_engine_query() -> None:
                           *map(str, paths)], capture_output=True, text=True, check=True, timeout=120)
     printed = [line for line in out.stdout.splitlines() if line.strip()]
     assert printed == engine
+    # the engine runs the printed query rebuilt as DSL (soc.detection.dsl), the same for both
+    compiled = [c for c in convert.compile_rules(loaded) if isinstance(c, convert.Compiled)]
+    assert [dsl.translate(q) for q in printed] == [c.dsl() for c in compiled]
+    assert all("wildcard" in str(c.dsl()) for c in compiled)
 
 
 def test_unmapped_logsource_is_reported(tmp_path: Path) -> None:

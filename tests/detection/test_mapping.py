@@ -1,0 +1,63 @@
+"""The wildcard sub-fields detection searches: in the mapping, filled at indexing, and added to an older deployment."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from soc import ecs, search
+from soc.config import Settings
+from soc.detection import store
+from soc.opensearch import bootstrap, templates
+
+
+def _strip_pattern_fields(props: dict[str, Any]) -> None:
+    for spec in props.values():
+        if "properties" in spec:
+            _strip_pattern_fields(spec["properties"])
+        spec.get("fields", {}).pop(ecs.PATTERN_SUBFIELD, None)
+
+
+def _write_mapping(settings: Settings, stream: str) -> dict[str, Any]:
+    client = search.client(settings)
+    info = client.indices.get_data_stream(name=stream)["data_streams"][0]
+    index = info["indices"][-1]["index_name"]
+    props: dict[str, Any] = client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    return props
+
+
+def test_every_pattern_field_has_its_lower_cased_wildcard_subfield(isolated: Settings) -> None:
+    props = _write_mapping(isolated, search.names(isolated).web)
+    for name in ecs.PATTERN_FIELDS:
+        node: dict[str, Any] = {"properties": props}
+        for part in name.split("."):
+            node = node["properties"][part]
+        assert node["fields"][ecs.PATTERN_SUBFIELD]["type"] == "wildcard", name
+        assert node["fields"][ecs.PATTERN_SUBFIELD]["normalizer"] == ecs.PATTERN_NORMALIZER
+
+
+def test_older_stream_is_rolled_over_and_new_events_are_searchable_by_pattern(isolated: Settings) -> None:
+    client, names = search.client(isolated), search.names(isolated)
+    old = templates.stream_template(isolated, names, "logs-web", 0)
+    _strip_pattern_fields(old["template"]["mappings"]["properties"])
+    old["template"]["settings"]["index"]["analysis"] = {"normalizer": {ecs.LOWERCASE_NORMALIZER: copy.deepcopy(
+        templates.ANALYSIS["normalizer"][ecs.LOWERCASE_NORMALIZER])}}
+    client.indices.put_index_template(name=names.web, body=old)
+    client.indices.rollover(alias=names.web)  # a write index as an older release made it
+    assert "fields" not in _write_mapping(isolated, names.web)["url"]["properties"]["original"]
+
+    report = bootstrap.init(isolated, client, names)
+    steps = dict(report.steps)
+    assert steps[f"data stream {names.web}"].startswith("rolled over (new fields: event.original.wildcard")
+    assert "wildcard" in _write_mapping(isolated, names.web)["url"]["properties"]["original"]["fields"]
+    assert dict(bootstrap.init(isolated, client, names).steps)[f"data stream {names.web}"] == "unchanged"
+
+    event = {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "dept-m"},
+             "event": {"dataset": "nginx.access", "original": "GET /A?X=UNION%20SELECT\x00|"},
+             "url": {"original": "/A?X=UNION%20SELECT\x00|"}}
+    store.index_events(client, names, [event])  # NUL included: accepted, not looping the tokenizer
+    body = {"query": {"bool": {"filter": [
+        {"wildcard": {"url.original.wildcard": {"value": "*union%20select*"}}},
+        {"wildcard": {"event.original.wildcard": {"value": "*x=union*"}}}]}}}
+    assert client.search(index=names.web, body=body)["hits"]["total"]["value"] == 1
