@@ -18,6 +18,12 @@ Matching semantics on our mapping (proved by tests against a real node):
 * Lucene regexes are anchored; Sigma's are not: the post-processing wraps every regex in ``.*``
   unless it starts with ``^`` / ends with ``$``, and drops ``(?i)``-style flag groups (the
   normalized fields already match case-insensitively).
+
+The query string is what sigma-cli prints and what an analyst can paste into a search bar. The
+engine runs it rebuilt as DSL (``soc.detection.dsl``): the same leaves, with infix wildcards and
+regexes moved to the lower-cased ``wildcard`` sub-fields (``soc.ecs.PATTERN_FIELDS``) and the
+``[aA]``-spelled raw-line keywords turned back into lower-cased wildcards on
+``event.original.wildcard``, so their cost follows the detection window instead of the index.
 """
 
 from __future__ import annotations

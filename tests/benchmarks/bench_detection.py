@@ -95,6 +95,15 @@ def load_rules(public: bool = True) -> list[Result]:
     return convert.compile_rules(loaded)
 
 
+def plain_query_string(result: Result) -> Result:
+    """The rule as it ran before its DSL form: the backend's query string on the keyword fields."""
+    if isinstance(result, Compiled):
+        return replace(result, search={})
+    if isinstance(result, convert.CompiledCorrelation):
+        return replace(result, bases=tuple(replace(b, search={}) for b in result.bases))
+    return result
+
+
 def _singles(compiled: list[Result], stream: str) -> list[Compiled]:
     hidden = convert.referenced_ids(compiled)
     return [c for c in compiled if isinstance(c, Compiled) and stream in c.streams and c.rule.id not in hidden]
@@ -226,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     options.add_argument("--interval", type=float, default=1.0, help="(a) runner period")
     options.add_argument("--settle", type=float, default=2.0, help="(a) settle delay")
     options.add_argument("--ours-only", action="store_true", help="only the project's rules (not ../shared/sigma)")
+    options.add_argument("--query-string", action="store_true",
+                         help="run every rule as its plain query string on the keyword fields (the engine before "
+                              "the wildcard sub-fields), for a same-node comparison")
+    options.add_argument("--no-latency", action="store_true", help="only (b)")
     args = options.parse_args(argv)
     home: Path | None = None
     if args.url:
@@ -242,12 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bootstrap.init(settings, client, search.names(settings))
         compiled = load_rules(public=not args.ours_only)
+        if args.query_string:
+            compiled = [plain_query_string(c) for c in compiled]
         usable = [c for c in compiled if not isinstance(c, convert.Unsupported)]
         print(f"rules enabled: {len(usable)} of {len(compiled)} loaded "
               f"({sum(1 for c in usable if isinstance(c, convert.CompiledCorrelation))} correlations); "
               f"node {'at ' + args.url if args.url else 'dedicated'}")
         bench_batched(settings, compiled, args.events, args.runs)
-        bench_latency(settings, compiled, args.rate, args.seconds, args.interval, args.settle)
+        if not args.no_latency:
+            bench_latency(settings, compiled, args.rate, args.seconds, args.interval, args.settle)
     finally:
         store.drop_prefix(client, settings.index_prefix)
         if home is not None:
