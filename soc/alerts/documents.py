@@ -62,6 +62,9 @@ class AlertDoc(TypedDict):
     last_seen: str
     window: NotRequired[dict[str, str]]  # {"start", "end"} of the ingest-time window that found it
     incident_id: NotRequired[str | None]
+    # Set by the incident service only: False while an alert is claimed but its incident not yet
+    # written (a run that stopped there is finished by the next one), True once confirmed.
+    grouped: NotRequired[bool]
 
 
 def alert_id(rule_id: str, key: str) -> str:

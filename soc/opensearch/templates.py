@@ -34,7 +34,7 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
         "source": {"properties": {"ip": {"type": "ip"}}}, "user": {"properties": {"name": _KW}},
         "host": {"properties": {"name": _KW}}, "url": {"properties": {"domain": _KW}},
         "severity": _KW, "severity_rank": _LONG, "organization": {"properties": {"id": _KW}},
-        "incident_id": _KW, "events": {"properties": {"index": _KW, "id": _KW}}, "event_count": _LONG,
+        "incident_id": _KW, "grouped": {"type": "boolean"}, "events": {"properties": {"index": _KW, "id": _KW}}, "event_count": _LONG,
         "group_key": _KW, "window": {"properties": {"start": _DATE, "end": _DATE}},
         "summary": _TEXT,
     },
