@@ -62,7 +62,7 @@ class Settings:
     # Names: a prefix lets tests (and several deployments on one cluster) keep apart.
     index_prefix: str = ""
     # Data.
-    rollover_max_size_gb: int = 30
+    rollover_max_size_gb: int = 50  # per primary shard
     rollover_max_age_days: int = 1
     retention: Retention = field(default_factory=Retention)
     timezone: str = "Asia/Ho_Chi_Minh"

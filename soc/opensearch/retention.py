@@ -31,9 +31,13 @@ def apply(settings: Settings, client: OpenSearch, names: Names, now_ms: int | No
         name = names(stream)
         if not client.indices.exists(index=name):
             continue
+        # The setting is per primary shard (as ISM's min_primary_shard_size); the core API's max_size
+        # is the total of the write index's primaries, so it scales with their number.
+        write = client.indices.get_data_stream(name=name)["data_streams"][0]["indices"][-1]["index_name"]
+        shards = int(client.indices.get_settings(index=write)[write]["settings"]["index"]["number_of_shards"])
         resp = client.indices.rollover(alias=name, body={"conditions": {
             "max_age": f"{settings.rollover_max_age_days}d",
-            "max_size": f"{settings.rollover_max_size_gb}gb"}})
+            "max_size": f"{settings.rollover_max_size_gb * shards}gb"}})
         if resp.get("rolled_over"):
             result.rolled_over.append(resp["new_index"])
         days = getattr(settings.retention, DATA_CLASS[stream])
