@@ -21,6 +21,7 @@ Example (every key not marked required has the default shown)::
     sink:
       batch_max_events: 5000
       batch_max_bytes: 8388608
+      in_flight: 2                      # bulk requests sent at once (acknowledged in queue order)
       gzip: true
       retry_initial_seconds: 0.5
       retry_max_seconds: 30
@@ -99,6 +100,7 @@ class OpenSearchConfig:
 class SinkConfig:
     batch_max_events: int = 5000
     batch_max_bytes: int = 8 * 1024 * 1024
+    in_flight: int = 2
     gzip: bool = True
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
@@ -294,7 +296,7 @@ def parse_config(text: str, path: str = "<config>") -> CollectorConfig:
         for key, node in s.items():
             if key == "gzip":
                 values[key] = r.boolean(node, "sink.gzip")
-            elif key.startswith("batch_"):
+            elif key.startswith("batch_") or key == "in_flight":
                 values[key] = r.number(node, f"sink.{key}", int, 1)
             else:
                 values[key] = r.number(node, f"sink.{key}", float, 0.001)

@@ -1,42 +1,51 @@
-"""The bulk sink: the only part of the collector that talks to OpenSearch.
+"""The bulk sink: takes batches from the disk queue and ships them, keeping every item's outcome.
 
-One dedicated thread takes batches from the disk queue (bounded by events and bytes), sends them
-gzip-compressed to ``_bulk`` with ``op_type: create`` and the records' deterministic ids, and reads
-the outcome of every item:
+A dedicated thread reads batches from the queue (bounded by events and bytes) and hands them to
+``sink.in_flight`` worker threads (2 by default), each with its own connection, so that OpenSearch
+indexes one batch while the next one is on its way; the requests themselves are made by
+:mod:`collectors.bulk`. The outcome of every item is read:
 
 - 2xx, and 409 (the document is already there: a replay after a crash), are shipped;
 - 429 and 5xx items are sent again, only those, after an exponential backoff with jitter;
-- any other 4xx (a mapping conflict, a malformed value) goes to the dead-letter index
-  ``<prefix>soc-deadletter`` with the raw event and the error; if even that write is refused,
-  to ``deadletter.ndjson`` in the queue folder. Nothing is dropped.
+- any other 4xx (a mapping conflict, a malformed value, a document too large for the node even
+  alone) goes to the dead-letter index ``<prefix>soc-deadletter`` with the raw event and the
+  error; if even that write is refused, to ``deadletter.ndjson`` in the queue folder. Nothing is
+  dropped.
 
 A request that fails as a whole (connection refused, timeout, 429/5xx for the request) is retried
 with backoff while every record stays queued; the health status degrades after
-``unhealthy_after_seconds`` of failure. The queue is acknowledged only when every item of the
-batch has an outcome, so a crash at any point replays at most the batch in flight.
+``unhealthy_after_seconds`` of failure. Batches are acknowledged to the queue strictly in queue
+order, each once every one of its items has an outcome (a later batch that finishes first waits
+for the earlier one), so a crash at any point replays at most the batches in flight, whose
+deterministic ids make OpenSearch answer 409.
 """
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import logging
 import os
+import queue as jobs
 import random
 import threading
+from collections import deque
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
 
+from collectors.bulk import BulkClient, Item, Outcome, RequestFailed
 from collectors.config import CollectorConfig
 from collectors.metrics import Metrics
 from collectors.queue import Batch, DiskQueue, Record
 
+__all__ = ["DEADLETTER", "BulkSink", "RequestFailed"]
+
 log = logging.getLogger(__name__)
 
 DEADLETTER = "soc-deadletter"
-_FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 _KW = {"type": "keyword", "ignore_above": 4096}
 DEADLETTER_MAPPING = {
     "dynamic": False,
@@ -50,9 +59,7 @@ DEADLETTER_MAPPING = {
     },
 }
 
-
-class RequestFailed(Exception):
-    """A bulk request failed as a whole; nothing is known about its items."""
+Shipped = tuple[int, int] | None  # (shipped, dead-lettered), or None: stopped before every item had an outcome
 
 
 def _now() -> str:
@@ -65,26 +72,21 @@ class BulkSink:
         self.sink = config.sink
         self.queue = queue
         self.metrics = metrics
-        # Every node the configuration names; a connection failure moves on to the next one.
-        self.urls = config.opensearch.url.split(",")
-        self._current = 0
+        self.bulk = BulkClient(config, metrics)
         self.deadletter_index = config.opensearch.index_prefix + DEADLETTER
         self._deadletter_ready = False
-        os_cfg = config.opensearch
-        verify: Any = str(os_cfg.ca_file) if os_cfg.ca_file else os_cfg.verify_certs
-        auth = (os_cfg.user, os_cfg.password or "") if os_cfg.user else None
-        self.client = httpx.Client(timeout=self.sink.request_timeout_seconds, verify=verify, auth=auth)
+        self._file_lock = threading.Lock()
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, name="sink", daemon=True)
 
     @property
-    def url(self) -> str:
-        return self.urls[self._current]
+    def client(self) -> httpx.Client:
+        """The calling thread's HTTP client."""
+        return self.bulk.client
 
-    def _fail_over(self) -> None:
-        if len(self.urls) > 1:
-            self._current = (self._current + 1) % len(self.urls)
-            log.warning("sink: moving to OpenSearch node %s", self.url)
+    @property
+    def url(self) -> str:
+        return self.bulk.url
 
     # -- the loop -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -93,18 +95,83 @@ class BulkSink:
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         self.thread.join(timeout)
-        self.client.close()
+        self.bulk.close()
 
     def run(self) -> None:
-        while not self.stop_event.is_set():
-            batch = self.queue.read_batch(self.sink.batch_max_events, self.sink.batch_max_bytes, wait=0.2)
-            if batch is None:
+        todo: jobs.SimpleQueue[tuple[Batch, Future[Shipped]] | None] = jobs.SimpleQueue()
+        workers = [threading.Thread(target=self._work, args=(todo,), name=f"sink-{n}", daemon=True)
+                   for n in range(max(1, self.sink.in_flight))]
+        for worker in workers:
+            worker.start()
+        inflight: deque[tuple[Batch, Future[Shipped]]] = deque()
+        try:
+            while True:
+                stopping = self.stop_event.is_set()
+                while not stopping and self._room(inflight):
+                    batch = self.queue.read_batch(self.sink.batch_max_events, self.sink.batch_max_bytes,
+                                                  wait=0.0 if inflight else 0.2)
+                    if batch is None:
+                        break
+                    future: Future[Shipped] = Future()
+                    todo.put((batch, future))
+                    inflight.append((batch, future))
+                if not inflight:
+                    if stopping:
+                        return
+                    continue
+                batch, future = inflight[0]
+                full = len(inflight) >= len(workers) or stopping
+                try:
+                    outcome = future.result(timeout=None if full else 0.05)
+                except TimeoutError:
+                    continue
+                except Exception:
+                    log.exception("sink: shipping a batch of %d records raised; sending it again",
+                                  len(batch.records))
+                    self._restart(inflight)
+                    continue
+                if outcome is None:
+                    return  # stopping with batches unacknowledged: the next run sends them again
+                inflight.popleft()
+                self.queue.ack(batch)
+                self.metrics.acknowledged(outcome[0], outcome[1], self.queue.oldest_ms)
+        finally:
+            for _ in workers:
+                todo.put(None)
+
+    def _room(self, inflight: deque[tuple[Batch, Future[Shipped]]]) -> bool:
+        """Whether to send another batch now: always when none is in flight; with one in flight,
+        only when a full batch is waiting (small batches would cost more requests than they save)."""
+        if not inflight:
+            return True
+        if len(inflight) >= max(1, self.sink.in_flight):
+            return False
+        records = sum(len(b.records) for b, _ in inflight)
+        size = sum(b.size for b, _ in inflight)
+        return (self.queue.depth - records >= self.sink.batch_max_events
+                or self.queue.pending_bytes - size >= self.sink.batch_max_bytes)
+
+    def _work(self, todo: jobs.SimpleQueue[tuple[Batch, Future[Shipped]] | None]) -> None:
+        while True:
+            job = todo.get()
+            if job is None:
+                return
+            batch, future = job
+            if not future.set_running_or_notify_cancel():
                 continue
-            outcome = self.ship(batch)
-            if outcome is None:
-                return  # stopping with the batch unacknowledged: the next run sends it again
-            self.queue.ack(batch)
-            self.metrics.acknowledged(outcome[0], outcome[1], self.queue.oldest_ms)
+            try:
+                future.set_result(self.ship(batch))
+            except BaseException as exc:  # handed to the loop, which reads the batch again
+                future.set_exception(exc)
+
+    def _restart(self, inflight: deque[tuple[Batch, Future[Shipped]]]) -> None:
+        """After an unexpected error: let the other requests end, then read from the acknowledged position."""
+        for _, future in inflight:
+            with contextlib.suppress(Exception):  # already logged once; every record is read again
+                future.result()
+        inflight.clear()
+        self.queue.rewind()
+        self._backoff(0)
 
     def _backoff(self, attempt: int) -> bool:
         """Sleep before retry ``attempt``; False when the sink is stopping."""
@@ -144,49 +211,16 @@ class BulkSink:
             return None
         return shipped, len(dead)
 
-    def _send(self, items: list[tuple[str, str, bytes]]) -> list[tuple[int, dict[str, Any]]] | None:
-        """Item outcomes (status, error) in order, or None when the request failed as a whole."""
-        parts = []
-        for index, doc_id, doc in items:
-            parts.append(b'{"create":{"_index":"%s","_id":"%s"}}\n' % (index.encode(), doc_id.encode()))
-            parts.append(doc)
-            parts.append(b"\n")
-        body = b"".join(parts)
-        headers = {"Content-Type": "application/x-ndjson"}
-        if self.sink.gzip:
-            body = gzip.compress(body, compresslevel=1)
-            headers["Content-Encoding"] = "gzip"
-        try:
-            response = self.client.post(f"{self.url}/_bulk", params={"filter_path": _FILTER}, content=body,
-                                        headers=headers)
-            if response.status_code != 200:
-                raise RequestFailed(f"HTTP {response.status_code}: {response.text[:300]}")
-            answer = orjson.loads(response.content)
-            results = answer.get("items", [])
-            if len(results) != len(items):
-                raise RequestFailed(f"{len(results)} outcomes for {len(items)} items")
-        except (httpx.HTTPError, RequestFailed, orjson.JSONDecodeError) as exc:
-            if isinstance(exc, httpx.TransportError):
-                self._fail_over()
-            self.metrics.sink_failed(f"{type(exc).__name__}: {exc}")
-            log.warning("sink: bulk request of %d items failed, keeping them queued: %s", len(items), exc)
-            return None
-        self.metrics.sink_ok()
-        out = []
-        for result in results:
-            item = next(iter(result.values()))
-            out.append((int(item.get("status", 500)), item.get("error") or {}))
-        return out
+    def _send(self, items: list[Item]) -> list[Outcome] | None:
+        return self.bulk.send(items)
 
     # -- dead letters ---------------------------------------------------------------------------------
     def _ensure_deadletter(self) -> bool:
         if self._deadletter_ready:
             return True
-        try:
-            r = self.client.put(f"{self.url}/{self.deadletter_index}", json={
-                "settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": DEADLETTER_MAPPING})
-        except httpx.HTTPError as exc:
-            self.metrics.sink_failed(f"dead-letter index: {exc}")
+        r = self.bulk.create_index(self.deadletter_index, {
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": DEADLETTER_MAPPING})
+        if r is None:
             return False
         if r.status_code == 200 or (r.status_code == 400 and "already_exists" in r.text):
             self._deadletter_ready = True
@@ -238,7 +272,7 @@ class BulkSink:
 
     def _dead_letter_file(self, refused: list[tuple[tuple[Record, bytes], int, dict[str, Any]]]) -> None:
         path = self.queue.dir / "deadletter.ndjson"
-        with open(path, "ab") as fh:
+        with self._file_lock, open(path, "ab") as fh:
             for (record, doc), status, error in refused:
                 log.error("sink: dead-letter index refused %s (HTTP %d %s); written to %s", record.doc_id, status,
                           error.get("type"), path)
@@ -248,13 +282,4 @@ class BulkSink:
 
     # -- single documents (heartbeats) ----------------------------------------------------------------
     def put_document(self, index: str, doc_id: str, doc: dict[str, Any]) -> bool:
-        try:
-            r = self.client.put(f"{self.url}/{index}/_doc/{doc_id}", content=orjson.dumps(doc),
-                                headers={"Content-Type": "application/json"})
-        except httpx.HTTPError as exc:
-            log.warning("heartbeat to %s failed: %s", index, exc)
-            return False
-        if r.status_code not in (200, 201):
-            log.warning("heartbeat to %s refused: HTTP %d %s", index, r.status_code, r.text[:200])
-            return False
-        return True
+        return self.bulk.put_document(index, doc_id, doc)

@@ -3,6 +3,8 @@
 Modes: ``pass`` forwards everything; ``down`` drops every connection without an answer (a node
 that is gone); ``storm`` answers some ``_bulk`` requests with 429/503 as a whole and, in the others,
 keeps some items from the node and answers them 429/503 itself while the rest are really indexed.
+``max_body`` (any mode but ``down``), when set, answers 413 with no body to every request whose
+decompressed body is larger, as a node with a small ``http.max_content_length`` does.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class FaultProxy:
         self.whole_failures = 0
         self.item_failures = 0
         self.dropped_connections = 0
+        self.max_body: int | None = None
+        self.too_large = 0
         self.http = httpx.Client(timeout=60)
         proxy = self
 
@@ -43,6 +47,13 @@ class FaultProxy:
                     return
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                if proxy.max_body is not None and len(body) > proxy.max_body:
+                    with proxy.lock:
+                        proxy.too_large += 1
+                    self.send_response(413)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if proxy.mode == "storm" and self.command == "POST" and self.path.startswith("/_bulk"):
                     status, answer = proxy.storm(self.path, body)
                 else:

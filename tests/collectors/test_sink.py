@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import orjson
+
 from collectors.metrics import Metrics
 from collectors.queue import DiskQueue
 from collectors.sink import BulkSink
@@ -81,3 +83,29 @@ def test_storm_of_429_and_503_is_retried_without_loss(isolated: Settings, tmp_pa
     assert watch.samples > 10 and watch.broken == []
     docs = originals(isolated)
     assert len(docs) == n and len(set(docs)) == n
+
+
+def test_request_too_large_is_split_and_a_document_too_large_alone_is_dead_lettered(
+        isolated: Settings, tmp_path: Path) -> None:
+    n = 1200
+    tag = f"big{uuid.uuid4().hex[:6]}"
+    huge = b"<134>1 2026-01-02T03:04:05.000Z host app 42 - - " + tag.encode() + b"-huge " + b"x" * 60000
+    with FaultProxy(isolated.url) as proxy:
+        proxy.max_body = 100_000  # a batch of 400 events is about 300 kB; the huge event alone is over 120 kB
+        cfg = to_config(config_dict(isolated, tmp_path / "q", [{"id": "s", "protocol": "tcp", "listen": "127.0.0.1:0"}],
+                                    url=proxy.url, sink={"batch_max_events": 400}))
+        with running(cfg) as col, InvariantWatch(col) as watch:
+            lines = marker_lines(tag, n)
+            send_tcp(port_of(col, "s"), [*lines[:600], huge, *lines[600:]], octet=True)
+            assert col.metrics.wait({"shipped": n, "dead_lettered": 1}, 120), col.metrics.snapshot()
+            snap = col.metrics.snapshot()
+            learnt = col.sink.bulk.max_body
+    assert proxy.too_large > 0 and learnt is not None and learnt <= 100_000
+    assert snap["received"] == n + 1 and snap["shipped"] == n and snap["dead_lettered"] == 1
+    assert snap["queued"] == 0 and snap["retried"] == 0 and watch.broken == []
+    docs = originals(isolated)
+    assert len(docs) == n and len(set(docs)) == n and not any("-huge " in d for d in docs)
+    # the dead-letter document (raw text + document) is too large for the node as well: it is kept on disk
+    kept = [orjson.loads(line) for line in (tmp_path / "q" / "deadletter.ndjson").read_bytes().splitlines()]
+    assert len(kept) == 1 and kept[0]["event"]["original"] == huge.decode()
+    assert kept[0]["error"]["status"] == 413 and kept[0]["error"]["type"] == "request_too_large"
