@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from collectors import replay as replay_args
-from collectors.config import CollectorConfigError, load_config
+from collectors.config import CollectorConfig, CollectorConfigError, SourceConfig, load_config
+from collectors.offsets import CorruptOffsets
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe(source: SourceConfig) -> str:
+    """One source as ``check`` lists it: ``id (tcp 0.0.0.0:514)`` or ``id (file nginx: PATTERN, ...)``."""
+    if source.file is not None:
+        return f"{source.id} (file {source.file.format}: {', '.join(source.file.paths)})"
+    return f"{source.id} ({source.protocol} {source.host}:{source.port})"
+
+
+def summary(path: str, config: CollectorConfig) -> str:
+    return (f"{path}: ok: collector {config.collector_id} of {config.organization_id}, "
+            f"{len(config.sources)} source(s): " + ", ".join(describe(s) for s in config.sources))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "replay":
@@ -38,9 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"soc-collector: {exc}", file=sys.stderr)
         return 2
     if args.command == "check":
-        print(f"{args.config}: ok: collector {config.collector_id} of {config.organization_id}, "
-              f"{len(config.sources)} source(s): "
-              + ", ".join(f"{s.id} ({s.protocol} {s.host}:{s.port})" for s in config.sources))
+        print(summary(args.config, config))
         return 0
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
@@ -51,7 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"soc-collector: cannot start: {exc}", file=sys.stderr)
         return 1
-    collector.run_forever()
+    try:
+        collector.run_forever()
+    except CorruptOffsets as exc:
+        collector.queue.close()
+        print(f"soc-collector: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

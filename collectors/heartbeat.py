@@ -2,7 +2,8 @@
 
 The document id is ``heartbeat.<collector id>.<source id>``, so the index holds the latest state
 of every source a collector serves (``kind: heartbeat``): the time of its last event, its rate over
-the last interval, its totals, and the collector's queue and health. The interval is
+the last interval, its totals, and the collector's queue and health. A file source adds its own
+counters under ``tail`` (``lines_total``, ``truncations_total``, ``lost_bytes_total``, ...). The interval is
 ``collector.heartbeat_seconds`` (60 by default; tests use a fraction of a second).
 """
 
@@ -77,6 +78,8 @@ class Heartbeat:
                               "oldest_unacked_age_seconds": float(snap["oldest_unacked_age_seconds"]),
                               "status": "ok" if snap["healthy"] else "degraded"},
             }))
+            if source.id in snap["files"]:
+                out[-1][1]["tail"] = {f"{k}_total": v for k, v in snap["files"][source.id].items()}
         return out
 
     def metrics_started(self) -> float:

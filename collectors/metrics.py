@@ -11,6 +11,10 @@ many they were.
 /wait?shipped=N&timeout=S`` blocks until the named counters reach their values (200) or the
 time is up (408) and answers with the counters: operators use it to wait for a drain, tests to
 wait without polling.
+
+File sources add their own counters (``TAIL_COUNTERS``: files opened, lines read, truncations
+seen, bytes lost to copytruncate, partial lines flushed, ...), exported per source as
+``soc_collector_tail_<name>_total{source="..."}`` and under ``files`` in the JSON snapshot.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 COUNTERS = ("received", "parsed", "parse_failures", "truncated", "shipped", "retried", "dead_lettered",
             "dropped", "recovered")
+TAIL_COUNTERS = ("files", "lines", "truncations", "lost_bytes", "partial_flushes", "continued", "truncated_lines")
 
 
 @dataclass
@@ -47,6 +52,7 @@ class Metrics:
     last_error: str = ""
     started: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    files: dict[str, dict[str, int]] = field(default_factory=dict)  # a file source's own counters, by source id
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
@@ -54,6 +60,11 @@ class Metrics:
     def source(self, source_id: str) -> SourceStats:
         with self.lock:
             return self.sources.setdefault(source_id, SourceStats())
+
+    def add_file_source(self, source_id: str, stats: dict[str, int]) -> None:
+        """Export the counters of a file source (its live dict, written by its own thread)."""
+        with self.lock:
+            self.files[source_id] = stats
 
     def recovered(self, backlog: int) -> None:
         with self.lock:
@@ -133,6 +144,7 @@ class Metrics:
         snap["healthy"] = failing < self.unhealthy_after
         snap["last_error"] = self.last_error
         snap["sources"] = {k: vars(v).copy() for k, v in self.sources.items()}
+        snap["files"] = {sid: {k: int(stats.get(k, 0)) for k in TAIL_COUNTERS} for sid, stats in self.files.items()}
         return snap
 
 
@@ -149,6 +161,10 @@ def prometheus(snap: dict[str, Any]) -> str:
     lines.append("# TYPE soc_collector_source_dropped_total counter")
     for sid, stats in sorted(snap["sources"].items()):
         lines.append(f'soc_collector_source_dropped_total{{source="{sid}"}} {stats["dropped"]}')
+    for name in TAIL_COUNTERS if snap.get("files") else ():
+        lines.append(f"# TYPE soc_collector_tail_{name}_total counter")
+        for sid, counts in sorted(snap["files"].items()):
+            lines.append(f'soc_collector_tail_{name}_total{{source="{sid}"}} {counts[name]}')
     return "\n".join(lines) + "\n"
 
 

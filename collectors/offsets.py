@@ -54,7 +54,10 @@ class OffsetStore:
                 raise ValueError(f"version {body.get('version')!r}")
             return {f["file_id"]: FileState(**f) for f in body["files"]}
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CorruptOffsets(f"{self.path}: cannot read the tail checkpoint: {exc}") from None
+            raise CorruptOffsets(
+                f"{self.path}: cannot read the tail checkpoint ({exc}); restore it, or move it aside to read the "
+                "source's files again from their start (lines already shipped from files still where they were "
+                "keep their ids, so OpenSearch refuses them as duplicates)") from None
 
     def save(self, states: list[FileState]) -> None:
         body = json.dumps({"version": VERSION, "files": [asdict(s) for s in states]}, separators=(",", ":"))

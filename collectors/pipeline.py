@@ -126,8 +126,9 @@ class Collector:
 
     # -- running --------------------------------------------------------------------------------------
     def start(self) -> None:
-        self.listeners = [listener(s, self.submit) for s in self.network]
+        # file sources first: a checkpoint that cannot be read stops the start before anything listens
         self.tailers = [self.tailer(s) for s in self.config.sources if s.file is not None]
+        self.listeners = [listener(s, self.submit) for s in self.network]
         self.metrics_server = MetricsServer(self.metrics, self.config.metrics_host, self.config.metrics_port)
         self.sink.start()
         self.heartbeat.start()
@@ -155,7 +156,9 @@ class Collector:
     def tailer(self, source: SourceConfig, once: bool = False) -> FileTailer:
         """The file source ``source``, checkpointing in the queue folder (``offsets-<id>.json``)."""
         store = OffsetStore(self.config.queue_dir / f"offsets-{source.id}.json")
-        return FileTailer(source, self.queue, self.submit, store, once=once)
+        tailer = FileTailer(source, self.queue, self.submit, store, once=once)
+        self.metrics.add_file_source(source.id, tailer.stats)
+        return tailer
 
     def stop(self) -> None:
         for item in self.listeners:
@@ -164,6 +167,8 @@ class Collector:
             tailer.stop()
         self.heartbeat.stop()
         self.sink.stop()
+        for tailer in self.tailers:
+            tailer.checkpoint()  # what the sink acknowledged after the tailers stopped
         self.queue.close()
         if self.metrics_server is not None:
             self.metrics_server.stop()

@@ -24,6 +24,7 @@ from typing import Any
 
 from collectors.config import CollectorConfig, CollectorConfigError, OpenSearchConfig, SourceConfig, load_config
 from collectors.fileconfig import FileOptions
+from collectors.offsets import CorruptOffsets
 from collectors.sources.tracked import Tracked
 
 TYPES = ("nginx", "apache", "nginx-json", "syslog")
@@ -84,6 +85,7 @@ class Progress:
         self.tty = tty
         self.done: dict[str, int] = {}
         self.last = 0.0
+        self.shipping = False
 
     def file(self, t: Tracked) -> None:
         size = os.path.getsize(t.state.path) if os.path.exists(t.state.path) else 0
@@ -97,9 +99,11 @@ class Progress:
 
     def show(self, read: int, shipped: int, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last < (0.1 if self.tty else 3.0):
+        first = shipped > 0 and not self.shipping  # the first acknowledgement is shown at once
+        if not force and not first and now - self.last < (0.1 if self.tty else 3.0):
             return
         self.last = now
+        self.shipping = self.shipping or shipped > 0
         share = min(sum(self.done.values()) / self.total, 1.0)
         if self.tty:
             bar = "#" * int(share * 30)
@@ -124,7 +128,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"soc-collector replay: cannot open the queue: {exc}", file=sys.stderr)
         return 1
     source = config.sources[0]
-    tailer = collector.tailer(source, once=True)
+    try:
+        tailer = collector.tailer(source, once=True)
+    except CorruptOffsets as exc:
+        collector.queue.close()
+        print(f"soc-collector replay: {exc}", file=sys.stderr)
+        return 1
     files = {str(Path(f).resolve()) for f in args.files}
     progress = Progress(sum(os.path.getsize(f) for f in files), sys.stderr.isatty())
 
@@ -135,10 +144,13 @@ def run(args: argparse.Namespace) -> int:
     collector.sink.start()
     try:
         tailer.run_once(step)
-        while not collector.metrics.wait_for_state(lambda s: s["queued"] <= 0, 1.0) or tailer.pending:
+        while collector.metrics.snapshot()["queued"] > 0 or tailer.pending:
+            collector.metrics.wait_for_state(
+                lambda s: s["queued"] <= 0 or (s["shipped"] > 0 and not progress.shipping), 1.0)
             progress.show(tailer.stats["lines"], collector.metrics.snapshot()["shipped"])
     finally:
         collector.sink.stop()
+        tailer.checkpoint()
         collector.queue.close()
     snap = collector.metrics.snapshot()
     progress.show(tailer.stats["lines"], snap["shipped"], force=True)

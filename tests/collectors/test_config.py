@@ -74,3 +74,18 @@ def test_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert cli.main(["check", "-c", str(bad)]) == 2
     assert f"{bad}:14:" in capsys.readouterr().err
     assert load_config(good).collector_id == "col-01"
+
+
+def test_check_lists_file_sources_with_their_format_and_patterns(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "files.yml"
+    path.write_text(GOOD + """\
+  - id: portal-web
+    type: file
+    format: nginx-json
+    paths: [/var/log/nginx/portal.log*, /var/log/nginx/api.log]
+""")
+    assert cli.main(["check", "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "portal-web (file nginx-json: /var/log/nginx/portal.log*, /var/log/nginx/api.log)" in out
+    assert "fw-01 (udp 0.0.0.0:514)" in out and ":0" not in out
