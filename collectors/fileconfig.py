@@ -17,6 +17,7 @@ Example (every key not marked required has the default shown)::
         poll_seconds: 0.2                 # how often open files are read
         scan_seconds: 1                   # how often the patterns are matched again
         close_idle_seconds: 5             # a file at its end this long is closed (reopened when it grows)
+        checkpoint_seconds: 1             # acknowledged offsets are written at most this often (and at stop)
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ if TYPE_CHECKING:
 
 FORMATS = ("nginx", "apache", "nginx-json", "syslog")
 _KEYS = {"id", "type", "format", "paths", "exclude", "read_gzip", "domain", "timezone", "max_line_bytes",
-         "partial_flush_seconds", "fingerprint_bytes", "poll_seconds", "scan_seconds", "close_idle_seconds"}
-_FLOATS = {"partial_flush_seconds": 5.0, "poll_seconds": 0.2, "scan_seconds": 1.0, "close_idle_seconds": 5.0}
+         "partial_flush_seconds", "fingerprint_bytes", "poll_seconds", "scan_seconds", "close_idle_seconds",
+         "checkpoint_seconds"}
+_FLOATS = {"partial_flush_seconds": 5.0, "poll_seconds": 0.2, "scan_seconds": 1.0, "close_idle_seconds": 5.0,
+           "checkpoint_seconds": 1.0}
 _INTS = {"max_line_bytes": (65536, 64), "fingerprint_bytes": (1024, 16)}
 
 
@@ -49,6 +52,7 @@ class FileOptions:
     poll_seconds: float = 0.2
     scan_seconds: float = 1.0
     close_idle_seconds: float = 5.0
+    checkpoint_seconds: float = 1.0
 
 
 def _patterns(r: _Reader, node: yaml.Node, name: str) -> tuple[str, ...]:

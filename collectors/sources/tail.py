@@ -20,6 +20,9 @@ What logrotate does, and what the source does about it:
   identical first line, the shorter content is detected and a new generation of the identity used.
 - compressed files matched by the patterns that are not the continuation of a known file are
   read once when ``read_gzip`` is set, and then marked done.
+
+The checkpoint is written at most every ``checkpoint_seconds`` (1 s) while lines flow, and when the source stops: it
+may lag the acknowledgements, never run ahead of them.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ class FileTailer(Discovery):
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self.save_lock = threading.Lock()
+        self.dirty = False  # offsets moved since the checkpoint was last written
+        self.saved_at = 0.0
         self.stats = dict.fromkeys(("lines", "files", "truncations", "lost_bytes", "partial_flushes", "continued",
                                     "truncated_lines"), 0)
         self._fp_cache: dict[tuple[int, int, int, int], tuple[str, int] | None] = {}
@@ -80,25 +85,31 @@ class FileTailer(Discovery):
 
     # -- acknowledgements and the checkpoint -----------------------------------------------------------
     def _acked(self, next_seq: int) -> None:
-        with self.save_lock:
-            with self.lock:
-                moved = False
-                while self.pending and self.pending[0][0] <= next_seq:
-                    _, fid, offset = self.pending.popleft()
-                    state = self.states.get(fid)
-                    if state is not None and offset > state.offset:
-                        state.offset = offset
-                        state.done = state.done or 0 <= state.size <= offset
-                        moved = True
-                snapshot = [copy.copy(s) for s in self.states.values()] if moved else None
-                self.changed.notify_all()
-            if snapshot is not None:
-                self.store.save(snapshot)
+        with self.lock:
+            while self.pending and self.pending[0][0] <= next_seq:
+                _, fid, offset = self.pending.popleft()
+                state = self.states.get(fid)
+                if state is not None and offset > state.offset:
+                    state.offset = offset
+                    state.done = state.done or 0 <= state.size <= offset
+                    self.dirty = True
+            self.changed.notify_all()
+        self.checkpoint(due_only=True)
+
+    def checkpoint(self, due_only: bool = False) -> None:
+        """Write the acknowledged offsets if they moved (with ``due_only``: at most every
+        ``checkpoint_seconds``). The checkpoint may lag the acknowledgements: after a crash the
+        lines in between are read again under the same ids, and OpenSearch answers 409 for them."""
+        if not self.dirty or (due_only and time.monotonic() - self.saved_at < self.opts.checkpoint_seconds):
+            return
+        self._save()
 
     def _save(self) -> None:
         with self.save_lock:
             with self.lock:
                 snapshot = [copy.copy(s) for s in self.states.values()]
+                self.dirty = False
+            self.saved_at = time.monotonic()
             self.store.save(snapshot)
 
     # -- the loop ---------------------------------------------------------------------------------------
@@ -111,6 +122,7 @@ class FileTailer(Discovery):
             self.thread.join(10)
         for t in self.tracked.values():
             t.close()
+        self.checkpoint()
 
     def run(self) -> None:
         next_scan = 0.0
@@ -123,6 +135,7 @@ class FileTailer(Discovery):
                 busy = False
                 for t in [t for t in self.tracked.values() if t.is_open]:
                     busy = self.poll(t, now) or busy
+                self.checkpoint(due_only=True)
                 if not busy:
                     with self.lock:
                         self.changed.notify_all()

@@ -64,7 +64,7 @@ def running(config: CollectorConfig) -> Iterator[Collector]:
 def port_of(collector: Collector, source_id: str) -> int:
     for src, lst in zip(collector.config.sources, collector.listeners, strict=True):
         if src.id == source_id:
-            return lst.port
+            return int(lst.port)
     raise KeyError(source_id)
 
 
@@ -152,27 +152,32 @@ def send_tcp(port: int, frames: Iterable[bytes], octet: bool = False, chunk: int
             sock.sendall(b"".join(batch))
 
 
-def originals(settings: Settings, index: str | None = None) -> list[str]:
-    """Every event.original in the syslog stream (or ``index``), fetched page by page."""
+def scan(settings: Settings, index: str, query: dict[str, Any],
+         fields: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every hit of ``query`` in ``index``, read through a scroll: one consistent snapshot of the index.
+
+    (Paging with ``search_after`` on ``_doc`` skips or repeats documents when segments merge between
+    pages, which they do while a large stream of documents settles.)"""
     client = search.client(settings)
+    client.indices.refresh(index=index)
+    body: dict[str, Any] = {"size": 10000, "sort": ["_doc"], "query": query}
+    if fields is not None:
+        body["_source"] = fields
+    page = client.search(index=index, body=body, scroll="2m")
+    out: list[dict[str, Any]] = []
+    try:
+        while page["hits"]["hits"]:
+            out.extend(page["hits"]["hits"])
+            page = client.scroll(scroll_id=page["_scroll_id"], scroll="2m")
+    finally:
+        client.clear_scroll(scroll_id=page["_scroll_id"])
+    return out
+
+
+def originals(settings: Settings, index: str | None = None) -> list[str]:
+    """Every event.original in the syslog stream (or ``index``)."""
     name = index or search.names(settings).syslog
-    client.indices.refresh(index=name)
-    out: list[str] = []
-    after: list[Any] | None = None
-    while True:
-        body: dict[str, Any] = {
-            "size": 10000,
-            "sort": ["_doc"],
-            "_source": ["event.original"],
-            "query": {"match_all": {}},
-        }
-        if after:
-            body["search_after"] = after
-        hits = client.search(index=name, body=body)["hits"]["hits"]
-        if not hits:
-            return out
-        out.extend(h["_source"]["event"]["original"] for h in hits)
-        after = hits[-1]["sort"]
+    return [h["_source"]["event"]["original"] for h in scan(settings, name, {"match_all": {}}, ["event.original"])]
 
 
 def marker_lines(prefix: str, n: int, start: int = 0) -> list[bytes]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from soc import search
 from soc.config import Settings
 from tests.collectors.conftest import CollectorProcess, config_dict, marker_lines, originals, send_tcp
 
@@ -57,5 +58,7 @@ def test_sigkill_during_shipping_neither_loses_nor_duplicates(isolated: Settings
     assert kills == CHUNKS and any(r > 0 for r in [*recovered_seen[1:], backlog])  # kills left work behind
     assert done["received"] == done["shipped"] == backlog and done["queued"] == 0
     docs = originals(isolated)
+    client = search.client(isolated)
+    assert client.count(index=search.names(isolated).syslog)["count"] == TOTAL  # independent of the scroll
     assert len(set(docs)) == TOTAL, f"{TOTAL - len(set(docs))} events missing"
     assert len(docs) == TOTAL, f"{len(docs) - TOTAL} duplicates"

@@ -22,7 +22,7 @@ def _logger(*args: str) -> None:
 
 
 def test_logger_udp_and_tcp_in_both_formats(isolated: Settings, tmp_path: Path) -> None:
-    sources = [
+    sources: list[dict[str, Any]] = [
         {"id": "udp-1", "protocol": "udp", "listen": "127.0.0.1:0"},
         {"id": "tcp-1", "protocol": "tcp", "listen": "127.0.0.1:0", "max_message_bytes": 256},
     ]

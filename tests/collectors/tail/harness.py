@@ -11,7 +11,7 @@ from typing import Any
 from collectors.config import CollectorConfig
 from soc import search
 from soc.config import Settings
-from tests.collectors.conftest import config_dict, to_config
+from tests.collectors.conftest import config_dict, scan, to_config
 
 FAST = {"poll_seconds": 0.02, "scan_seconds": 0.1, "close_idle_seconds": 0.5, "partial_flush_seconds": 0.5}
 
@@ -25,24 +25,10 @@ def tail_config(settings: Settings, queue_dir: Path, sources: list[dict[str, Any
 
 
 def docs(settings: Settings, source_id: str, fields: list[str] | None = None) -> list[dict[str, Any]]:
-    """Every document of ``source_id`` in logs-web and logs-syslog, page by page."""
-    client = search.client(settings)
+    """Every document of ``source_id`` in logs-web and logs-syslog (one consistent scroll)."""
     names = search.names(settings)
-    index = f"{names.web},{names.syslog}"
-    client.indices.refresh(index=index)
-    out: list[dict[str, Any]] = []
-    after: list[Any] | None = None
-    while True:
-        body: dict[str, Any] = {"size": 10000, "sort": ["_doc"], "query": {"term": {"log.source.id": source_id}}}
-        if fields is not None:
-            body["_source"] = fields
-        if after:
-            body["search_after"] = after
-        hits = client.search(index=index, body=body)["hits"]["hits"]
-        if not hits:
-            return out
-        out.extend(h["_source"] | {"_id": h["_id"]} for h in hits)
-        after = hits[-1]["sort"]
+    hits = scan(settings, f"{names.web},{names.syslog}", {"term": {"log.source.id": source_id}}, fields)
+    return [h["_source"] | {"_id": h["_id"]} for h in hits]
 
 
 def originals(settings: Settings, source_id: str) -> Counter[str]:
