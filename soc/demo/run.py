@@ -82,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-serve", action="store_true", help="stop after detection instead of serving")
     parser.add_argument("--api-port", type=int, default=8000)
     args = parser.parse_args(argv)
+    # A terminated demo still stops the collector and nginx it started (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     settings = load_settings()
     folder = Path(os.environ.get("SOC_DEMO_DIR", str(settings.node_home / "demo"))).resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -139,9 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve = subprocess.Popen([_bin("soc"), "serve", "--host", "127.0.0.1", "--port", str(args.api_port)])
         try:
             serve.wait()
-        except KeyboardInterrupt:
-            serve.send_signal(signal.SIGINT)
-            serve.wait(timeout=20)
+        finally:
+            if serve.poll() is None:
+                serve.send_signal(signal.SIGINT)
+                try:
+                    serve.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    serve.kill()
         return 0
     finally:
         if collector is not None and collector.poll() is None:
