@@ -11,20 +11,24 @@ from soc.alerts.documents import AlertDoc
 from soc.search import Names
 
 
-def create_alerts(client: OpenSearch, names: Names, alerts: list[tuple[str, AlertDoc]]) -> tuple[int, int]:
+def create_alerts(client: OpenSearch, names: Names, alerts: list[tuple[str, AlertDoc]],
+                  chunk_size: int = 5000) -> tuple[int, int]:
     """Create alerts; an id that already exists is left alone (a re-run). Returns (created, existing).
 
-    Raises when any other item failed, so that the caller does not advance its checkpoint.
+    A detection cycle writes all its alerts through one call (one request below ``chunk_size``). The
+    last request refreshes ``soc-alerts`` at once (no wait for the refresh interval), so grouping and
+    the next cycle's correlation de-duplication see them. Raises when any other item failed, so that
+    the caller does not advance its checkpoint.
     """
     if not alerts:
         return 0, 0
     created = existing = 0
-    for start in range(0, len(alerts), 1000):
-        chunk = alerts[start:start + 1000]
+    for start in range(0, len(alerts), chunk_size):
+        chunk = alerts[start:start + chunk_size]
         ops: list[Any] = []
         for alert_id, doc in chunk:
             ops += [{"create": {"_index": names.alerts, "_id": alert_id}}, doc]
-        resp = client.bulk(body=ops, refresh="wait_for")
+        resp = client.bulk(body=ops, refresh=start + chunk_size >= len(alerts))
         failures: list[str] = []
         for item in resp["items"]:
             result = item["create"]
@@ -49,11 +53,16 @@ def active_exceptions(client: OpenSearch, names: Names, now: datetime) -> list[d
 
 
 def count_exception_hits(client: OpenSearch, names: Names, hits: dict[str, int], when: str) -> None:
+    """Add a cycle's suppressed matches to each exception's counter (one request, only when some were)."""
+    if not hits:
+        return
+    ops: list[dict[str, Any]] = []
     for exc_id, count in hits.items():
-        client.update(index=names.exceptions, id=exc_id, refresh=True, retry_on_conflict=5, body={"script": {
-            "lang": "painless", "params": {"n": count, "when": when},
-            "source": "ctx._source.hits = (ctx._source.hits == null ? 0 : ctx._source.hits) + params.n;"
-                      "ctx._source.last_hit = params.when;"}})
+        ops += [{"update": {"_index": names.exceptions, "_id": exc_id, "retry_on_conflict": 5}},
+                {"script": {"lang": "painless", "params": {"n": count, "when": when},
+                            "source": "ctx._source.hits = (ctx._source.hits == null ? 0 : ctx._source.hits) + params.n;"
+                                      "ctx._source.last_hit = params.when;"}}]
+    client.bulk(body=ops, refresh=True)
 
 
 def alerts_for_rule(client: OpenSearch, names: Names, rule_id: str, agency: str, group_key: str,
@@ -64,3 +73,23 @@ def alerts_for_rule(client: OpenSearch, names: Names, rule_id: str, agency: str,
         {"range": {"window.end": {"gt": window_end_after}}}]}}}
     resp = client.count(index=names.alerts, body=body, ignore_unavailable=True)
     return int(resp["count"])
+
+
+def recent_correlation_groups(client: OpenSearch, names: Names, rule_id: str, window_end_after: str
+                              ) -> set[tuple[str, str]]:
+    """(agency, group key) of the alerts of a rule whose window ends after the given time: one request
+    for every group a correlation evaluation found firing."""
+    body = {"size": 0, "query": {"bool": {"filter": [
+        {"term": {"rule.id": rule_id}}, {"range": {"window.end": {"gt": window_end_after}}}]}},
+        "aggs": {"groups": {"composite": {"size": 10000, "sources": [
+            {"org": {"terms": {"field": "organization.id"}}}, {"key": {"terms": {"field": "group_key"}}}]}}}}
+    out: set[tuple[str, str]] = set()
+    after: dict[str, Any] | None = None
+    while True:
+        if after:
+            body["aggs"]["groups"]["composite"]["after"] = after  # type: ignore[index]
+        agg = client.search(index=names.alerts, body=body, ignore_unavailable=True)["aggregations"]["groups"]
+        out.update((str(b["key"]["org"]), str(b["key"]["key"])) for b in agg["buckets"])
+        after = agg.get("after_key")
+        if not after or not agg["buckets"]:
+            return out

@@ -81,6 +81,7 @@ def evaluate(client: OpenSearch, names: Names, corr: CompiledCorrelation, end: d
     window = {"start": store.iso(start), "end": store.iso(end)}
     index = ",".join(names(s) for s in corr.streams)
     alerts: list[tuple[str, AlertDoc]] = []
+    reported: set[tuple[str, str]] | None = None  # read once, and only when some group fires
     after: dict[str, Any] | None = None
     while True:
         resp = store.search(client, index, _body(corr, start, end, after, must_not), timeout_s)
@@ -94,8 +95,9 @@ def evaluate(client: OpenSearch, names: Names, corr: CompiledCorrelation, end: d
             first = bucket["first"].get("value_as_string") or window["start"]
             last = bucket["last"].get("value_as_string") or window["end"]
             alert = alerting.correlation(corr.rule, group, count, events, first, last, created, window)
-            if alert_store.alerts_for_rule(client, names, corr.rule.id, str(group.get("organization.id")),
-                                           alert[1]["group_key"], window["start"]):
+            if reported is None:
+                reported = alert_store.recent_correlation_groups(client, names, corr.rule.id, window["start"])
+            if (alert[1]["organization"]["id"], alert[1]["group_key"]) in reported:
                 continue  # this burst was reported by an earlier cycle
             alerts.append(alert)
         after = agg.get("after_key")

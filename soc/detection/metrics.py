@@ -11,9 +11,14 @@ _counters: dict[str, float] = {"alerts": 0, "suppressed": 0, "rejections": 0, "c
 _rule_errors: dict[str, int] = {}
 
 
-def record_window(stream: str, end: datetime, alerts: int, suppressed: int, errors: dict[str, str]) -> None:
+def record_checkpoint(slot: str, end: datetime) -> None:
+    """A slot's checkpoint moved (the stream's name when there is one rule group)."""
     with _lock:
-        _checkpoints[stream] = end
+        _checkpoints[slot] = end
+
+
+def record_alerts(alerts: int, suppressed: int, errors: dict[str, str]) -> None:
+    with _lock:
         _counters["alerts"] += alerts
         _counters["suppressed"] += suppressed
         for rule_id in errors:
@@ -33,7 +38,7 @@ def _label(value: str) -> str:
 
 def render(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
-    lines = ["# HELP soc_detection_lag_seconds now minus the detection checkpoint, per log stream",
+    lines = ["# HELP soc_detection_lag_seconds now minus the detection checkpoint, per slot (stream or stream#group)",
              "# TYPE soc_detection_lag_seconds gauge"]
     with _lock:
         for stream, end in sorted(_checkpoints.items()):

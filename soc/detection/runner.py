@@ -1,9 +1,12 @@
-"""One detection cycle: ingest-time windows per log stream, batched rule queries, alerts, then the checkpoint.
+"""One detection cycle: ingest-time windows per slot, batched rule queries, alerts, then the checkpoints.
 
-For each stream the window is (checkpoint, node-now - settle]; every document is evaluated in the
-one window its ``event.ingested`` falls in, however old its ``@timestamp``. Alerts are created with
-deterministic ids before the checkpoint moves, so a crash at any point re-runs the window without
-a gap and without a duplicate. A lease in ``soc-checkpoints`` keeps concurrent runners apart.
+The work is cut into slots (log stream x rule group, ``soc.detection.slots``); an instance holds
+some of them under a lease. For each held slot the window is (its checkpoint, node-now - settle];
+every document is evaluated in the one window its ``event.ingested`` falls in, however old its
+``@timestamp``. A cycle sends the single-event queries of all its slots in shared ``_msearch``
+requests, evaluates the correlations, writes all alerts in one bulk request (deterministic ids),
+and only then moves the checkpoints, so a crash at any point re-runs the windows without a gap and
+without a duplicate.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -21,9 +24,10 @@ from soc import search
 from soc.alerts import store as alert_store
 from soc.alerts.documents import AlertDoc
 from soc.config import Settings
-from soc.detection import alerting, correlation, exceptions, metrics, store
+from soc.detection import alerting, correlation, exceptions, metrics, slots, store
 from soc.detection.convert import Compiled, CompiledCorrelation, Result, referenced_ids
 from soc.detection.settings import DetectionSettings
+from soc.detection.slots import Slot
 from soc.search import Names
 
 
@@ -34,7 +38,8 @@ class InjectedCrash(RuntimeError):
 @dataclass
 class CycleReport:
     ran: bool = True
-    windows: dict[str, tuple[str, str]] = field(default_factory=dict)
+    windows: dict[str, tuple[str, str]] = field(default_factory=dict)  # slot label -> window evaluated
+    slots: list[str] = field(default_factory=list)  # labels of the slots this instance held
     matches: int = 0
     alerts_created: int = 0
     alerts_existing: int = 0
@@ -68,19 +73,49 @@ def _body(c: Compiled, start: datetime, end: datetime, ds: DetectionSettings, si
     return body
 
 
-def _batched_hits(client: OpenSearch, names: Names, rules: list[Compiled], start: datetime, end: datetime,
-                  ds: DetectionSettings, report: CycleReport, batched: bool
-                  ) -> dict[str, tuple[list[dict[str, Any]], int]]:
-    """rule id → (hits up to the cap, total matches), paging past the first page with search_after."""
-    out: dict[str, tuple[list[dict[str, Any]], int]] = {}
+@dataclass
+class Work:
+    """One slot's window and the rules it runs."""
+
+    slot: Slot
+    start: datetime
+    end: datetime
+    singles: list[Compiled]
+    corrs: list[CompiledCorrelation]
+
+    @property
+    def window(self) -> dict[str, str]:
+        return {"start": store.iso(self.start), "end": store.iso(self.end)}
+
+
+def plan(compiled: list[Result], slot: Slot, start: datetime, end: datetime, ds: DetectionSettings,
+         groups: dict[str, int] | None = None) -> Work:
+    """The rules of a slot: its stream's enabled rules of its group (all of them with one group)."""
+    hidden = referenced_ids(compiled)
+    groups = groups if groups is not None else slots.assign(compiled, slot.groups)
+
+    def mine(c: Compiled | CompiledCorrelation) -> bool:
+        return (slot.stream in c.streams and c.rule.id not in hidden and c.rule.id not in ds.disabled_rules
+                and groups.get(c.rule.id, 0) == slot.group)
+
+    return Work(slot, start, end, [c for c in compiled if isinstance(c, Compiled) and mine(c)],
+                [c for c in compiled if isinstance(c, CompiledCorrelation) and mine(c)])
+
+
+def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
+                  report: CycleReport, batched: bool) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
+    """(slot, rule id) -> (hits up to the cap, total matches): every slot's queries share the _msearch
+    requests; a rule with more matches than one page is paged with search_after."""
+    out: dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]] = {}
     first = min(ds.page_size, ds.per_rule_cap)
     step = ds.batch_size if batched else 1
-    for i in range(0, len(rules), step):
-        chunk = rules[i:i + step]
-        requests = [(",".join(names(s) for s in c.streams), _body(c, start, end, ds, first)) for c in chunk]
+    items = [(w, c) for w in works for c in w.singles]
+    for i in range(0, len(items), step):
+        chunk = items[i:i + step]
+        requests = [(names(w.slot.stream), _body(c, w.start, w.end, ds, first)) for w, c in chunk]
         responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
         report.requests += 1
-        for c, resp in zip(chunk, responses, strict=True):
+        for (w, c), (index, _), resp in zip(chunk, requests, responses, strict=True):
             if "error" in resp:
                 report.errors[c.rule.id] = str(resp["error"].get("root_cause", resp["error"]))[:500]
                 continue
@@ -88,107 +123,154 @@ def _batched_hits(client: OpenSearch, names: Names, rules: list[Compiled], start
             total = int(resp["hits"]["total"]["value"])
             while len(hits) < min(total, ds.per_rule_cap) and hits:
                 size = min(ds.page_size, ds.per_rule_cap - len(hits))
-                page = store.search(client, requests[chunk.index(c)][0],
-                                    _body(c, start, end, ds, size, hits[-1]["sort"]), ds.request_timeout_s)
+                page = store.search(client, index, _body(c, w.start, w.end, ds, size, hits[-1]["sort"]),
+                                    ds.request_timeout_s)
                 report.requests += 1
                 if not page["hits"]["hits"]:
                     break
                 hits += page["hits"]["hits"]
-            out[c.rule.id] = (hits, total)
+            out[(w.slot, c.rule.id)] = (hits, total)
     return out
+
+
+@dataclass
+class Found:
+    """What evaluating a cycle's windows produced, before anything is written."""
+
+    alerts: list[tuple[str, AlertDoc]] = field(default_factory=list)
+    suppressed: Counter[str] = field(default_factory=Counter)
+    hits: Counter[str] = field(default_factory=Counter)  # per rule id
+
+
+def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings, report: CycleReport,
+             created: str, excs: list[dict[str, Any]], batched: bool = True) -> Found:
+    found = Found()
+    for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched).items():
+        work = next(w for w in works if w.slot == slot)
+        rule = next(c.rule for c in work.singles if c.rule.id == rule_id)
+        report.matches += total
+        for hit in hits:
+            exc_id = exceptions.matching(excs, rule_id, hit.get("_source", {}))
+            if exc_id:
+                found.suppressed[exc_id] += 1
+                continue
+            found.alerts.append(alerting.from_hit(rule, hit, created, work.window))
+        if total > ds.per_rule_cap:
+            agency = str((hits[-1].get("_source", {}).get("organization") or {}).get("id", "unknown"))
+            found.alerts.append(alerting.overflow(rule, total, ds.per_rule_cap, agency, created, work.window))
+            report.overflow_rules.append(rule_id)
+        found.hits[rule_id] += total
+    for work in works:
+        for corr in work.corrs:
+            ends = []
+            t = work.start + timedelta(seconds=corr.timespan_s)
+            while t < work.end:
+                ends.append(t)
+                t += timedelta(seconds=corr.timespan_s)
+            for at in [*ends, work.end]:
+                try:
+                    alerts = correlation.evaluate(client, names, corr, at, created, _must_not(corr.rule.id, ds),
+                                                  ds.request_timeout_s)
+                except Exception as exc:  # one broken rule never stops the others
+                    report.errors[corr.rule.id] = f"{type(exc).__name__}: {exc}"[:500]
+                    break
+                found.alerts += alerts
+                found.hits[corr.rule.id] += len(alerts)
+    return found
+
+
+def _write(client: OpenSearch, names: Names, found: Found, created: str, report: CycleReport,
+           crash_at: str | None) -> int:
+    """All of a cycle's alerts in one request; then the exceptions' counters. Returns alerts created."""
+    if crash_at == "before_alerts":
+        raise InjectedCrash(crash_at)
+    made, existing = alert_store.create_alerts(client, names, found.alerts)
+    report.alerts_created += made
+    report.alerts_existing += existing
+    if crash_at == "before_checkpoint":
+        raise InjectedCrash(crash_at)
+    alert_store.count_exception_hits(client, names, dict(found.suppressed), created)
+    report.suppressed += sum(found.suppressed.values())
+    return made
+
+
+def _record(client: OpenSearch, names: Names, works: list[Work], found: Found, made: int, report: CycleReport,
+            ms: int) -> None:
+    now = store.iso(datetime.now(UTC))
+    states: dict[str, dict[str, Any]] = {}
+    rule_ids = [c.rule.id for w in works for c in w.singles] + [c.rule.id for w in works for c in w.corrs]
+    for rule_id in rule_ids:
+        err = report.errors.get(rule_id)
+        states[rule_id] = {"rule_id": rule_id, "hits": found.hits.get(rule_id, 0), "last_run": now,
+                           "duration_ms": ms, "enabled": True, "errors": 1 if err else 0, "last_error": err}
+    store.write_rule_states(client, names, states)
+    metrics.record_alerts(made, sum(found.suppressed.values()), report.errors)
 
 
 def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Result], start: datetime,
                end: datetime, ds: DetectionSettings, report: CycleReport, crash_at: str | None = None,
                batched: bool = True) -> None:
-    job = f"detect:{stream}"
-    window = {"start": store.iso(start), "end": store.iso(end)}
-    created = store.iso(datetime.now(start.tzinfo))
-    hidden = referenced_ids(compiled)
-    singles = [c for c in compiled if isinstance(c, Compiled) and stream in c.streams
-               and c.rule.id not in hidden and c.rule.id not in ds.disabled_rules]
-    corrs = [c for c in compiled if isinstance(c, CompiledCorrelation) and stream in c.streams
-             and c.rule.id not in hidden and c.rule.id not in ds.disabled_rules]
-    excs = alert_store.active_exceptions(client, names, end)
-    suppressed: Counter[str] = Counter()
-    alerts: list[tuple[str, AlertDoc]] = []
-    states: dict[str, dict[str, Any]] = {}
+    """Every rule of one stream over one window, then that stream's checkpoint (rule tests, evaluation)."""
     t0 = time.monotonic()
-    for rule_id, (hits, total) in _batched_hits(client, names, singles, start, end, ds, report, batched).items():
-        rule = next(c.rule for c in singles if c.rule.id == rule_id)
-        report.matches += total
-        for hit in hits:
-            exc_id = exceptions.matching(excs, rule_id, hit.get("_source", {}))
-            if exc_id:
-                suppressed[exc_id] += 1
-                continue
-            alerts.append(alerting.from_hit(rule, hit, created, window))
-        if total > ds.per_rule_cap:
-            agency = str((hits[-1].get("_source", {}).get("organization") or {}).get("id", "unknown"))
-            alerts.append(alerting.overflow(rule, total, ds.per_rule_cap, agency, created, window))
-            report.overflow_rules.append(rule_id)
-        states[rule_id] = {"hits": total}
-    for corr in corrs:
-        ends = []
-        t = start + timedelta(seconds=corr.timespan_s)
-        while t < end:
-            ends.append(t)
-            t += timedelta(seconds=corr.timespan_s)
-        for at in [*ends, end]:
-            try:
-                found = correlation.evaluate(client, names, corr, at, created, _must_not(corr.rule.id, ds),
-                                             ds.request_timeout_s)
-            except Exception as exc:  # one broken rule never stops the others
-                report.errors[corr.rule.id] = f"{type(exc).__name__}: {exc}"[:500]
-                break
-            alerts += found
-            states[corr.rule.id] = {"hits": states.get(corr.rule.id, {}).get("hits", 0) + len(found)}
-    if crash_at == "before_alerts":
-        raise InjectedCrash(crash_at)
-    made, existing = alert_store.create_alerts(client, names, alerts)
-    report.alerts_created += made
-    report.alerts_existing += existing
-    if crash_at == "before_checkpoint":
-        raise InjectedCrash(crash_at)
-    alert_store.count_exception_hits(client, names, dict(suppressed), created)
-    report.suppressed += sum(suppressed.values())
-    store.set_checkpoint(client, names, job, end)
-    report.windows[stream] = (window["start"], window["end"])
-    ms = int((time.monotonic() - t0) * 1000)
-    now = store.iso(datetime.now(start.tzinfo))
-    for rule_id in [c.rule.id for c in singles] + [c.rule.id for c in corrs]:
-        err = report.errors.get(rule_id)
-        states.setdefault(rule_id, {"hits": 0})
-        states[rule_id].update(rule_id=rule_id, last_run=now, duration_ms=ms, enabled=True,
-                                 errors=1 if err else 0, last_error=err)
-    store.write_rule_states(client, names, states)
-    metrics.record_window(stream, end, made, sum(suppressed.values()), report.errors)
+    created = store.iso(datetime.now(UTC))
+    work = plan(compiled, Slot(stream, 0, 1), start, end, ds)
+    found = evaluate(client, names, [work], ds, report, created,
+                     alert_store.active_exceptions(client, names, end), batched)
+    made = _write(client, names, found, created, report, crash_at)
+    store.set_checkpoint(client, names, work.slot.doc_id, end)
+    report.windows[stream] = (work.window["start"], work.window["end"])
+    metrics.record_checkpoint(stream, end)
+    _record(client, names, [work], found, made, report, int((time.monotonic() - t0) * 1000))
 
 
 def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result], *, owner: str | None = None,
               client: OpenSearch | None = None, crash_at: str | None = None, batched: bool = True,
               streams: tuple[str, ...] = search.LOG_STREAMS) -> CycleReport:
-    """One full cycle over every log stream (the scheduler's job, ``soc detect --once``)."""
+    """One cycle over the slots this instance holds (the scheduler's job, ``soc detect --once``).
+
+    With ``owner`` (a scheduler instance) the slots stay held between cycles and are renewed each
+    cycle; without it (a one-shot run) they are given back at the end.
+    """
     client = client or search.client(settings)
     names = search.names(settings)
+    one_shot = owner is None
     owner = owner or f"runner-{uuid.uuid4().hex[:8]}"
     report = CycleReport()
     t0 = time.monotonic()
     now = store.node_now(client)
-    if not store.acquire_lease(client, names, owner, ds.lease_s, now):
+    held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
+    report.slots = [h.slot.label for h in held]
+    if not held:
         report.ran = False
+        if one_shot:
+            slots.leave(client, names, owner)
         return report
+    moved: set[Slot] = set()
     try:
-        for stream in streams:
+        groups = slots.assign(compiled, ds.rule_groups)
+        works: list[Work] = []
+        for h in held:
             end = now - timedelta(seconds=ds.settle_s)
-            start = store.get_checkpoint(client, names, f"detect:{stream}") or end - timedelta(
-                seconds=ds.first_lookback_s)
+            start = h.position or end - timedelta(seconds=ds.first_lookback_s)
             end = min(end, start + timedelta(seconds=ds.max_window_s))
-            if end <= start:
-                continue
-            run_window(client, names, stream, compiled, start, end, ds, report, crash_at, batched)
+            if end > start:
+                works.append(plan(compiled, h.slot, start, end, ds, groups))
+        created = store.iso(datetime.now(UTC))
+        found = evaluate(client, names, works, ds, report, created,
+                         alert_store.active_exceptions(client, names, now), batched)
+        made = _write(client, names, found, created, report, crash_at)
+        by_slot = {h.slot: h for h in held}
+        moved = slots.advance(client, names, [(by_slot[w.slot], w.end) for w in works],
+                              None if one_shot else owner, ds.lease_s, now)
+        for w in works:
+            if w.slot in moved:
+                report.windows[w.slot.label] = (w.window["start"], w.window["end"])
+                metrics.record_checkpoint(w.slot.label, w.end)
+        _record(client, names, works, found, made, report, int((time.monotonic() - t0) * 1000))
     finally:
-        store.release_lease(client, names, owner)
+        if one_shot:
+            slots.give_back(client, names, [h for h in held if h.slot not in moved], now)
+            slots.leave(client, names, owner)
     report.duration_s = time.monotonic() - t0
     metrics.record_cycle(report.duration_s, store.Stats.rejections)
     return report

@@ -24,7 +24,10 @@ class DetectionSettings:
     max_concurrent_searches: int = 2  # per _msearch: never more than this many searches at once
     page_size: int = 500
     request_timeout_s: float = 30.0
-    lease_s: float = 60.0
+    lease_s: float = 60.0  # a slot's lease; an instance that stops is replaced this long after its last cycle
+    # Rules are hashed into this many groups; each (log stream, group) is a slot that one instance at a
+    # time evaluates. 1: one instance does all the work, the others stand by.
+    rule_groups: int = 1
     rule_paths: tuple[Path, ...] = field(default_factory=lambda: (Path("rules"),))
     disabled_rules: frozenset[str] = frozenset()
     # "rule_id:agency" pairs: the rule does not run for that agency.

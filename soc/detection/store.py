@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -12,7 +12,6 @@ from opensearchpy import OpenSearch, TransportError
 from soc.search import Names
 
 T = TypeVar("T")
-LEASE_ID = "lease:detect"
 
 
 class Stats:
@@ -80,36 +79,57 @@ def get_checkpoint(client: OpenSearch, names: Names, job: str) -> datetime | Non
 
 
 def set_checkpoint(client: OpenSearch, names: Names, job: str, position: datetime) -> None:
-    client.index(index=names.checkpoints, id=job, refresh=True,
+    client.index(index=names.checkpoints, id=job,
                  body={"job": job, "position": iso(position), "updated": iso(datetime.now(UTC))})
 
 
-def acquire_lease(client: OpenSearch, names: Names, owner: str, ttl_s: float, now: datetime) -> bool:
-    """Take or renew the runner lease; False when another live runner holds it (optimistic concurrency)."""
-    body = {"job": LEASE_ID, "owner": owner, "position": iso(now), "updated": iso(now),
-            "expires": time.time() + ttl_s}
-    current = client.get(index=names.checkpoints, id=LEASE_ID, ignore=[404])
-    try:
-        if not current.get("found"):
-            client.index(index=names.checkpoints, id=LEASE_ID, body=body, op_type="create", refresh=True)
-            return True
-        src = current["_source"]
-        if src.get("owner") != owner and float(src.get("expires", 0)) > time.time():
-            return False
-        client.index(index=names.checkpoints, id=LEASE_ID, body=body, refresh=True,
-                     if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
-        return True
-    except TransportError as exc:
-        if exc.status_code == 409:
-            return False
-        raise
+def get_docs(client: OpenSearch, names: Names, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Realtime reads of checkpoint documents by id (no refresh needed): id -> hit with its version, or None."""
+    resp = client.mget(index=names.checkpoints, body={"ids": ids})
+    return {d["_id"]: (d if d.get("found") else None) for d in resp["docs"]}
 
 
-def release_lease(client: OpenSearch, names: Names, owner: str) -> None:
-    current = client.get(index=names.checkpoints, id=LEASE_ID, ignore=[404])
-    if current.get("found") and current["_source"].get("owner") == owner:
-        client.delete(index=names.checkpoints, id=LEASE_ID, refresh=True, ignore=[404, 409],
-                      if_seq_no=current["_seq_no"], if_primary_term=current["_primary_term"])
+def conditional_writes(client: OpenSearch, names: Names,
+                       writes: Sequence[tuple[str, dict[str, Any], tuple[int, int] | None]]
+                       ) -> dict[str, tuple[int, int] | None]:
+    """Write checkpoint documents in one request, each only if it is still at the given version (or, with
+    None, does not exist yet). id -> new (seq_no, primary_term), or None when another writer got there first."""
+    if not writes:
+        return {}
+    ops: list[dict[str, Any]] = []
+    for doc_id, body, version in writes:
+        if version is None:
+            ops += [{"create": {"_index": names.checkpoints, "_id": doc_id}}, body]
+        else:
+            ops += [{"index": {"_index": names.checkpoints, "_id": doc_id, "if_seq_no": version[0],
+                               "if_primary_term": version[1]}}, body]
+    resp = with_backoff(lambda: client.bulk(body=ops, refresh=False))
+    out: dict[str, tuple[int, int] | None] = {}
+    for (doc_id, _, _), item in zip(writes, resp["items"], strict=True):
+        result = next(iter(item.values()))
+        status = int(result.get("status", 500))
+        if status < 300:
+            out[doc_id] = (int(result["_seq_no"]), int(result["_primary_term"]))
+        elif status == 409:
+            out[doc_id] = None
+        else:
+            raise RuntimeError(f"checkpoint {doc_id} could not be written: {result.get('error')}")
+    return out
+
+
+def announce_instance(client: OpenSearch, names: Names, job: str, owner: str, until_ms: int,
+                      now_ms: int) -> set[str]:
+    """Record that ``owner`` runs until ``until_ms``; the owners of every instance still alive at ``now_ms``."""
+    client.index(index=names.checkpoints, id=f"{job}:{owner}", refresh=True,
+                 body={"job": job, "owner": owner, "lease_until_ms": until_ms})
+    body = {"size": 1000, "_source": ["owner"], "query": {"bool": {"filter": [
+        {"term": {"job": job}}, {"range": {"lease_until_ms": {"gt": now_ms}}}]}}}
+    hits = client.search(index=names.checkpoints, body=body)["hits"]["hits"]
+    return {str(h["_source"]["owner"]) for h in hits}
+
+
+def drop_instance(client: OpenSearch, names: Names, job: str, owner: str) -> None:
+    client.delete(index=names.checkpoints, id=f"{job}:{owner}", refresh=True, ignore=[404])
 
 
 def write_rule_states(client: OpenSearch, names: Names, states: dict[str, dict[str, Any]]) -> None:
