@@ -1,0 +1,144 @@
+"""Detection spread over several instances: slots (stream x rule group), fair shares, take-over after a stop."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter, defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from soc import search
+from soc.config import Settings
+from soc.detection import convert, rules, runner, slots, store
+from soc.detection.settings import DetectionSettings
+from tests.detection.test_engine import _alerts, _index, _web
+
+ROOT = Path(__file__).resolve().parents[2]
+DS = DetectionSettings(settle_s=0, first_lookback_s=600, rule_groups=3)
+
+
+def _rules(tmp_path: Path, n: int) -> list[convert.Result]:
+    files = []
+    for i in range(n):
+        f = tmp_path / f"r{i}.yml"
+        f.write_text(f"title: traversal {i}\nid: 5b0c7a4e-1111-4c2d-8e3f-{i:012d}\nlogsource: {{category: webserver}}\n"
+                     "detection:\n    sel: {c-uri|contains: '../'}\n    condition: sel\nlevel: high\n")
+        files.append(f)
+    loaded, problems = rules.load(files)
+    assert not problems
+    return convert.compile_rules(loaded)
+
+
+def test_groups_are_stable_and_a_correlation_keeps_its_rules() -> None:
+    loaded, _ = rules.load([ROOT / "rules/linux/sshd/bruteforce.yml"])
+    compiled = convert.compile_rules(loaded)
+    [corr] = [c for c in compiled if isinstance(c, convert.CompiledCorrelation)]
+    for groups in (2, 3, 5, 8):
+        assigned = slots.assign(compiled, groups)
+        assert all(assigned[b.rule.id] == assigned[corr.rule.id] for b in corr.bases)
+        assert assigned[corr.rule.id] == slots.group_of(corr.rule.id, groups)
+    assert {slots.group_of(f"rule-{i}", 4) for i in range(50)} == {0, 1, 2, 3}
+    assert slots.Slot("logs-web", 0, 1).doc_id == "detect:logs-web"  # one group: the former checkpoint
+
+
+def _contiguous(reports: list[runner.CycleReport]) -> dict[str, list[tuple[str, str]]]:
+    by_slot: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for r in reports:
+        for label, window in r.windows.items():
+            by_slot[label].append(window)
+    for label, windows in by_slot.items():
+        windows.sort()
+        for prev, nxt in itertools.pairwise(windows):
+            assert prev[1] == nxt[0], f"{label}: gap or overlap between {prev} and {nxt}"
+    return by_slot
+
+
+def test_instances_share_slots_and_take_over_a_stopped_one(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rules(tmp_path, 6)
+    assert len({slots.group_of(c.rule.id, 3) for c in compiled}) > 1  # the rules really are spread
+    client, names = search.client(isolated), search.names(isolated)
+    reports: list[runner.CycleReport] = []
+    held: dict[str, list[str]] = {}
+    n_events = 0
+
+    def cycle(owner: str, ds: DetectionSettings = DS, **kw: str) -> None:
+        report = runner.run_cycle(isolated, ds, compiled, owner=owner, **kw)  # type: ignore[arg-type]
+        reports.append(report)
+        held[owner] = report.slots
+
+    def feed(k: int) -> None:
+        nonlocal n_events
+        _index(isolated, [_web(f"/../{n_events + i}", ip=f"198.51.100.{n_events + i}") for i in range(k)])
+        n_events += k
+
+    for _ in range(3):  # three live instances: after a round of give and take, two slots each
+        feed(3)
+        for owner in ("a", "b", "c"):
+            cycle(owner)
+    assert sorted(len(held[o]) for o in "abc") == [2, 2, 2]
+    assert sorted(s for o in "abc" for s in held[o]) == sorted(s.label for s in slots.all_slots(
+        search.LOG_STREAMS, 3))
+
+    # c stops mid-cycle: its alerts are written, its checkpoints are not, its lease has run out.
+    feed(4)
+    before = len(_alerts(isolated))
+    with pytest.raises(runner.InjectedCrash):
+        cycle("c", replace(DS, lease_s=0), crash_at="before_checkpoint")
+    written_by_c = len(_alerts(isolated)) - before
+    assert written_by_c > 0 and any(label.startswith("logs-web") for label in held["c"])
+    c_slots = set(held["c"])
+    taken_over = len(reports)
+    for _ in range(2):
+        feed(2)
+        for owner in ("a", "b"):
+            cycle(owner)
+    assert sorted(len(held[o]) for o in "ab") == [3, 3]
+    assert c_slots <= set(held["a"]) | set(held["b"])
+    assert sum(r.alerts_existing for r in reports[taken_over:]) == written_by_c  # re-evaluated, not re-made
+
+    by_slot = _contiguous(reports)
+    assert set(by_slot) == {s.label for s in slots.all_slots(search.LOG_STREAMS, 3)}
+    alerts = _alerts(isolated)
+    per_match = Counter((a["rule"]["id"], a["events"][0]["id"]) for a in alerts)
+    assert len(per_match) == len(alerts) == 6 * n_events and set(per_match.values()) == {1}
+    docs = store.get_docs(client, names, [s.doc_id for s in slots.all_slots(search.LOG_STREAMS, 3)])
+    assert {d["_source"]["owner"] for d in docs.values() if d} == {"a", "b"}
+
+
+def test_new_slots_start_from_the_former_stream_checkpoint(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rules(tmp_path, 3)
+    _index(isolated, [_web("/../old", ip="198.51.100.1")])
+    first = runner.run_cycle(isolated, replace(DS, rule_groups=1), compiled)  # before the split
+    assert first.alerts_created == 3 and set(first.windows) == set(search.LOG_STREAMS)
+    _index(isolated, [_web("/../new", ip="198.51.100.2")])
+    report = runner.run_cycle(isolated, DS, compiled)  # three groups now, one-shot: every slot
+    assert report.alerts_created == 3 and report.alerts_existing == 0  # the old event is not seen again
+    for label, (start, _) in report.windows.items():
+        stream = label.split("#")[0]
+        assert start == first.windows[stream][1], label
+
+
+def test_concurrent_instances_evaluate_each_window_once(isolated: Settings, tmp_path: Path) -> None:
+    compiled = _rules(tmp_path, 4)
+    _index(isolated, [_web(f"/../{i}", ip=f"198.51.100.{i}") for i in range(8)])
+    reports: list[runner.CycleReport] = []
+    errors: list[BaseException] = []
+
+    def instance(owner: str) -> None:
+        try:
+            for _ in range(3):
+                reports.append(runner.run_cycle(isolated, DS, compiled, owner=owner))
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=instance, args=(o,)) for o in ("x", "y", "z")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    _contiguous(reports)
+    assert sum(r.alerts_created for r in reports) == 4 * 8 == len(_alerts(isolated))
