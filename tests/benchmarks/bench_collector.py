@@ -1,6 +1,6 @@
 """Collector benchmark: end-to-end TCP → OpenSearch rate against raw ``_bulk`` and against rsyslog.
 
-    .venv/bin/python -m tests.benchmarks.bench_collector [--url URL] [--events N] [--runs R]
+    .venv/bin/python -m tests.benchmarks.bench_collector [--url URL] [--events N] [--runs R] [--sink K=V]
 
 In one run of this command, on the same node, with the same input (N syslog lines, RFC 5424
 sshd-style lines with a unique marker each):
@@ -115,13 +115,13 @@ def send(port: int, data: list[bytes]) -> None:
             sock.sendall(b"".join(b"%d %s" % (len(x), x) for x in data[start:start + 2000]))
 
 
-def collector(url: str, data: list[bytes], work: Path) -> tuple[float, int]:
+def collector(url: str, data: list[bytes], work: Path, sink: dict[str, Any] | None = None) -> tuple[float, int]:
     settings = fresh(url)
     queue = work / f"q-{uuid.uuid4().hex[:6]}"
     cfg = {"organization": {"id": "so-bench"},
            "collector": {"id": "bench", "queue_dir": str(queue), "heartbeat_seconds": 3600},
            "opensearch": {"url": url, "index_prefix": settings.index_prefix},
-           "sink": {"batch_max_events": BATCH}, "metrics": {"listen": "127.0.0.1:0"},
+           "sink": {"batch_max_events": BATCH, **(sink or {})}, "metrics": {"listen": "127.0.0.1:0"},
            "sources": [{"id": "s", "protocol": "tcp", "listen": "127.0.0.1:0"}]}
     path = work / "collector.yml"
     path.write_text(yaml.safe_dump(cfg))
@@ -210,14 +210,17 @@ def main() -> None:
     ap.add_argument("--url", default=os.environ.get("SOC_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200"))
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--sink", action="append", default=[], metavar="KEY=VALUE",
+                    help="a collector sink setting for the run, e.g. in_flight=1 or gzip=false (repeatable)")
     args = ap.parse_args()
+    sink = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.sink)}
     results: dict[str, list[float]] = {"raw": [], "collector": [], "rsyslog": [], "rss_mb": []}
     work = Path(tempfile.mkdtemp(prefix="soc-bench-"))
     try:
         for run in range(args.runs):
             data = lines(args.events, f"r{run}{uuid.uuid4().hex[:4]}")
             results["raw"].append(raw_bulk(args.url, data))
-            rate, rss = collector(args.url, data, work)
+            rate, rss = collector(args.url, data, work, sink)
             results["collector"].append(rate)
             results["rss_mb"].append(rss / 1024)
             results["rsyslog"].append(rsyslog(args.url, data, work))

@@ -5,6 +5,8 @@ that is gone); ``storm`` answers some ``_bulk`` requests with 429/503 as a whole
 keeps some items from the node and answers them 429/503 itself while the rest are really indexed.
 ``max_body`` (any mode but ``down``), when set, answers 413 with no body to every request whose
 decompressed body is larger, as a node with a small ``http.max_content_length`` does.
+``hold_first`` holds the answer to the first ``_bulk`` request until another one has been answered
+(``overtaken`` tells that it happened): a later batch finishes before an earlier one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class FaultProxy:
         self.dropped_connections = 0
         self.max_body: int | None = None
         self.too_large = 0
+        self.hold_first = False
+        self.overtaken = threading.Event()
+        self._bulks = 0
         self.http = httpx.Client(timeout=60)
         proxy = self
 
@@ -64,6 +69,14 @@ class FaultProxy:
                         headers={"Content-Type": self.headers.get("Content-Type", "application/json")},
                     )
                     status, answer = r.status_code, r.content
+                if self.command == "POST" and self.path.startswith("/_bulk") and proxy.hold_first:
+                    with proxy.lock:
+                        proxy._bulks += 1
+                        first = proxy._bulks == 1
+                    if first:
+                        proxy.overtaken.wait(30)
+                    else:
+                        proxy.overtaken.set()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))

@@ -109,3 +109,24 @@ def test_request_too_large_is_split_and_a_document_too_large_alone_is_dead_lette
     kept = [orjson.loads(line) for line in (tmp_path / "q" / "deadletter.ndjson").read_bytes().splitlines()]
     assert len(kept) == 1 and kept[0]["event"]["original"] == huge.decode()
     assert kept[0]["error"]["status"] == 413 and kept[0]["error"]["type"] == "request_too_large"
+
+
+def test_a_later_batch_answered_first_is_acknowledged_after_the_earlier_one(
+        isolated: Settings, tmp_path: Path) -> None:
+    n = 2000
+    tag = f"order{uuid.uuid4().hex[:6]}"
+    acked: list[int] = []
+    with FaultProxy(isolated.url) as proxy:
+        proxy.hold_first = True
+        cfg = to_config(config_dict(isolated, tmp_path / "q", [{"id": "s", "protocol": "tcp", "listen": "127.0.0.1:0"}],
+                                    url=proxy.url, sink={"batch_max_events": 500, "in_flight": 2}))
+        with running(cfg) as col, InvariantWatch(col) as watch:
+            col.queue.add_ack_listener(acked.append)
+            send_tcp(port_of(col, "s"), marker_lines(tag, n), octet=True)
+            assert col.metrics.wait({"shipped": n}, 120), col.metrics.snapshot()
+            snap = col.metrics.snapshot()
+    assert proxy.overtaken.is_set()  # the second request was answered while the first was held
+    assert acked == sorted(set(acked)) and acked[-1] == n  # acknowledgements in queue order, each once
+    assert snap["received"] == snap["shipped"] == n and snap["queued"] == 0 and watch.broken == []
+    docs = originals(isolated)
+    assert len(docs) == n and len(set(docs)) == n
