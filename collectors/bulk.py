@@ -98,14 +98,14 @@ class BulkClient:
         try:
             return self._post(body, len(items))
         except _TooLarge:
-            with self._lock:
-                self.max_body = min(self.max_body or len(body), max(len(body) // 2, 1))
             if len(items) == 1:
                 log.warning("sink: document %s alone is larger than the node accepts (%d bytes)", items[0][1],
                             len(body))
                 return [(TOO_LARGE, {"type": "request_too_large",
                                      "reason": f"a bulk request of this document alone ({len(body)} bytes) "
                                                "was refused with HTTP 413"})]
+            with self._lock:  # one oversized document alone says nothing about the node's limit
+                self.max_body = min(self.max_body or len(body), max(len(body) // 2, 1))
             log.info("sink: HTTP 413 for %d items (%d bytes): sending them in halves", len(items), len(body))
             return self._halves(items)
 

@@ -270,7 +270,7 @@ class FileTailer(Discovery):
     def wait_caught_up(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self.lock:
-            scans = self.scans
+            scans = self.scans + 1  # a scan may be under way, begun before the call: wait for the one after it
             while not self.caught_up(scans):
                 left = deadline - time.monotonic()
                 if left <= 0:
