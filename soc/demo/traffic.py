@@ -68,7 +68,7 @@ def start_nginx(folder: Path, port: int) -> WebSite:
     folder.chmod(0o755)
     _write_site(folder)
     (folder / "logs").mkdir(exist_ok=True)
-    (folder / "work").mkdir(exist_ok=True)
+    (folder / "scratch").mkdir(exist_ok=True)
     user = "user www-data;\n" if os.geteuid() == 0 else ""
     conf = folder / "nginx.conf"
     conf.write_text(
@@ -76,7 +76,7 @@ def start_nginx(folder: Path, port: int) -> WebSite:
         "events { worker_connections 256; }\n"
         "http {\n"
         "  default_type text/html;\n"
-        + "".join(f"  {kind}_temp_path {folder / 'work' / kind};\n"
+        + "".join(f"  {kind}_temp_path {folder / 'scratch' / kind};\n"
                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")) +
         f"  access_log {folder}/logs/access.log combined;\n"
         f"  server {{ listen 127.0.0.1:{port}; server_name shop.demo.local; root {folder}/html;\n"

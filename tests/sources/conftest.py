@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import signal
 import socket
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from soc import search
 from soc.agencies import service as agencies
 from soc.auth import Principal
 from soc.config import Settings
+from tests.collectors import conftest as collector_fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = Principal("tests", "admin", ("*",))
@@ -56,52 +52,12 @@ def add_agency(settings: Settings, agency_id: str = "so-test", address: str = "l
     return agencies.add(search.client(settings), search.names(settings), ADMIN, doc)
 
 
-class CollectorProcess:
-    """``soc-collector run -c FILE`` as a real process."""
-
-    def __init__(self, config: Path, queue_dir: Path) -> None:
-        self.config, self.queue_dir = config, queue_dir
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log: list[str] = []
-        self.runtime: dict[str, Any] = {}
+class CollectorProcess(collector_fixtures.CollectorProcess):
+    """``soc-collector run -c FILE`` as a real process (the collectors' tests' harness)."""
 
     def start(self, timeout: float = 30) -> CollectorProcess:
-        ready = threading.Event()
-        self.proc = subprocess.Popen([sys.executable, "-m", "collectors.cli", "run", "-c", str(self.config)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     cwd=REPO)
-        stream = self.proc.stderr
-        assert stream is not None
-
-        def drain() -> None:
-            for raw in stream:
-                line = raw.decode(errors="replace")
-                self.log.append(line)
-                if " listening: " in line:
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=drain, daemon=True).start()
-        assert ready.wait(timeout) and self.proc.poll() is None, "".join(self.log[-20:])
-        self.runtime = json.loads((self.queue_dir / "runtime.json").read_text())
+        super().start(timeout)
         return self
-
-    def wait(self, timeout: float = 60, **at_least: int) -> dict[str, Any]:
-        """Long-poll the collector's metrics until the counters reach the given values."""
-        params = {k: str(v) for k, v in at_least.items()} | {"timeout": str(timeout)}
-        r = httpx.get(f"http://127.0.0.1:{self.runtime['metrics_port']}/wait", params=params, timeout=timeout + 10)
-        snap: dict[str, Any] = r.json()
-        assert r.status_code == 200, f"not reached {at_least}: {snap}\n{''.join(self.log[-20:])}"
-        return snap
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @pytest.fixture()

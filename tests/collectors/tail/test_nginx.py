@@ -50,7 +50,7 @@ def _free_port() -> int:
 @pytest.fixture()
 def nginx(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     folder = tmp_path / "nginx"
-    for sub in ("logs", "html", "work"):
+    for sub in ("logs", "html", "scratch"):
         (folder / sub).mkdir(parents=True)
     (folder / "html" / "index.html").write_text("<p>portal</p>\n")
     for p in (tmp_path, folder, *folder.rglob("*")):
@@ -60,7 +60,8 @@ def nginx(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     conf.write_text(
         f"worker_processes 1;\ndaemon off;\npid {folder}/nginx.pid;\nerror_log {folder}/logs/error.log;\n"
         "events { worker_connections 64; }\nhttp {\n" + JSON_FORMAT
-        + "".join(f"  {k}_temp_path {folder}/work/{k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + "".join(f"  {k}_temp_path {folder}/scratch/{k};\n"
+                  for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         + f"  access_log {folder}/logs/access.log combined;\n  access_log {folder}/logs/access.json j;\n"
         f"  server {{ listen 127.0.0.1:{port}; server_name portal.test; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n"
     )
