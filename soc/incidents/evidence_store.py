@@ -43,7 +43,7 @@ class EvidenceStore:
             "query": {"bool": {"filter": [{"term": {"organization.id": agency}},
                                           {"range": {"@timestamp": {"gte": start, "lte": end}}},
                                           {"bool": {"should": should, "minimum_should_match": 1}}]}},
-            "sort": [{"@timestamp": "asc"}, {"_id": "asc"}]}
+            "sort": [{"@timestamp": "asc"}, {"_index": "asc"}, {"_seq_no": "asc"}]}
         if search_after:
             body["search_after"] = search_after
         streams = ",".join(self.names(s) for s in LOG_STREAMS)

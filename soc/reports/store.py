@@ -207,7 +207,7 @@ def changes(client: OpenSearch, names: Names, agency: str | None, start: datetim
                                                                   "object_id", "organization", "summary"],
             "query": {"bool": {"filter": [*scope, _range("@timestamp", start, end),
                                           {"terms": {"object_type": ["rule", "exception"]}}]}},
-            "sort": [{"@timestamp": "desc"}, {"_id": "desc"}]}
+            "sort": [{"@timestamp": "desc"}, {"_seq_no": "desc"}]}
     resp = client.search(index=names.audit, body=body)
     return int(resp["hits"]["total"]["value"]), [hit["_source"] for hit in resp["hits"]["hits"]]
 

@@ -66,7 +66,8 @@ def _streams(names: Names) -> str:
 def events_of(client: OpenSearch, names: Names, agency: str, field: str, value: str, start: str, end: str,
               size: int) -> tuple[list[dict[str, Any]], int]:
     """Events of one agency whose ``field`` is exactly ``value``, newest first (a structured term query)."""
-    body = {"size": size, "track_total_hits": True, "sort": [{"@timestamp": "desc"}, {"_id": "asc"}],
+    body = {"size": size, "track_total_hits": True,
+            "sort": [{"@timestamp": "desc"}, {"_index": "asc"}, {"_seq_no": "asc"}],
             "query": {"bool": {"filter": [{"term": {"organization.id": agency}}, {"term": {field: value}},
                                           {"range": {"@timestamp": {"gte": start, "lte": end}}}]}}}
     resp = client.search(index=_streams(names), body=body, ignore_unavailable=True, allow_no_indices=True)
