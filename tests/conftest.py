@@ -50,10 +50,7 @@ def isolated(opensearch_settings: Settings) -> Iterator[Settings]:
     client = search.client(settings)
     bootstrap.init(settings, client, search.names(settings))
     yield settings
-    client.indices.delete_data_stream(name=f"{prefix}*", ignore=[404])
-    client.indices.delete(index=f"{prefix}*", ignore=[404])
-    client.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
-    client.ingest.delete_pipeline(id=f"{prefix}*", ignore=[404])
+    bootstrap.remove_prefix(client, prefix)
 
 
 @pytest.fixture()

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from opensearchpy import OpenSearch, TransportError
 
+from soc.opensearch import bootstrap
 from soc.search import Names
 
 T = TypeVar("T")
@@ -171,10 +172,7 @@ def drop_prefix(client: OpenSearch, prefix: str) -> None:
     """Remove a scratch deployment (data streams, indices, templates, pipeline) created under ``prefix``."""
     if not prefix.startswith("scratch-"):
         raise ValueError("only scratch prefixes are dropped")
-    client.indices.delete_data_stream(name=f"{prefix}*", ignore=[404])
-    client.indices.delete(index=f"{prefix}*", ignore=[404])
-    client.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
-    client.ingest.delete_pipeline(id=f"{prefix}*", ignore=[404])
+    bootstrap.remove_prefix(client, prefix)
 
 
 def alerts_by_org(client: OpenSearch, names: Names) -> list[dict[str, Any]]:

@@ -202,3 +202,14 @@ class Bootstrap:
 
 def init(settings: Settings, client: OpenSearch, names: Names) -> Report:
     return Bootstrap(settings, client, names).run()
+
+
+def remove_prefix(client: OpenSearch, prefix: str) -> None:
+    """Delete every data stream, index, template and pipeline under ``prefix`` (tests, benchmarks,
+    scratch runs). An empty prefix is refused: it would name the deployment itself."""
+    if not prefix:
+        raise ValueError("refusing to delete everything: no index prefix given")
+    client.indices.delete_data_stream(name=f"{prefix}*", ignore=[404])
+    client.indices.delete(index=f"{prefix}*", ignore=[404])
+    client.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
+    client.ingest.delete_pipeline(id=f"{prefix}*", ignore=[404])

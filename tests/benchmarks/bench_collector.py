@@ -62,10 +62,7 @@ def fresh(url: str) -> Settings:
 def drop(settings: Settings) -> None:
     client = search.client(settings)
     p = settings.index_prefix
-    client.indices.delete_data_stream(name=f"{p}*", ignore=[404])
-    client.indices.delete(index=f"{p}*", ignore=[404])
-    client.indices.delete_index_template(name=f"{p}*", ignore=[404])
-    client.ingest.delete_pipeline(id=f"{p}*", ignore=[404])
+    bootstrap.remove_prefix(client, p)
 
 
 def count(settings: Settings, index: str) -> int:

@@ -246,10 +246,7 @@ def bench(url: str, args: argparse.Namespace) -> int:
         if server_log is not None and done:
             os.unlink(server_log.name)  # kept when something failed
         prefix = settings.index_prefix
-        client.indices.delete(index=f"{prefix}*", ignore=[404])
-        client.indices.delete_data_stream(name=f"{prefix}*", ignore=[404])
-        client.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
-        client.ingest.delete_pipeline(id=f"{prefix}*", ignore=[404])
+        bootstrap.remove_prefix(client, prefix)
     return 0
 
 

@@ -155,10 +155,7 @@ def main() -> None:
         print(json.dumps({"events_loaded": args.events, "load_s": round(load_s, 1), **result}, indent=2))
     finally:
         if not args.keep:
-            client.indices.delete_data_stream(name=f"{prefix}*", ignore=[404])
-            client.indices.delete(index=f"{prefix}*", ignore=[404])
-            client.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
-            client.ingest.delete_pipeline(id=f"{prefix}*", ignore=[404])
+            bootstrap.remove_prefix(client, prefix)
 
 
 if __name__ == "__main__":

@@ -68,10 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             per_doc = stats["store"]["size_in_bytes"] / count
             print(f"{fmt:<15} {count:>8} {raw / count:>15.0f} {per_doc:>19.0f} {per_doc / (raw / count):>6.2f}")
     finally:
-        client.indices.delete_data_stream(name=f"{settings.index_prefix}*", ignore=[404])
-        client.indices.delete(index=f"{settings.index_prefix}*", ignore=[404])
-        client.indices.delete_index_template(name=f"{settings.index_prefix}*", ignore=[404])
-        client.ingest.delete_pipeline(id=f"{settings.index_prefix}*", ignore=[404])
+        bootstrap.remove_prefix(client, settings.index_prefix)
     return 0
 
 

@@ -65,10 +65,7 @@ def prefixed(base: Settings) -> Settings:
 def cleanup(settings: Settings) -> None:
     client = search.client(settings)
     p = settings.index_prefix
-    client.indices.delete_data_stream(name=f"{p}*", ignore=[404])
-    client.indices.delete(index=f"{p}*", ignore=[404])
-    client.indices.delete_index_template(name=f"{p}*", ignore=[404])
-    client.ingest.delete_pipeline(id=f"{p}*", ignore=[404])
+    bootstrap.remove_prefix(client, p)
 
 
 def config_text(settings: Settings, queue: Path, paths: list[str]) -> str:

@@ -31,10 +31,7 @@ def test_first_run_creates_everything(opensearch_settings: Settings) -> None:
         assert f"data stream {names.syslog}" in created and f"index {names.incidents}" in created
         assert report.changed
     finally:
-        client.indices.delete_data_stream(name=f"{settings.index_prefix}*", ignore=[404])
-        client.indices.delete(index=f"{settings.index_prefix}*", ignore=[404])
-        client.indices.delete_index_template(name=f"{settings.index_prefix}*", ignore=[404])
-        client.ingest.delete_pipeline(id=f"{settings.index_prefix}*", ignore=[404])
+        bootstrap.remove_prefix(client, settings.index_prefix)
 
 
 def test_templates_carry_the_ecs_fields(isolated: Settings) -> None:
@@ -74,10 +71,7 @@ def test_conflicting_mapping_is_reported_by_name_not_overwritten(opensearch_sett
         mapping = client.indices.get_mapping(index=names.alerts)[names.alerts]["mappings"]["properties"]
         assert mapping["severity"]["type"] == "long"
     finally:
-        client.indices.delete_data_stream(name=f"{settings.index_prefix}*", ignore=[404])
-        client.indices.delete(index=f"{settings.index_prefix}*", ignore=[404])
-        client.indices.delete_index_template(name=f"{settings.index_prefix}*", ignore=[404])
-        client.ingest.delete_pipeline(id=f"{settings.index_prefix}*", ignore=[404])
+        bootstrap.remove_prefix(client, settings.index_prefix)
 
 
 def test_retention_rolls_over_and_deletes_what_is_past_its_days(isolated: Settings) -> None:
@@ -100,3 +94,15 @@ def test_retention_rolls_over_and_deletes_what_is_past_its_days(isolated: Settin
     assert first in result.deleted_indices
     backing = client.indices.get_data_stream(name=names.syslog)["data_streams"][0]["indices"]
     assert first not in [b["index_name"] for b in backing] and backing  # write index kept
+
+
+def test_removing_a_prefix_refuses_the_empty_one(opensearch_settings: Settings) -> None:
+    client = search.client(opensearch_settings)
+    with pytest.raises(ValueError, match="no index prefix"):
+        bootstrap.remove_prefix(client, "")
+    settings = replace(opensearch_settings, index_prefix=f"t{uuid.uuid4().hex[:10]}-")
+    names = search.names(settings)
+    bootstrap.init(settings, client, names)
+    bootstrap.remove_prefix(client, settings.index_prefix)
+    assert not client.indices.exists(index=f"{settings.index_prefix}*", allow_no_indices=False)
+    assert not client.indices.exists_index_template(name=names.syslog)

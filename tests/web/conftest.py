@@ -34,10 +34,7 @@ def world(opensearch_settings: Settings) -> Iterator[w.World]:
     try:
         yield w.build(settings, SHARED if SHARED.exists() else None)
     finally:
-        client.indices.delete_data_stream(name=f"{prefix}*", ignore=[404])
-        client.indices.delete(index=f"{prefix}*", ignore=[404])
-        client.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
-        client.ingest.delete_pipeline(id=f"{prefix}*", ignore=[404])
+        bootstrap.remove_prefix(client, prefix)
 
 
 @pytest.fixture(scope="module")
