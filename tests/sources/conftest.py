@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +59,5 @@ class CollectorProcess(collector_fixtures.CollectorProcess):
         return self
 
 
-@pytest.fixture()
-def processes() -> Iterator[list[Any]]:
-    """Everything a test starts is ended at teardown, even when the test fails."""
-    started: list[Any] = []
-    yield started
-    for item in reversed(started):
-        if isinstance(item, CollectorProcess):
-            item.stop()
-        elif isinstance(item, subprocess.Popen) and item.poll() is None:
-            item.terminate()
-            try:
-                item.wait(20)
-            except subprocess.TimeoutExpired:
-                item.kill()
-                item.wait(10)
+# Every process a test starts is ended at teardown, even when the test fails (the collectors' fixture).
+processes = collector_fixtures.processes
