@@ -48,6 +48,7 @@ class CycleReport:
     errors: dict[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
     requests: int = 0
+    correlations_evaluated: int = 0  # full-timespan aggregations run (the others were ruled out by the probe)
 
 
 # search_after needs a total order. Sorting on _id loads its fielddata (deprecated); OpenSearch 2.19
@@ -133,6 +134,20 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
     return out
 
 
+def _probe_correlations(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
+                        report: CycleReport) -> dict[tuple[Slot, str], list[dict[str, Any]] | None]:
+    """(slot, correlation id) -> the group filter its evaluation is limited to ([]: skip it; absent or
+    None: evaluate in full). One _msearch for all the probes of the cycle."""
+    items = [(w, c) for w in works for c in w.corrs if correlation.growing(c)]
+    if not items:
+        return {}
+    requests = [(",".join(names(s) for s in c.streams),
+                 correlation.probe_body(c, w.start, w.end, _must_not(c.rule.id, ds))) for w, c in items]
+    responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
+    report.requests += 1
+    return {(w.slot, c.rule.id): correlation.probed_groups(c, r) for (w, c), r in zip(items, responses, strict=True)}
+
+
 @dataclass
 class Found:
     """What evaluating a cycle's windows produced, before anything is written."""
@@ -160,8 +175,13 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
             found.alerts.append(alerting.overflow(rule, total, ds.per_rule_cap, agency, created, work.window))
             report.overflow_rules.append(rule_id)
         found.hits[rule_id] += total
+    probes = _probe_correlations(client, names, works, ds, report)
     for work in works:
         for corr in work.corrs:
+            only = probes.get((work.slot, corr.rule.id))
+            if only == []:
+                continue  # no group received a match since the last evaluation: none can newly fire
+            report.correlations_evaluated += 1
             ends = []
             t = work.start + timedelta(seconds=corr.timespan_s)
             while t < work.end:
@@ -170,7 +190,7 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
             for at in [*ends, work.end]:
                 try:
                     alerts = correlation.evaluate(client, names, corr, at, created, _must_not(corr.rule.id, ds),
-                                                  ds.request_timeout_s)
+                                                  ds.request_timeout_s, only)
                 except Exception as exc:  # one broken rule never stops the others
                     report.errors[corr.rule.id] = f"{type(exc).__name__}: {exc}"[:500]
                     break

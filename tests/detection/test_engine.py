@@ -152,6 +152,44 @@ def test_correlation_burst_across_cycles_fires_once(isolated: Settings) -> None:
     assert alert["kind"] == "correlation" and alert["group_key"] == "source.ip=198.18.0.1"
 
 
+def test_correlation_probe_limits_the_aggregation_to_groups_with_new_matches(isolated: Settings,
+                                                                            tmp_path: Path) -> None:
+    loaded, _ = rules.load([ROOT / "rules/linux/sshd/bruteforce.yml"])
+    compiled = convert.compile_rules(loaded)
+
+    def fails(ip: str, n: int) -> list[dict[str, Any]]:
+        return [{"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "dept-b"},
+                 "event": {"dataset": "syslog", "original": f"sshd[{i}]: Failed password for root from {ip}"},
+                 "process": {"name": "sshd"}, "source": {"ip": ip}} for i in range(n)]
+
+    _index(isolated, fails("198.18.0.1", 6) + fails("198.18.0.2", 9))
+    first = runner.run_cycle(isolated, DS, compiled)
+    assert first.alerts_created == 0 and first.correlations_evaluated == 1
+    # Only .1 gets new failures: its earlier six still count (the restricted aggregation covers the
+    # whole timespan), .2 stays at nine and is not evaluated.
+    _index(isolated, fails("198.18.0.1", 4))
+    second = runner.run_cycle(isolated, DS, compiled)
+    assert second.alerts_created == 1 and second.correlations_evaluated == 1
+    assert [a["group_key"] for a in _alerts(isolated)] == ["source.ip=198.18.0.1"]
+    # Nothing new for the base rule (an unrelated web event only): no aggregation at all.
+    _index(isolated, [_web("/index.html")])
+    third = runner.run_cycle(isolated, DS, compiled)
+    assert third.alerts_created == 0 and third.correlations_evaluated == 0
+    # .2 reaches ten with one more failure and fires in the cycle that sees it.
+    _index(isolated, fails("198.18.0.2", 1))
+    fourth = runner.run_cycle(isolated, DS, compiled)
+    assert fourth.alerts_created == 1 and fourth.correlations_evaluated == 1
+    # A "fewer than" condition can be met by silence: it is never ruled out by the probe.
+    f = tmp_path / "quiet.yml"
+    f.write_text((ROOT / "rules/linux/sshd/bruteforce.yml").read_text()
+                 .replace("gte: 10", "lt: 2").replace("e47561a2-2a77-51ee-ab4d-b31fbd198ddd",
+                                                     "e47561a2-2a77-51ee-ab4d-b31fbd198dde"))
+    loaded, problems = rules.load([f])
+    assert not problems
+    quiet = convert.compile_rules(loaded)
+    assert runner.run_cycle(isolated, DS, quiet).correlations_evaluated == 1
+
+
 def test_per_rule_cap_counts_overflow(isolated: Settings, tmp_path: Path) -> None:
     compiled = _rule(tmp_path, "cap", "    sel: {c-uri|contains: '../'}\n    condition: sel")
     _index(isolated, [_web(f"/../{i}", ip=f"203.0.113.{i}") for i in range(1, 8)])
