@@ -8,8 +8,9 @@
   ``add_jobs(scheduler, settings)``.
 
 It is started and stopped by the web application's lifespan (``soc serve``). Several service
-processes may each run one: detection takes a lease per window and grouping updates incidents
-with optimistic concurrency, so work is never done twice.
+processes may each run one: detection takes a lease per window, grouping runs under a lease of
+its own (one process at a time) and updates incidents with optimistic concurrency, so work is
+never done twice.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class ServiceScheduler:
         report = runner.run_cycle(self.settings, self.detection, convert.compile_rules(loaded), owner=self.owner)
         if report.errors:
             log.warning("detection errors: %s", report.errors)
-        grouping.run(self.runtime)
+        grouping.run_exclusive(self.runtime, self.owner)  # another process grouping now: it takes these too
 
     def _add_jobs(self) -> None:
         s = self.scheduler

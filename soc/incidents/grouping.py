@@ -26,10 +26,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from soc.audit import store as audit_store
 from soc.auth import Principal
+from soc.detection import store
 from soc.incidents import model, sla
 from soc.incidents.alerts_store import PendingAlert
 from soc.incidents.runtime import Runtime
@@ -92,6 +94,44 @@ def plan(rt: Runtime, pending: list[PendingAlert], unfinished: dict[str, Plan] |
             cur.alerts.append(alert)
             cur.last_seen = max(cur.last_seen, alert.doc["last_seen"], key=model.parse_time)
     return plans
+
+
+LEASE_ID = "lease:grouping"
+
+
+def run_exclusive(rt: Runtime, owner: str, lease_s: float = 120.0, **kwargs: Any) -> GroupingResult | None:
+    """``run`` under a lease that one service process at a time holds (None: another holds it).
+
+    Claims keep two concurrent runs from putting one alert into two incidents, but two runs that
+    each claim a *different* new alert of the same key would each open an incident for it; with
+    every process's scheduler grouping after its detection cycle, the lease makes the runs take
+    turns. A process that stops holding it is replaced once the lease (longer than a run) expires.
+    """
+    held = _take_lease(rt, owner, lease_s)
+    if held is None:
+        return None
+    try:
+        return run(rt, **kwargs)
+    finally:
+        store.conditional_writes(rt.client, rt.names, [(LEASE_ID, _lease_doc(owner, None, 0), held)])
+
+
+def _lease_doc(owner: str, holder: str | None, until_ms: int) -> dict[str, Any]:
+    return {"job": "grouping", "owner": holder, "lease_until_ms": until_ms, "last_owner": owner,
+            "updated": store.iso(datetime.now(UTC))}
+
+
+def _take_lease(rt: Runtime, owner: str, lease_s: float) -> tuple[int, int] | None:
+    now_ms = int(store.node_now(rt.client).timestamp() * 1000)  # one clock for every process: the node's
+    current = store.get_docs(rt.client, rt.names, [LEASE_ID]).get(LEASE_ID)
+    version: tuple[int, int] | None = None
+    if current is not None:
+        src = current["_source"]
+        if src.get("owner") not in (None, owner) and int(src.get("lease_until_ms") or 0) > now_ms:
+            return None
+        version = (int(current["_seq_no"]), int(current["_primary_term"]))
+    doc = _lease_doc(owner, owner, now_ms + int(lease_s * 1000))
+    return store.conditional_writes(rt.client, rt.names, [(LEASE_ID, doc, version)]).get(LEASE_ID)
 
 
 def run(rt: Runtime, batch: int = 500, max_batches: int = 200, step: StepHook | None = None) -> GroupingResult:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from soc.incidents import grouping
@@ -80,3 +81,29 @@ def test_resolved_incidents_take_no_new_alerts(rt: Runtime, alerts: Alerts) -> N
     alerts.add(at=T0 + timedelta(minutes=5))
     grouping.run(rt)
     assert sorted(i["alert_count"] for i in _incidents(rt)) == [1, 1]
+
+
+def test_grouping_runs_take_turns_under_a_lease(rt: Runtime, alerts: Alerts) -> None:
+    alerts.add(at=T0)
+    held = grouping._take_lease(rt, "other-process", lease_s=60)
+    assert held is not None
+    # Another process holds the lease: this one leaves the alerts to it (no second incident for a key
+    # whose alerts the two processes would each claim part of).
+    assert grouping.run_exclusive(rt, "this-process") is None
+    assert _incidents(rt) == []
+    assert grouping._take_lease(rt, "third-process", lease_s=60) is None
+    # The holder runs and gives the lease back; the next run of anyone finds nothing left to do.
+    done = grouping.run_exclusive(rt, "other-process")
+    assert done is not None and done.alerts == 1
+    alerts.add(at=T0 + timedelta(minutes=5))
+    later = grouping.run_exclusive(rt, "this-process")
+    assert later is not None and later.alerts == 1 and later.created == []
+    assert [i["alert_count"] for i in _incidents(rt)] == [2]
+
+
+def test_an_expired_grouping_lease_is_taken_over(rt: Runtime, alerts: Alerts) -> None:
+    alerts.add(at=T0)
+    assert grouping._take_lease(rt, "stopped-process", lease_s=0.05) is not None
+    time.sleep(0.3)  # the holder stopped without giving the lease back; it expires
+    result = grouping.run_exclusive(rt, "this-process")
+    assert result is not None and result.alerts == 1
