@@ -31,12 +31,20 @@ class Compiled:
     # What the engine runs: the query rebuilt as DSL with patterns on the wildcard sub-fields
     # (soc.detection.dsl); empty when the query string cannot be rebuilt exactly, then it runs as is.
     search: dict[str, Any] = field(default_factory=dict, compare=False)
+    # A query too large for one request (OpenSearch's clause limit) cut into DSL queries whose union
+    # is the rule (dsl.split); the engine runs each and merges their hits. Empty otherwise.
+    parts: tuple[dict[str, Any], ...] = field(default=(), compare=False)
 
     def query_string(self) -> dict[str, Any]:
         return {"query_string": {"query": self.query, "analyze_wildcard": True}}
 
     def dsl(self) -> dict[str, Any]:
+        """One query for the rule (a split rule's plain query string: slow, but one clause tree)."""
         return self.search or self.query_string()
+
+    def searches(self) -> tuple[dict[str, Any], ...]:
+        """What the engine runs: the parts of a split rule, else its one query."""
+        return self.parts or (self.dsl(),)
 
 
 @dataclass(frozen=True)
@@ -105,11 +113,16 @@ def _convert_single(loaded: LoadedRule) -> Compiled | Unsupported:
         return Unsupported(loaded, "fields not in our ECS list (no event can match): " + ", ".join(unknown))
     if len(queries) != 1 or not isinstance(queries[0], str):
         return Unsupported(loaded, f"expected one query, the backend gave {len(queries)}")
+    parts: tuple[dict[str, Any], ...] = ()
     try:
         search = dsl.translate(queries[0])
     except dsl.Untranslatable:
         search = {}
-    return Compiled(loaded, source.streams, queries[0], search)
+        try:
+            parts = tuple(dsl.translate_parts(queries[0]))
+        except dsl.Untranslatable:
+            parts = ()
+    return Compiled(loaded, source.streams, queries[0], search, parts)
 
 
 def _group_field(name: str) -> str:

@@ -303,3 +303,42 @@ def translate(query: str) -> dict[str, Any]:
     if clauses(tree) > MAX_CLAUSES:
         raise Untranslatable(f"its patterns expand to more than {MAX_CLAUSES} trigram clauses")
     return to_dsl(tree)
+
+
+def _flat_or(tree: Tree) -> list[Tree]:
+    if isinstance(tree, Node) and tree.op == "or":
+        return [leaf for item in tree.items for leaf in _flat_or(item)]
+    return [tree]
+
+
+def split(tree: Tree, budget: int = MAX_CLAUSES) -> list[Tree]:
+    """Trees of at most ``budget`` clauses each whose union matches what ``tree`` matches.
+
+    An OR is cut into groups of its (flattened) branches; an AND keeps its other operands in every
+    part and cuts its largest operand (``a AND (b OR c)`` is ``(a AND b) OR (a AND c)``). A NOT, or an
+    operand that cannot be cut below the budget, raises :class:`Untranslatable`.
+    """
+    if clauses(tree) <= budget:
+        return [tree]
+    if isinstance(tree, Leaf) or tree.op == "not":
+        raise Untranslatable(f"a single pattern or negation expands to more than {budget} trigram clauses")
+    if tree.op == "and":
+        big = max(range(len(tree.items)), key=lambda i: clauses(tree.items[i]))
+        others = tree.items[:big] + tree.items[big + 1:]
+        room = budget - 1 - sum(clauses(t) for t in others)
+        if room < 2:
+            raise Untranslatable(f"the fixed operands of an AND leave no room under {budget} clauses")
+        return [Node("and", (*others, part)) for part in split(tree.items[big], room)]
+    groups: list[list[Tree]] = [[]]
+    for branch in _flat_or(tree):
+        for piece in split(branch, budget - 1):
+            if groups[-1] and 1 + sum(clauses(t) for t in groups[-1]) + clauses(piece) > budget:
+                groups.append([])
+            groups[-1].append(piece)
+    return [g[0] if len(g) == 1 else Node("or", tuple(g)) for g in groups]
+
+
+def translate_parts(query: str) -> list[dict[str, Any]]:
+    """DSL queries whose union is the query string: one when it fits under OpenSearch's clause limit,
+    several otherwise (each run as its own search, hits merged by document)."""
+    return [to_dsl(t) for t in split(parse(query))]

@@ -63,11 +63,12 @@ def _must_not(rule_id: str, ds: DetectionSettings) -> list[dict[str, Any]]:
 
 
 def _body(c: Compiled, start: datetime, end: datetime, ds: DetectionSettings, size: int,
-          after: list[Any] | None = None) -> dict[str, Any]:
+          after: list[Any] | None = None, query: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One search of rule ``c`` over the window (``query``: one of a split rule's parts)."""
     body: dict[str, Any] = {
         "size": size, "track_total_hits": True, "sort": PAGE_SORT,
         "query": {"bool": {"filter": [
-            {"range": {"event.ingested": {"gt": store.iso(start), "lte": store.iso(end)}}}, c.dsl()],
+            {"range": {"event.ingested": {"gt": store.iso(start), "lte": store.iso(end)}}}, query or c.dsl()],
             "must_not": _must_not(c.rule.id, ds)}}}
     if after:
         body["search_after"] = after
@@ -107,31 +108,45 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
                   report: CycleReport, batched: bool) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
     """(slot, rule id) -> (hits up to the cap, total matches): every slot's queries share the _msearch
     requests; a rule with more matches than one page is paged with search_after."""
-    out: dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]] = {}
+    parts: dict[tuple[Slot, str], list[tuple[list[dict[str, Any]], int]]] = {}
+    failed: set[tuple[Slot, str]] = set()
     first = min(ds.page_size, ds.per_rule_cap)
     step = ds.batch_size if batched else 1
-    items = [(w, c) for w in works for c in w.singles]
+    items = [(w, c, q) for w in works for c in w.singles for q in c.searches()]
     for i in range(0, len(items), step):
         chunk = items[i:i + step]
-        requests = [(names(w.slot.stream), _body(c, w.start, w.end, ds, first)) for w, c in chunk]
+        requests = [(names(w.slot.stream), _body(c, w.start, w.end, ds, first, query=q)) for w, c, q in chunk]
         responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
         report.requests += 1
-        for (w, c), (index, _), resp in zip(chunk, requests, responses, strict=True):
+        for (w, c, q), (index, _), resp in zip(chunk, requests, responses, strict=True):
             if "error" in resp:
                 report.errors[c.rule.id] = str(resp["error"].get("root_cause", resp["error"]))[:500]
+                failed.add((w.slot, c.rule.id))
                 continue
             hits = resp["hits"]["hits"]
             total = int(resp["hits"]["total"]["value"])
             while len(hits) < min(total, ds.per_rule_cap) and hits:
                 size = min(ds.page_size, ds.per_rule_cap - len(hits))
-                page = store.search(client, index, _body(c, w.start, w.end, ds, size, hits[-1]["sort"]),
+                page = store.search(client, index, _body(c, w.start, w.end, ds, size, hits[-1]["sort"], q),
                                     ds.request_timeout_s)
                 report.requests += 1
                 if not page["hits"]["hits"]:
                     break
                 hits += page["hits"]["hits"]
-            out[(w.slot, c.rule.id)] = (hits, total)
-    return out
+            parts.setdefault((w.slot, c.rule.id), []).append((hits, total))
+    return {key: _merge(found, ds.per_rule_cap) for key, found in parts.items() if key not in failed}
+
+
+def _merge(found: list[tuple[list[dict[str, Any]], int]], cap: int) -> tuple[list[dict[str, Any]], int]:
+    """One rule's (hits, total) from its parts' answers: hits once per document, in window order, up to
+    the cap. The total is exact when every part's matches were all fetched, else the parts' sum (an
+    upper bound: a document matching two parts counts twice)."""
+    if len(found) == 1:
+        return found[0]
+    merged = {(h["_index"], h["_id"]): h for hits, _ in found for h in hits}
+    hits = sorted(merged.values(), key=lambda h: tuple(h["sort"]))
+    complete = all(len(h) == total for h, total in found)
+    return hits[:cap], len(hits) if complete else sum(total for _, total in found)
 
 
 def _probe_correlations(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,

@@ -48,6 +48,28 @@ def test_other_raw_line_regexes_stay_on_the_case_sensitive_field(regex: str) -> 
     assert "query_string" in dsl.translate(f"event.original.keyword:/{regex}/")
 
 
+def test_oversized_queries_are_cut_into_parts_whose_union_is_the_query() -> None:
+    patterns = " OR ".join(f"*\\/public\\/plugins\\/plugin{n:03d}name\\/*" for n in range(60))
+    query = f"http.response.status_code:200 AND (url.original:({patterns}) OR url.path:\\/admin)"
+    tree = dsl.parse(query)
+    assert dsl.clauses(tree) > dsl.MAX_CLAUSES
+    with pytest.raises(dsl.Untranslatable):
+        dsl.translate(query)
+    parts = dsl.split(tree)
+    assert len(parts) >= 2 and all(dsl.clauses(p) <= dsl.MAX_CLAUSES for p in parts)
+    status = dsl.Leaf("http.response.status_code", "term", "200")
+    branches: list[dsl.Tree] = []
+    for part in parts:  # each part keeps the AND's other operand and takes some of the OR's branches
+        assert isinstance(part, dsl.Node) and part.op == "and" and part.items[0] == status
+        rest = part.items[1]
+        branches += list(rest.items) if isinstance(rest, dsl.Node) and rest.op == "or" else [rest]
+    assert branches == dsl._flat_or(tree.items[1] if isinstance(tree, dsl.Node) else tree)
+    assert len(dsl.translate_parts(query)) == len(parts)
+    assert dsl.split(dsl.parse("url.path:\\/admin")) == [dsl.parse("url.path:\\/admin")]
+    with pytest.raises(dsl.Untranslatable):  # a negation cannot be cut into a union
+        dsl.split(dsl.parse(f"NOT url.original:({patterns})"))
+
+
 def test_patterns_move_to_wildcard_subfields_and_terms_stay() -> None:
     out = dsl.translate("url.original:*union\\ select* AND http.request.method:POST AND url.path:/.*\\.php/")
     assert out == {"bool": {"filter": [
@@ -99,21 +121,26 @@ def _compare(settings: Settings, compiled: list[convert.Result]) -> tuple[int, i
     """Every rule's hits with the query string and with the DSL; returns (rules compared, rules with hits)."""
     client, names = search.client(settings), search.names(settings)
     singles = [c for c in compiled if isinstance(c, convert.Compiled)]
-    assert sum(1 for c in singles if c.search) >= 0.9 * len(singles)  # nearly every rule runs as DSL
+    # nearly every rule runs as DSL, whole or cut into parts
+    assert sum(1 for c in singles if c.search or c.parts) >= 0.9 * len(singles)
     requests: list[tuple[str, dict[str, Any]]] = []
     for c in singles:
         index = ",".join(names(s) for s in c.streams)
-        for query in (c.query_string(), c.dsl()):
+        for query in (c.query_string(), *c.searches()):
             requests.append((index, {"size": 10000, "_source": False, "query": query}))
     responses: list[dict[str, Any]] = []
     for i in range(0, len(requests), 40):
         responses += store.msearch(client, requests[i:i + 40], 2, 120)
     with_hits = 0
-    for n, c in enumerate(singles):
-        plain, built = responses[2 * n], responses[2 * n + 1]
-        assert "error" not in plain and "error" not in built, (c.rule.path.name, plain.get("error"), built.get("error"))
+    at = 0
+    for c in singles:
+        plain, built = responses[at], responses[at + 1:at + 1 + len(c.searches())]
+        at += 1 + len(c.searches())
+        for r in (plain, *built):
+            assert "error" not in r, (c.rule.path.name, r.get("error"))
         want = {h["_id"] for h in plain["hits"]["hits"]}
-        assert {h["_id"] for h in built["hits"]["hits"]} == want, (c.rule.path.name, c.query, c.search)
+        got = {h["_id"] for r in built for h in r["hits"]["hits"]}
+        assert got == want, (c.rule.path.name, c.query, c.search or c.parts)
         with_hits += bool(want)
     return len(singles), with_hits
 
@@ -174,7 +201,7 @@ def _moved_leaves(compiled: list[convert.Result]) -> list[tuple[str, dsl.Leaf, s
             out.append((stream, tree, next(iter(moved["wildcard"].values()))["value"]))
 
     for c in compiled:
-        if isinstance(c, convert.Compiled) and c.search:
+        if isinstance(c, convert.Compiled) and (c.search or c.parts):
             walk(c.streams[0], dsl.parse(c.query))
     return out
 
