@@ -49,6 +49,7 @@ class CycleReport:
     duration_s: float = 0.0
     requests: int = 0
     correlations_evaluated: int = 0  # full-timespan aggregations run (the others were ruled out by the probe)
+    alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
 
 
 # search_after needs a total order. Sorting on _id loads its fielddata (deprecated); OpenSearch 2.19
@@ -220,6 +221,7 @@ def _write(client: OpenSearch, names: Names, found: Found, created: str, report:
     if crash_at == "before_alerts":
         raise InjectedCrash(crash_at)
     made, existing = alert_store.create_alerts(client, names, found.alerts)
+    report.alerts_written_at = time.time()
     report.alerts_created += made
     report.alerts_existing += existing
     if crash_at == "before_checkpoint":
@@ -229,16 +231,30 @@ def _write(client: OpenSearch, names: Names, found: Found, created: str, report:
     return made
 
 
+# A rule's state document is rewritten in every cycle where it matched or failed, and otherwise at
+# most this often (its last_run then lags by up to this much). Rewriting every rule's document every
+# cycle was a scripted update per rule per second on a busy runner.
+STATE_EVERY_S = 60.0
+_state_written: dict[tuple[str, str], float] = {}  # (state index, rule id) -> monotonic time of last write
+
+
 def _record(client: OpenSearch, names: Names, works: list[Work], found: Found, made: int, report: CycleReport,
             ms: int) -> None:
     now = store.iso(datetime.now(UTC))
+    tick = time.monotonic()
     states: dict[str, dict[str, Any]] = {}
     rule_ids = [c.rule.id for w in works for c in w.singles] + [c.rule.id for w in works for c in w.corrs]
     for rule_id in rule_ids:
         err = report.errors.get(rule_id)
-        states[rule_id] = {"rule_id": rule_id, "hits": found.hits.get(rule_id, 0), "last_run": now,
+        hits = found.hits.get(rule_id, 0)
+        key = (names.rules_state, rule_id)
+        if not hits and not err and tick - _state_written.get(key, -STATE_EVERY_S) < STATE_EVERY_S:
+            continue
+        _state_written[key] = tick
+        states[rule_id] = {"rule_id": rule_id, "hits": hits, "last_run": now,
                            "duration_ms": ms, "enabled": True, "errors": 1 if err else 0, "last_error": err}
-    store.write_rule_states(client, names, states)
+    if states:
+        store.write_rule_states(client, names, states)
     metrics.record_alerts(made, sum(found.suppressed.values()), report.errors)
 
 

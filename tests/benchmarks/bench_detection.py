@@ -10,8 +10,9 @@ line in a hundred an attack that a single-event rule must catch).
     window, alternating, median of ``--runs``.
 (a) Detection latency at a steady rate (default 1k events/s for 60 s) while the runner cycles every
     ``--interval`` s with a ``--settle`` s settle delay: for each attack event, the time from its
-    ``event.ingested`` to the end of the cycle that wrote its alert (an upper bound: the alert is
-    written before the cycle ends), p50 and p95, plus attack events that got no alert.
+    ``event.ingested`` to the moment the bulk request that wrote its alert returned (the cycle then
+    still moves its checkpoints and records rule states), p50 and p95, plus attack events that got
+    no alert.
 (c) The search thread pool's ``rejected`` counter before and after (a), and the 429s the runner saw.
 
 By default a dedicated OpenSearch node is started on a free port in a temporary folder and stopped at
@@ -179,14 +180,14 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     client_429_before = store.Stats.rejections
     sent: list[float] = []
     feeder = threading.Thread(target=_feed, args=(settings, docs, rate, sent))
-    cycles: list[tuple[float, float]] = []  # (start, end) wall clock of each cycle
+    cycles: list[tuple[float, float, float]] = []  # wall clock of each cycle: start, alerts written, end
     durations: list[float] = []
     feeder.start()
     tail_until: float | None = None
     while tail_until is None or time.time() < tail_until:
         t0 = time.time()
         report = runner.run_cycle(settings, ds, compiled, owner="bench", client=client)
-        cycles.append((t0, time.time()))
+        cycles.append((t0, report.alerts_written_at or time.time(), time.time()))
         durations.append(report.duration_s)
         if report.errors:
             print(f"    cycle errors: {report.errors}")
@@ -196,17 +197,20 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     feeder.join()
     rejected_after = store.search_rejections(client)
     ingested = store.ingested_times(client, names, attacks)
-    latencies: list[float] = []
+    latencies: list[float] = []  # to the moment the cycle's alert bulk request returned (alert written)
     lower: list[float] = []  # to the start of the alerting window's processing
+    to_end: list[float] = []  # to the end of that cycle (how earlier rounds measured)
     alerted: set[str] = set()
     for alert in store.all_alerts(client, names):
         refs = [e["id"] for e in alert.get("events", []) if e["id"] in ingested]
         if alert.get("kind") != "match" or not refs:
             continue
         created = store.parse_time(alert["created"]).timestamp()
-        done = next((e for s, e in cycles if s - 1 <= created <= e), None)
-        if done is None or refs[0] in alerted:
+        cycle = next(((w, e) for s, w, e in cycles if s - 1 <= created <= e), None)
+        if cycle is None or refs[0] in alerted:
             continue
+        done = cycle[0]
+        to_end.append(cycle[1] - ingested[refs[0]].timestamp())
         alerted.add(refs[0])
         latencies.append(done - ingested[refs[0]].timestamp())
         lower.append(created - ingested[refs[0]].timestamp())
@@ -217,9 +221,12 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
           f"median cycle {statistics.median(durations):.2f} s")
     if latencies:
         p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]
-        print(f"    latency event.ingested -> end of the alerting cycle over {len(latencies)} attack events: "
-              f"p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s "
-              f"(to the cycle's start: p50 {statistics.median(lower):.2f} s)")
+        to_end.sort()
+        end95 = to_end[min(len(to_end) - 1, round(0.95 * len(to_end)) - 1)]
+        print(f"    latency event.ingested -> alert written (bulk request returned), {len(latencies)} attack events: "
+              f"p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s; "
+              f"to the cycle's end: p50 {statistics.median(to_end):.2f} s, p95 {end95:.2f} s; "
+              f"to the evaluation's start: p50 {statistics.median(lower):.2f} s")
     print(f"    attack events without an alert: {len(attacks) - len(alerted)} of {len(attacks)}")
     print(f"(c) search thread-pool rejections during (a): {rejected_after - rejected_before}; "
           f"429s seen by the runner: {store.Stats.rejections - client_429_before}")

@@ -190,6 +190,28 @@ def test_correlation_probe_limits_the_aggregation_to_groups_with_new_matches(iso
     assert runner.run_cycle(isolated, DS, quiet).correlations_evaluated == 1
 
 
+def test_rule_state_documents_count_hits_and_skip_idle_rewrites(isolated: Settings, tmp_path: Path) -> None:
+    compiled = (_rule(tmp_path, "state-hit", "    sel: {c-uri|contains: '/etc/shadow'}\n    condition: sel")
+                + _rule(tmp_path, "state-idle", "    sel: {c-uri|contains: '/never/seen'}\n    condition: sel"))
+    hit_id, idle_id = (c.rule.id for c in compiled)
+    client, names = search.client(isolated), search.names(isolated)
+
+    def states() -> dict[str, dict[str, Any]]:
+        client.indices.refresh(index=names.rules_state)
+        return store.rule_states(client, names)
+
+    _index(isolated, [_web("/etc/shadow", ip="203.0.113.1")])
+    runner.run_cycle(isolated, DS, compiled)
+    first = states()
+    assert first[hit_id]["hits"] == 1 and first[hit_id]["errors"] == 0 and first[hit_id]["last_error"] is None
+    assert first[idle_id]["hits"] == 0 and first[idle_id]["last_run"]  # every rule gets a state at once
+    _index(isolated, [_web("/etc/shadow", ip="203.0.113.2")])
+    runner.run_cycle(isolated, DS, compiled)
+    second = states()
+    assert second[hit_id]["hits"] == 2 and second[hit_id]["last_run"] >= first[hit_id]["last_run"]
+    assert second[idle_id] == first[idle_id]  # nothing new for it: not rewritten within STATE_EVERY_S
+
+
 def test_per_rule_cap_counts_overflow(isolated: Settings, tmp_path: Path) -> None:
     compiled = _rule(tmp_path, "cap", "    sel: {c-uri|contains: '../'}\n    condition: sel")
     _index(isolated, [_web(f"/../{i}", ip=f"203.0.113.{i}") for i in range(1, 8)])
