@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from soc.api import server as api_server
 from soc.api.server import NoDelayH11Protocol
 
 
@@ -21,7 +22,18 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"hello"})
 
 
-@pytest.mark.parametrize(("base", "nodelay"), [(NoDelayH11Protocol, True), (H11Protocol, False)])
+PROTOCOLS = [(NoDelayH11Protocol, True), (H11Protocol, False)]
+if api_server.HAS_HTTPTOOLS:
+    PROTOCOLS.append((api_server.NoDelayHttpToolsProtocol, True))
+
+
+def test_serve_uses_the_c_parser_and_uvloop() -> None:
+    """Both are dependencies: the pure-Python h11 parser and asyncio's loop cost more CPU per request."""
+    assert api_server.HAS_HTTPTOOLS and api_server.HAS_UVLOOP
+    assert api_server.PROTOCOL.endswith(":NoDelayHttpToolsProtocol") and api_server.LOOP == "uvloop"
+
+
+@pytest.mark.parametrize(("base", "nodelay"), PROTOCOLS)
 def test_accepted_connections_have_tcp_nodelay(base: type[H11Protocol], nodelay: bool) -> None:
     seen: list[int] = []
 
@@ -33,7 +45,9 @@ def test_accepted_connections_have_tcp_nodelay(base: type[H11Protocol], nodelay:
     sock = socket.socket(family=socket.AF_INET)  # as uvicorn binds it when it runs several workers
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(hello, http=Recording, lifespan="off", log_level="warning"))
+    # asyncio's own loop, which leaves Nagle on (uvloop, which `soc serve` runs, turns it off by itself).
+    server = uvicorn.Server(uvicorn.Config(hello, http=Recording, loop="asyncio", lifespan="off",
+                                           log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
