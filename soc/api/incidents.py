@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from soc.api.deps import IdPath, Rt, Who
 from soc.incidents import evidence, merging
@@ -29,6 +31,7 @@ from soc.incidents.schemas import (
     Status,
     UnmergeIn,
     When,
+    incident_dict,
 )
 from soc.incidents.service import IncidentService
 from soc.incidents.store import Stored, Version
@@ -39,8 +42,13 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=2000)]
 
 
-def _out(stored: Stored) -> IncidentOut:
-    return IncidentOut.of(stored.doc, stored.version)
+def _json(payload: dict[str, Any], status_code: int = 200) -> Response:
+    """JSON serialized by orjson; the route still declares its response_model for the OpenAPI document."""
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def _out(stored: Stored, status_code: int = 200) -> Response:
+    return _json(incident_dict(stored.doc, stored.version), status_code)
 
 
 def _filters(agency: list[Agency] | None, status: list[Status] | None, severity: list[Severity] | None,
@@ -64,11 +72,11 @@ def list_incidents(
     q: Annotated[str | None, Query(max_length=200, description="words in title, comments, entities")] = None,
     breached: bool | None = None, include_merged: bool = False,
     sort: Sort = "-last_seen", cursor: Cursor = None, limit: Limit = 50,
-) -> IncidentPage:
+) -> Response:
     f = _filters(agency, status, severity, assignee, rule, tag, entity, since, until, q, breached, include_merged)
     page = IncidentService(rt).search(who, f | {"sort": sort, "cursor": cursor, "limit": limit})
-    return IncidentPage(items=[IncidentOut.of(s.doc, s.version, full=False) for s in page["items"]],
-                        next_cursor=page["next_cursor"], total=page["total"])
+    return _json({"items": [incident_dict(s.doc, s.version, full=False) for s in page["items"]],
+                  "next_cursor": page["next_cursor"], "total": page["total"]})
 
 
 @router.get("/metrics", response_model=Metrics, summary="MTTA, MTTR and SLA breaches over the filtered incidents")
@@ -86,21 +94,21 @@ def bulk(rt: Rt, who: Who, body: BulkIn) -> BulkOut:
 
 
 @router.get("/{incident_id}", response_model=IncidentOut)
-def get_incident(rt: Rt, who: Who, incident_id: IdPath) -> IncidentOut:
+def get_incident(rt: Rt, who: Who, incident_id: IdPath) -> Response:
     return _out(IncidentService(rt).get(who, incident_id))
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut,
               summary="Change status, resolution, assignee, severity or title; carries the version read",
               responses={409: {"description": "stale version or illegal transition; the current state is included"}})
-def patch_incident(rt: Rt, who: Who, incident_id: IdPath, body: IncidentPatch) -> IncidentOut:
+def patch_incident(rt: Rt, who: Who, incident_id: IdPath, body: IncidentPatch) -> Response:
     changes = body.model_dump(exclude={"version"}, exclude_unset=True)
     return _out(IncidentService(rt).patch(who, incident_id, Version.parse(body.version), changes))
 
 
 @router.post("/{incident_id}/comments", response_model=IncidentOut, status_code=201)
-def add_comment(rt: Rt, who: Who, incident_id: IdPath, body: CommentIn) -> IncidentOut:
-    return _out(IncidentService(rt).comment(who, incident_id, body.text))
+def add_comment(rt: Rt, who: Who, incident_id: IdPath, body: CommentIn) -> Response:
+    return _out(IncidentService(rt).comment(who, incident_id, body.text), 201)
 
 
 @router.get("/{incident_id}/timeline", response_model=Page, summary="Everything that happened, oldest first")
@@ -109,12 +117,12 @@ def timeline(rt: Rt, who: Who, incident_id: IdPath, cursor: Cursor = None, limit
 
 
 @router.post("/{incident_id}/merge", response_model=IncidentOut, summary="Merge other incidents into this one")
-def merge(rt: Rt, who: Who, incident_id: IdPath, body: MergeIn) -> IncidentOut:
+def merge(rt: Rt, who: Who, incident_id: IdPath, body: MergeIn) -> Response:
     return _out(merging.merge(rt, who, incident_id, body.sources))
 
 
 @router.post("/{incident_id}/unmerge", response_model=IncidentOut, summary="Take a merged incident out again")
-def unmerge(rt: Rt, who: Who, incident_id: IdPath, body: UnmergeIn) -> IncidentOut:
+def unmerge(rt: Rt, who: Who, incident_id: IdPath, body: UnmergeIn) -> Response:
     return _out(merging.unmerge(rt, who, incident_id, body.source))
 
 
