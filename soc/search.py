@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from opensearchpy import OpenSearch
+from opensearchpy.serializer import JSONSerializer
 
 from soc.config import Settings
 
@@ -90,6 +92,29 @@ class Names:
     def stream_for(self, dataset: str) -> str:
         """The data stream an event of ``event.dataset`` belongs to."""
         return self.web if dataset.endswith(".access") or dataset.startswith("web") else self.syslog
+
+
+class OrjsonSerializer(JSONSerializer):
+    """opensearch-py's JSON serializer with orjson doing the work (the same JSON, several times faster).
+
+    What orjson cannot encode (integers beyond 64 bits, Decimal, numpy, ...) goes through the
+    library's own encoder, so requests are the same bytes. orjson decodes every integer OpenSearch
+    sends (long, unsigned_long) exactly; text it refuses goes to the library's decoder.
+    """
+
+    def loads(self, s: str) -> Any:
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError:
+            return super().loads(s)
+
+    def dumps(self, data: Any) -> Any:
+        if isinstance(data, str):
+            return data
+        try:
+            return orjson.dumps(data, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:
+            return super().dumps(data)
 
 
 def client(settings: Settings, **extra: Any) -> OpenSearch:

@@ -63,7 +63,8 @@ def clock() -> Clock:
 
 @pytest.fixture()
 def rt(isolated: Settings, clock: Clock) -> Iterator[Runtime]:
-    runtime = Runtime(isolated, search.client(isolated, pool_maxsize=16), search.names(isolated), clock=clock)
+    client = search.client(isolated, pool_maxsize=16, serializer=search.OrjsonSerializer())  # as the API has it
+    runtime = Runtime(isolated, client, search.names(isolated), clock=clock)
     runtime.notifier = Notifier(runtime.client, runtime.names, max_attempts=4, backoff=0.05, timeout=2.0)
     runtime.notifier.start()
     yield runtime
