@@ -14,6 +14,7 @@ Documents (``kind`` tells them apart):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,12 +194,19 @@ def webhooks_for(client: OpenSearch, names: Names, agency: str, severity_rank: i
 def subscriptions_for(client: OpenSearch, names: Names, kind: str, agency: str, severity_rank: int,
                       ranks: dict[str, int]) -> list[dict[str, Any]]:
     """Enabled subscriptions of ``kind`` whose agencies include ``agency`` (or '*') and whose minimum is met."""
-    resp = client.search(index=names.users, body={"size": 200, "query": {"bool": {"filter": [
-        {"term": {"kind": kind}}, {"term": {"disabled": False}},
-        {"terms": {"agencies": [agency, auth.ALL_AGENCIES]}}]}}})
-    out = []
-    for hit in resp["hits"]["hits"]:
-        doc = hit["_source"]
-        if ranks.get(doc.get("min_severity", ""), 0) <= severity_rank:
-            out.append(doc | {"id": hit["_id"]})
-    return out
+    return [s for s in subscriptions_of(client, names, kind, [agency]) if wants(s, agency, severity_rank, ranks)]
+
+
+def subscriptions_of(client: OpenSearch, names: Names, kind: str, agencies: Collection[str]) -> list[dict[str, Any]]:
+    """Enabled subscriptions of ``kind`` for any of ``agencies`` (or '*'), in one search; ``wants`` picks."""
+    terms = sorted({*agencies, auth.ALL_AGENCIES})
+    resp = client.search(index=names.users, body={"size": min(200 * len(terms), 10_000), "query": {"bool": {
+        "filter": [{"term": {"kind": kind}}, {"term": {"disabled": False}}, {"terms": {"agencies": terms}}]}}})
+    return [hit["_source"] | {"id": hit["_id"]} for hit in resp["hits"]["hits"]]
+
+
+def wants(subscription: dict[str, Any], agency: str, severity_rank: int, ranks: dict[str, int]) -> bool:
+    """Whether a subscription covers an incident of ``agency`` at ``severity_rank``."""
+    agencies = subscription.get("agencies") or []
+    return ((agency in agencies or auth.ALL_AGENCIES in agencies)
+            and ranks.get(subscription.get("min_severity", ""), 0) <= severity_rank)

@@ -132,3 +132,38 @@ def test_sla_breaches_are_flagged_once_and_notified(rt: Runtime, alerts: Alerts,
     assert m["ack_breached"] == 1 and m["resolve_breached"] == 1 and m["mtta_seconds"] == 16 * 60
     breached = api.get("/api/v1/incidents", headers=head, params={"breached": "true"}).json()
     assert [i["id"] for i in breached["items"]] == [iid]
+
+
+def test_events_published_together_reach_only_their_subscribers(rt: Runtime,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events waiting at once share one subscription search; each still goes to exactly its hooks."""
+    receivers = {name: Receiver() for name in ("a-high", "b-low", "all-medium")}
+    try:
+        for name, agencies, minimum in (("a-high", ["agency-a"], "high"), ("b-low", ["agency-b"], "low"),
+                                        ("all-medium", ["*"], "medium")):
+            users_store.create_webhook(rt.client, rt.names, name, receivers[name].url, agencies, minimum)
+        notifier = notify.Notifier(rt.client, rt.names, max_attempts=1, mail_settings=None)
+        for i, (agency, severity) in enumerate((("agency-a", "critical"), ("agency-b", "low"),
+                                                ("agency-a", "low"), ("agency-c", "medium"))):
+            notifier.publish("incident.created", {"id": f"inc-{i}", "organization": {"id": agency},
+                                                  "severity": severity})
+        searches = []
+        real = users_store.subscriptions_of
+
+        def counting(*args: Any) -> list[dict[str, Any]]:
+            searches.append(args[2])
+            return real(*args)
+
+        monkeypatch.setattr(users_store, "subscriptions_of", counting)
+        notifier.start()
+        try:
+            assert notifier.drain(10)
+        finally:
+            notifier.stop()
+        got = {name: sorted(json.loads(req["body"])["incident"]["id"] for req in r.requests)
+               for name, r in receivers.items()}
+        assert got == {"a-high": ["inc-0"], "b-low": ["inc-1"], "all-medium": ["inc-0", "inc-3"]}
+        assert searches == ["webhook"]  # four events, one search
+    finally:
+        for r in receivers.values():
+            r.close()
