@@ -49,6 +49,7 @@ class CycleReport:
     duration_s: float = 0.0
     requests: int = 0
     correlations_evaluated: int = 0  # full-timespan aggregations run (the others were ruled out by the probe)
+    skipped: int = 0  # rule queries not sent: the window holds no value an exact-term condition needs
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
 
 
@@ -113,7 +114,9 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
     failed: set[tuple[Slot, str]] = set()
     first = min(ds.page_size, ds.per_rule_cap)
     step = ds.batch_size if batched else 1
-    items = [(w, c, q) for w in works for c in w.singles for q in c.searches()]
+    present = _present_values(client, names, works, ds, report)
+    items = [(w, c, q) for w in works for c in w.singles if _may_match(c, present.get(w.slot, {}), report)
+             for q in c.searches()]
     for i in range(0, len(items), step):
         chunk = items[i:i + step]
         requests = [(names(w.slot.stream), _body(c, w.start, w.end, ds, first, query=q)) for w, c, q in chunk]
@@ -136,6 +139,43 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
                 hits += page["hits"]["hits"]
             parts.setdefault((w.slot, c.rule.id), []).append((hits, total))
     return {key: _merge(found, ds.per_rule_cap) for key, found in parts.items() if key not in failed}
+
+
+PRESENT_MAX = 1000  # distinct values of a field per window beyond which its presence is not checked
+
+
+def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
+                    report: CycleReport) -> dict[Slot, dict[str, set[str]]]:
+    """Per slot, the lower-cased values the window holds for each field some rule requires an exact
+    value of (one aggregation request for all slots). A field with too many values is left out."""
+    asks = [(w, sorted({f for c in w.singles for f, _ in c.required})) for w in works]
+    asks = [(w, fields) for w, fields in asks if fields]
+    if not asks:
+        return {}
+    requests = [(names(w.slot.stream), {
+        "size": 0, "track_total_hits": False,
+        "query": {"range": {"event.ingested": {"gt": store.iso(w.start), "lte": store.iso(w.end)}}},
+        "aggs": {f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)}})
+        for w, fields in asks]
+    responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
+    report.requests += 1
+    out: dict[Slot, dict[str, set[str]]] = {}
+    for (w, fields), resp in zip(asks, responses, strict=True):
+        if "error" in resp:
+            continue  # unknown: every rule runs
+        aggs = resp.get("aggregations", {})
+        out[w.slot] = {f: {str(b["key"]).lower() for b in aggs[f"f{i}"]["buckets"]}
+                       for i, f in enumerate(fields) if not aggs[f"f{i}"].get("sum_other_doc_count")}
+    return out
+
+
+def _may_match(c: Compiled, present: dict[str, set[str]], report: CycleReport) -> bool:
+    """False when the window holds none of the values one of the rule's exact-term conditions needs."""
+    for fld, values in c.required:
+        if fld in present and not values & present[fld]:
+            report.skipped += 1
+            return False
+    return True
 
 
 def _merge(found: list[tuple[list[dict[str, Any]], int]], cap: int) -> tuple[list[dict[str, Any]], int]:

@@ -212,6 +212,25 @@ def test_rule_state_documents_count_hits_and_skip_idle_rewrites(isolated: Settin
     assert second[idle_id] == first[idle_id]  # nothing new for it: not rewritten within STATE_EVERY_S
 
 
+def test_rules_whose_exact_values_are_absent_from_the_window_are_not_searched(isolated: Settings,
+                                                                             tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "ftp", "    keywords: ['connection refused']\n    condition: keywords",
+                     logsource="product: linux, service: vsftpd")
+    assert compiled[0].required == (("process.name", frozenset({"vsftpd"})),)
+
+    def line(program: str, n: int) -> dict[str, Any]:
+        return {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "dept-c"},
+                "event": {"dataset": "syslog", "original": f"{program}[{n}]: connection refused"},
+                "message": "connection refused", "process": {"name": program}}
+
+    _index(isolated, [line("sshd", 1), line("cron", 2)])
+    report = runner.run_cycle(isolated, DS, compiled)
+    assert report.skipped == 1 and report.alerts_created == 0
+    _index(isolated, [line("sshd", 3), line("VsFTPd", 4)])  # matched case-insensitively, as Sigma wants
+    report = runner.run_cycle(isolated, DS, compiled)
+    assert report.skipped == 0 and report.alerts_created == 1
+
+
 def test_per_rule_cap_counts_overflow(isolated: Settings, tmp_path: Path) -> None:
     compiled = _rule(tmp_path, "cap", "    sel: {c-uri|contains: '../'}\n    condition: sel")
     _index(isolated, [_web(f"/../{i}", ip=f"203.0.113.{i}") for i in range(1, 8)])
