@@ -57,18 +57,31 @@ USERS = ("root", "admin", "alice", "oracle", "deploy", "backup")
 
 
 def _line(i: int, when: datetime) -> tuple[str, bytes, bool]:
-    """(parser kind, raw line, is an attack) for event number i."""
+    """(parser kind, raw line, is an attack) for event number i: 70 % web requests (one in eight a
+    POST), 30 % syslog from sshd, sudo, cron and systemd-logind, as a government server's mix."""
     ip = f"10.{i % 41}.{(i // 41) % 250}.{1 + i % 199}"
     attack = i % 100 == 3
     if i % 10 < 7:
         path = ATTACKS[(i // 100) % len(ATTACKS)] if attack else PATHS[i % len(PATHS)]
+        method = "POST" if i % 8 == 5 and not attack else "GET"
         stamp = when.strftime("%d/%b/%Y:%H:%M:%S +0000")
-        return "nginx", (f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {(200, 200, 304, 404)[i % 4]} {i % 9000} '
+        return "nginx", (f'{ip} - - [{stamp}] "{method} {path} HTTP/1.1" {(200, 200, 304, 404)[i % 4]} {i % 9000} '
                          f'"-" "{AGENTS[i % len(AGENTS)]}"').encode(), attack  # fmt: skip
-    stamp = when.strftime("%b %d %H:%M:%S").replace(" 0", "  ", 1)
-    what = (f"Accepted publickey for {USERS[i % 6]} from {ip} port {1024 + i % 60000} ssh2" if i % 3
-            else f"Disconnected from user {USERS[i % 6]} {ip} port {1024 + i % 60000}")
-    return "syslog", f"{stamp} host{i % 30} sshd[{3000 + i % 20000}]: {what}".encode(), False
+    stamp = f"{when:%b} {when.day:>2} {when:%H:%M:%S}"  # RFC 3164: the day padded with a space
+    user, pid = USERS[i % 6], 3000 + i % 20000
+    kind = (i // 10) % 6
+    if kind == 3:
+        what = (f"sudo:   {user} : TTY=pts/{i % 5} ; PWD=/home/{user} ; USER=root ; "
+                "COMMAND=/usr/bin/systemctl restart nginx")
+    elif kind == 4:
+        what = f"CRON[{pid}]: ({user}) CMD (/usr/local/bin/backup --quiet)"
+    elif kind == 5:
+        what = f"systemd-logind[812]: New session {i % 900} of user {user}."
+    elif i % 3:
+        what = f"sshd[{pid}]: Accepted publickey for {user} from {ip} port {1024 + i % 60000} ssh2"
+    else:
+        what = f"sshd[{pid}]: Disconnected from user {user} {ip} port {1024 + i % 60000}"
+    return "syslog", f"{stamp} host{i % 30} {what}".encode(), False
 
 
 def make_events(n: int, tag: str) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
@@ -85,6 +98,9 @@ def make_events(n: int, tag: str) -> tuple[list[tuple[str, dict[str, Any]]], lis
         docs.append((doc_id, event))
         if attack:
             attacks.append(doc_id)
+    failed = sum(1 for _, e in docs if "_parse_failure" in (e.get("tags") or []))
+    if failed:  # the generator must produce what real sources send, or rules see other data
+        raise SystemExit(f"{failed} of {n} generated lines did not parse")
     return docs, attacks
 
 
