@@ -92,6 +92,10 @@ FIELDS: dict[str, str] = {
     "url.decoded.path": "ci_keyword",
     "url.decoded.query": "ci_keyword",
     "http.request.method": "keyword",
+    # The request's Content-Type header where the log records it (nginx JSON "content_type"). ECS
+    # reserves this field for a type sniffed from the body; no ECS field holds the header, and
+    # Sigma's cs-content-type rules need one.
+    "http.request.mime_type": "ci_keyword",
     "http.request.referrer": "ci_keyword",
     "http.request.body.bytes": "long",
     "http.response.status_code": "long",

@@ -111,6 +111,7 @@ def parse_json(text: str, json_input: str, ctx: ParseContext) -> dict[str, Any]:
         referrer=get("http_referer"),
         agent=get("http_user_agent"),
         domain=get("host") or get("server_name") or ctx.domain,
+        mime=get("content_type"),
     )
     return event
 
@@ -140,6 +141,7 @@ def _fill(
     referrer: str | None,
     agent: str | None,
     domain: str | None,
+    mime: str | None = None,
 ) -> None:
     address = ip(client)
     if address is not None:
@@ -156,6 +158,8 @@ def _fill(
         request_fields["method"] = method.upper()
     if referrer:
         request_fields["referrer"] = referrer
+    if mime:
+        request_fields["mime_type"] = mime
     if request_fields:
         http["request"] = request_fields
     if version:

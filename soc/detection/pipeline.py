@@ -78,6 +78,8 @@ WEB_FIELDS: dict[str, str | list[str]] = {
     "cs-host": "url.domain",
     "cs(Host)": "url.domain",
     "cs-version": "http.version",
+    "cs-content-type": "http.request.mime_type",
+    "cs(Content-Type)": "http.request.mime_type",
     "cs-bytes": "http.request.body.bytes",
     "sc-bytes": "http.response.body.bytes",
     "cs-username": "user.name",

