@@ -4,6 +4,7 @@
   (one job, so an alert becomes an incident within one period);
 - every minute: the SLA check (breach flags and notifications);
 - daily: rollover and retention where the cluster has no ISM plugin;
+- hourly: expired console sessions are deleted (soc.web.jobs);
 - whatever the sources (health, silence) and reports (weekly) packages add with their
   ``add_jobs(scheduler, settings)``.
 
@@ -35,7 +36,7 @@ from soc.opensearch import retention
 log = logging.getLogger(__name__)
 
 # Packages that contribute periodic jobs through ``add_jobs(scheduler, settings)``.
-CONTRIBUTORS = ("soc.sources.jobs", "soc.reports.jobs")
+CONTRIBUTORS = ("soc.sources.jobs", "soc.reports.jobs", "soc.web.jobs")
 
 
 def _guarded(name: str, func: Callable[[], Any]) -> Callable[[], None]:

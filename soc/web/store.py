@@ -9,6 +9,7 @@ lang}``. Only the hash of a session's cookie value is stored.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from opensearchpy import NotFoundError, OpenSearch
@@ -38,6 +39,14 @@ def update_session(client: OpenSearch, names: Names, secret: str, changes: dict[
 
 def delete_session(client: OpenSearch, names: Names, secret: str) -> None:
     client.delete(index=names.users, id=session_id(secret), refresh=True, ignore=[404])
+
+
+def purge_sessions(client: OpenSearch, names: Names, now: datetime) -> int:
+    """Delete the sessions that expired before ``now`` (they no longer log anyone in, but stayed
+    stored); returns how many."""
+    resp = client.delete_by_query(index=names.users, refresh=True, conflicts="proceed", body={"query": {"bool": {
+        "filter": [{"term": {"kind": "session"}}, {"range": {"expires": {"lt": now.isoformat()}}}]}}})
+    return int(resp.get("deleted", 0))
 
 
 def get_doc(client: OpenSearch, names: Names, doc_id: str) -> dict[str, Any] | None:
