@@ -158,14 +158,18 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        assert self.reader is not None
         data = orjson.dumps(body) if body is not None else b""
         extra = f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n" if body is not None else ""
-        self.writer.write(f"{method} {path} HTTP/1.1\r\n{self.head}{extra}\r\n".encode() + data)
-        status = int((await self.reader.readline()).split(b" ", 2)[1])
+        message = f"{method} {path} HTTP/1.1\r\n{self.head}{extra}\r\n".encode() + data
+        if self.reader is not None and self.reader.at_eof():
+            await self.close()  # the server ended the idle connection (keep-alive timeout, 5 s)
+        reused = self.writer is not None
+        line = await self._send(message)
+        if not line and reused:  # closed while the request was on its way: nothing was read, send it again
+            await self.close()
+            line = await self._send(message)
+        status = int(line.split(b" ", 2)[1])
+        assert self.reader is not None
         length, close = None, False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
@@ -180,6 +184,18 @@ class Connection:
         if close:
             await self.close()
         return status, answer
+
+    async def _send(self, message: bytes) -> bytes:
+        """Sends on the open connection (opening one if needed); the answer's status line, b"" if closed."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assert self.reader is not None
+        self.writer.write(message)
+        try:
+            return await self.reader.readline()
+        except ConnectionError:
+            return b""
 
     async def close(self) -> None:
         if self.writer is not None:
