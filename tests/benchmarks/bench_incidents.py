@@ -105,7 +105,7 @@ def _status_body(current: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def profile(client: OpenSearch, settings: Settings, base: str, token: str, n: int = 100) -> None:
+def profile(client: OpenSearch, settings: Settings, base: str, token: str, incidents: int, n: int = 100) -> None:
     """One request at a time: the OpenSearch search alone, then the same list and a status change via the API."""
     from soc.auth import Principal
     from soc.incidents.runtime import Runtime
@@ -121,21 +121,9 @@ def profile(client: OpenSearch, settings: Settings, base: str, token: str, n: in
         direct.append(time.perf_counter() - t)
         body = {"size": 0, "query": service.query(who, f)}
         took.append(client.search(index=rt.names.incidents, body=body)["took"] / 1000)
-    head = {"Authorization": f"Bearer {token}"}
-    api_list, api_patch = [], []
-    with httpx.Client(base_url=base, headers=head, timeout=30) as http:
-        for i in range(n):
-            t = time.perf_counter()
-            http.get("/api/v1/incidents", params={"agency": random.choice(AGENCIES),
-                                                  "status": model.OPEN_STATUSES, "limit": 50}).raise_for_status()
-            api_list.append(time.perf_counter() - t)
-            iid = f"inc{(i * 7919) % 100_000:08d}"
-            current = http.get(f"/api/v1/incidents/{iid}")
-            if current.status_code == 404:
-                continue
-            t = time.perf_counter()
-            http.patch(f"/api/v1/incidents/{iid}", json=_status_body(current.json())).raise_for_status()
-            api_patch.append(time.perf_counter() - t)
+    # The API one request at a time, with the same client and the same requests as the concurrent runs.
+    alone = uvloop.run(run(base, token, 1, n, incidents, 0.0))
+    api_list, api_patch = alone["list"], alone["status"]
     for name, values in (("opensearch query (took)", took), ("service.search in-process", direct),
                          ("API list, one client", api_list), ("API status change, one client", api_patch)):
         print(f"  {name}: p50={pct(values, 0.5):.1f} ms p99={pct(values, 0.99):.1f} ms")
@@ -303,7 +291,7 @@ def bench(url: str, args: argparse.Namespace) -> int:
             except httpx.HTTPError:
                 time.sleep(0.2)
         print(f"load average before measuring: {os.getloadavg()}")
-        profile(client, settings, base, token)
+        profile(client, settings, base, token, args.incidents)
         for think in args.think:
             t = time.monotonic()
             times = uvloop.run(run(base, token, args.clients, args.requests, args.incidents, think))
