@@ -57,6 +57,8 @@ class ServiceScheduler:
         self.runtime = runtime or Runtime.build(settings)
         self.detection = detection_settings.load()
         self.owner = f"service-{uuid.uuid4().hex[:8]}"
+        # One client (one connection pool) for every detection cycle, not a new one per cycle.
+        self.detect_client = search.client(settings, serializer=search.OrjsonSerializer())
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.contributed: list[str] = []
         self._add_jobs()
@@ -65,7 +67,8 @@ class ServiceScheduler:
         loaded, problems = rules.load(list(self.detection.rule_paths))
         for problem in problems:
             log.warning("rule file %s not loaded: %s", problem.path, problem.reason)
-        report = runner.run_cycle(self.settings, self.detection, convert.compile_rules(loaded), owner=self.owner)
+        report = runner.run_cycle(self.settings, self.detection, convert.compile_rules(loaded), owner=self.owner,
+                                  client=self.detect_client)
         if report.errors:
             log.warning("detection errors: %s", report.errors)
         grouping.run_exclusive(self.runtime, self.owner)  # another process grouping now: it takes these too

@@ -1,7 +1,8 @@
 """One detection cycle: ingest-time windows per slot, batched rule queries, alerts, then the checkpoints.
 
 The work is cut into slots (log stream x rule group, ``soc.detection.slots``); an instance holds
-some of them under a lease. For each held slot the window is (its checkpoint, node-now - settle];
+some of them under a lease. For each held slot the window is (its checkpoint, node-now - settle],
+node-now being read just before the log streams are refreshed;
 every document is evaluated in the one window its ``event.ingested`` falls in, however old its
 ``@timestamp``. A cycle sends the single-event queries of all its slots in shared ``_msearch``
 requests, evaluates the correlations, writes all alerts in one bulk request (deterministic ids),
@@ -322,13 +323,17 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
     With ``owner`` (a scheduler instance) the slots stay held between cycles and are renewed each
     cycle; without it (a one-shot run) they are given back at the end.
     """
-    client = client or search.client(settings)
+    client = client or search.client(settings, serializer=search.OrjsonSerializer())
     names = search.names(settings)
     one_shot = owner is None
     owner = owner or f"runner-{uuid.uuid4().hex[:8]}"
     report = CycleReport()
     t0 = time.monotonic()
     now = store.node_now(client)
+    # Everything indexed before this point becomes searchable now rather than at the next scheduled
+    # refresh, so the settle delay need not cover the refresh interval: only the time between the
+    # ingest pipeline stamping event.ingested and the shard indexing the document (and clock skew).
+    store.refresh_streams(client, names, streams)
     held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
     report.slots = [h.slot.label for h in held]
     if not held:

@@ -12,11 +12,12 @@ from soc.errors import ConfigError
 @dataclass(frozen=True)
 class DetectionSettings:
     interval_s: float = 10.0  # scheduler period
-    # The window ends this long before OpenSearch's "now": one refresh interval (1 s), the time a
-    # large bulk request spends between the ingest pipeline stamping event.ingested and the shard
-    # indexing it (up to ~2 s under load), and clock skew between ingest nodes (NTP keeps it well
-    # under 1 s). "Now" is read from the node, so the runner's own clock never matters.
-    settle_s: float = 5.0
+    # The window ends this long before OpenSearch's "now" (read from the node just before each cycle
+    # refreshes the log streams, so the refresh interval needs no allowance): the time a large bulk
+    # request spends between the ingest pipeline stamping event.ingested and the shard indexing it
+    # (up to ~2 s under load), and clock skew between ingest nodes (NTP keeps it well under 1 s),
+    # with a margin. The runner's own clock never matters.
+    settle_s: float = 4.0
     first_lookback_s: float = 900.0  # where a target with no checkpoint starts
     max_window_s: float = 3600.0  # a long backlog is worked through in windows of at most this
     per_rule_cap: int = 1000  # matches turned into alerts per rule per window; the rest are counted

@@ -53,6 +53,12 @@ def node_now(client: OpenSearch) -> datetime:
     return datetime.fromtimestamp(node["timestamp"] / 1000, UTC)
 
 
+def refresh_streams(client: OpenSearch, names: Names, streams: Sequence[str]) -> None:
+    """Make every document the log streams have indexed so far searchable."""
+    with_backoff(lambda: client.indices.refresh(index=",".join(names(s) for s in streams),
+                                                ignore_unavailable=True, allow_no_indices=True))
+
+
 def msearch(client: OpenSearch, index_bodies: list[tuple[str, dict[str, Any]]], concurrency: int,
             timeout_s: float) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []

@@ -231,6 +231,19 @@ def test_rules_whose_exact_values_are_absent_from_the_window_are_not_searched(is
     assert report.skipped == 0 and report.alerts_created == 1
 
 
+def test_a_cycle_refreshes_the_streams_so_nothing_waits_for_the_refresh_interval(isolated: Settings,
+                                                                                 tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "refresh", "    sel: {c-uri|contains: '/wp-config.php.bak'}\n    condition: sel")
+    client, names = search.client(isolated), search.names(isolated)
+    _index(isolated, [_web("/index.html")])  # creates the stream's backing index
+    client.indices.put_settings(index=names.web, body={"index": {"refresh_interval": "-1"}})
+    client.index(index=names.web, op_type="create", body=_web("/wp-config.php.bak", ip="203.0.113.77"))
+    hidden = client.count(index=names.web, body={"query": {"term": {"source.ip": "203.0.113.77"}}})["count"]
+    assert hidden == 0  # not searchable: no scheduled refresh will ever come
+    report = runner.run_cycle(isolated, DS, compiled)
+    assert report.alerts_created == 1
+
+
 def test_per_rule_cap_counts_overflow(isolated: Settings, tmp_path: Path) -> None:
     compiled = _rule(tmp_path, "cap", "    sel: {c-uri|contains: '../'}\n    condition: sel")
     _index(isolated, [_web(f"/../{i}", ip=f"203.0.113.{i}") for i in range(1, 8)])
