@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"== shipped by the collector: {counters.get('shipped')} events "
               f"(received {counters.get('received')}, parse failures {counters.get('parse_failures')})")
 
-        time.sleep(6)  # detection reads only what is older than its settle delay (5 s)
+        time.sleep(5)  # detection reads only what is older than its settle delay (4 s)
         from soc.scheduler import ServiceScheduler
 
         scheduler = ServiceScheduler(settings)
