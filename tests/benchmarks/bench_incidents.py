@@ -10,7 +10,10 @@ child process, first times single requests one at a time (where the time goes), 
 from ``--clients`` asyncio clients and prints p50/p99 per operation. ``--think S [S ...]`` makes each
 client pause a random (exponential) S seconds between iterations, one run per value: 0 is a
 closed loop (every client sends its next request as soon as the last one is answered: the
-saturation case, where latency is mostly queueing). Not collected by pytest (the file is not named test_*).
+saturation case, where latency is mostly queueing). Each run also prints the CPU time per
+iteration of the API workers, the node (from its own statistics; with ``--url`` that is the
+whole cluster's, whoever else uses it) and the load generator. Not collected by pytest (the file
+is not named test_*).
 """
 
 from __future__ import annotations
@@ -194,6 +197,23 @@ class Connection:
             self.reader = self.writer = None
 
 
+def cpu_seconds(client: OpenSearch, api_pid: int) -> dict[str, float]:
+    """CPU time so far of the API workers (children of ``soc serve``), the node(s) and this process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    api = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == api_pid:
+                api += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    stats = client.nodes.stats(metric="process")
+    node = sum(n["process"]["cpu"]["total_in_millis"] for n in stats["nodes"].values()) / 1000
+    return {"API workers": api, "OpenSearch": node, "load generator": time.process_time()}
+
+
 def _ok(status: int, answer: bytes, what: str) -> None:
     if status >= 400:
         raise RuntimeError(f"{what}: HTTP {status}: {answer[:300]!r}")
@@ -297,12 +317,17 @@ def bench(url: str, args: argparse.Namespace) -> int:
         profile(client, settings, base, token, args.incidents)
         for think in args.think:
             t = time.monotonic()
+            cpu = cpu_seconds(client, server.pid)
             times = uvloop.run(run(base, token, args.clients, args.requests, args.incidents, think))
             took = time.monotonic() - t
+            used = {k: v - cpu[k] for k, v in cpu_seconds(client, server.pid).items()}
             print(f"{args.clients} clients, think {think} s, {took:.0f} s, load average {os.getloadavg()}")
             for name, values in times.items():
                 print(f"  {name}: n={len(values)} p50={pct(values, 0.5):.1f} ms p99={pct(values, 0.99):.1f} ms "
                       f"mean={statistics.mean(values) * 1000:.1f} ms ({len(values) / took:.0f}/s)")
+            n = len(times["status"])
+            print("  CPU per iteration (list + read + status change): "
+                  + ", ".join(f"{k} {v / n * 1000:.2f} ms" for k, v in used.items()))
         done = True
     finally:
         if server is not None:
