@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from soc.detection import settings as detection_settings
 from soc.web import i18n, render
 from soc.web.context import LoginRequired, Rejected, login_url
-from soc.web.ratelimit import LoginLimiter
+from soc.web.ratelimit import LoginLimiter, SharedLoginLimiter
 from soc.web.rulebook import Rulebook
 
 PREFIX = "/console"
@@ -41,7 +41,10 @@ def router() -> APIRouter:
 
 
 def mount(app: FastAPI, limiter: LoginLimiter | None = None) -> None:
-    app.state.console_limiter = limiter or LoginLimiter()
+    """Add the console to ``app``; without a limiter, login failures are counted in OpenSearch for
+    every service process together (``app.state.runtime``), or in this process when there is none."""
+    rt = getattr(app.state, "runtime", None)
+    app.state.console_limiter = limiter or (SharedLoginLimiter(rt.client, rt.names) if rt else LoginLimiter())
     app.state.console_rulebook = Rulebook(detection_settings.load())
     app.include_router(router())
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
