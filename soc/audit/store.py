@@ -37,7 +37,9 @@ def append(client: OpenSearch, names: Names, entries: list[dict[str, Any]], refr
         return
     body: list[dict[str, Any]] = []
     for doc in entries:
-        # Ids sort in the order entries were written, which breaks ties between equal timestamps.
+        # Ties between equal timestamps are broken by the sequence number (soc-audit has one shard and
+        # is append-only, so it is unique and in write order); sorting on _id would load its
+        # deprecated fielddata. The id still says when the entry was written.
         body.append({"create": {"_index": names.audit, "_id": f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"}})
         body.append(doc)
     resp = client.bulk(body=body, refresh=refresh)
@@ -50,7 +52,7 @@ def search(client: OpenSearch, names: Names, filters: list[dict[str, Any]], size
            search_after: list[Any] | None = None, ascending: bool = False) -> list[tuple[list[Any], dict[str, Any]]]:
     order = "asc" if ascending else "desc"
     body: dict[str, Any] = {"size": min(size, MAX_PAGE), "query": {"bool": {"filter": filters}},
-                            "sort": [{"@timestamp": order}, {"_id": order}]}
+                            "sort": [{"@timestamp": order}, {"_seq_no": order}]}
     if search_after:
         body["search_after"] = search_after
     resp = client.search(index=names.audit, body=body)

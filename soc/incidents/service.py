@@ -44,13 +44,28 @@ def encode_cursor(sort: str, values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps([sort, values]).encode()).decode().rstrip("=")
 
 
+# What each listing's sort values are (dates and numbers come back as integers, keywords and index
+# names as strings), so an altered cursor is refused here with a 400 instead of failing inside
+# OpenSearch's search_after parsing.
+CURSOR_VALUES: dict[str, tuple[type, ...]] = {
+    "-last_seen": (int, str), "last_seen": (int, str), "-created": (int, str), "created": (int, str),
+    "-severity": (int, int, str), "severity": (int, int, str), "-alert_count": (int, str),
+    "audit": (int, int), "timeline": (int, int),  # @timestamp, _seq_no
+    "alerts": (int, str), "exceptions": (int, str),  # first_seen / created, _id
+    "context": (int, str, int),  # @timestamp, _index, _seq_no
+}
+
+
 def decode_cursor(sort: str, cursor: str) -> list[Any]:
     try:
         got_sort, values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error, TypeError):
         raise Invalid("cursor: not a cursor returned by this listing") from None
+    kinds = CURSOR_VALUES.get(sort)
     if got_sort != sort or not isinstance(values, list) or not all(
-            isinstance(v, str | int | float) and not isinstance(v, bool) for v in values):
+            isinstance(v, str | int) and not isinstance(v, bool) for v in values) or (
+            kinds is not None and (len(values) != len(kinds)
+                                   or not all(isinstance(v, k) for v, k in zip(values, kinds, strict=False)))):
         raise Invalid("cursor: it belongs to another sort order or was altered")
     return values
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from soc.audit import store as audit_store
 from soc.incidents import grouping
 from soc.incidents.runtime import Runtime
 from tests.incidents.conftest import Alerts, Clock, bearer
@@ -125,3 +129,33 @@ def test_listing_filters_sorts_and_pages_on_the_server(rt: Runtime, alerts: Aler
     assert text["total"] >= 1 and "source.ip=10.0.1.4" in text["items"][0]["entities"]
     bad = api.get("/api/v1/incidents", headers=bearer(tok), params={"cursor": "garbage!"})
     assert bad.status_code == 422 and "cursor" in bad.json()["detail"]
+
+    def forged(sort: str, values: list[Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps([sort, values]).encode()).decode().rstrip("=")
+
+    # well-formed cursors whose values do not fit the sort are refused before reaching OpenSearch
+    for cursor in (forged("-severity", ["high", 1, "x"]), forged("-severity", [3, 1]),
+                   forged("-severity", [3, 1, 7]), forged("-last_seen", [1, "a"])):
+        r = api.get("/api/v1/incidents", headers=bearer(tok), params={"sort": "-severity", "cursor": cursor})
+        assert r.status_code == 422 and "cursor" in r.json()["detail"], cursor
+    admin = bearer(tokens["admin"])
+    r = api.get("/api/v1/audit", headers=admin, params={"cursor": forged("audit", [1, "not-a-sequence-number"])})
+    assert r.status_code == 422 and "cursor" in r.json()["detail"]
+    same_moment = datetime.now(UTC)  # entries with one timestamp: the sequence number orders them
+    audit_store.append(rt.client, rt.names, [
+        audit_store.entry(same_moment, "root", "test.mark", "incident", f"inc-{n}", "agency-a", f"mark {n}")
+        for n in range(3)], refresh=True)
+    first = api.get("/api/v1/audit", headers=admin, params={"limit": 1}).json()
+    assert first["next_cursor"]  # a real cursor still pages on
+    rest = api.get("/api/v1/audit", headers=admin, params={"limit": 1, "cursor": first["next_cursor"]})
+    assert rest.status_code == 200 and not {e["id"] for e in rest.json()["items"]} & {
+        e["id"] for e in first["items"]}
+    marks, cursor = [], None
+    while True:  # newest first; entries of one moment in the reverse of the order they were written
+        params = {"limit": 1, "action": "test.mark"} | ({"cursor": cursor} if cursor else {})
+        page = api.get("/api/v1/audit", headers=admin, params=params).json()
+        marks += [e["summary"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert marks == ["mark 2", "mark 1", "mark 0"]
