@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,14 +56,8 @@ def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
     loaded, problems = rules.load(_paths(args))
     for p in problems:
         print(f"FAIL  {p.path}: {p.reason}")
-    prefix = f"scratch-{uuid.uuid4().hex[:8]}-"
-    scratch = replace(settings, index_prefix=prefix)
-    client = search.client(scratch)
-    try:
-        bootstrap.init(scratch, client, search.names(scratch))
-        results = ruletest.run(client, search.names(scratch), convert.compile_rules(loaded))
-    finally:
-        store.drop_prefix(client, prefix)
+    with bootstrap.scratch(settings) as scratch:
+        results = ruletest.run(search.client(scratch), search.names(scratch), convert.compile_rules(loaded))
     for r in results:
         print(f"{'pass' if r.passed else 'FAIL'}  {r.path}  {r.case}  {r.detail}")
     failed = sum(1 for r in results if not r.passed) + len(problems)
@@ -82,14 +75,9 @@ def cmd_rules_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     loaded, problems = rules.load(_paths(args))
     for p in problems:
         print(f"not loaded: {p.path}: {p.reason}")
-    prefix = f"scratch-{uuid.uuid4().hex[:8]}-"
-    scratch = replace(settings, index_prefix=prefix)
-    client = search.client(scratch)
-    try:
-        bootstrap.init(scratch, client, search.names(scratch))
-        result = evaluate.evaluate(client, search.names(scratch), folder, convert.compile_rules(loaded))
-    finally:
-        store.drop_prefix(client, prefix)
+    with bootstrap.scratch(settings) as scratch:
+        result = evaluate.evaluate(search.client(scratch), search.names(scratch), folder,
+                                   convert.compile_rules(loaded))
     print(json.dumps(evaluate.to_json(result), indent=2) if args.json else evaluate.render(result))
     missed = [a for a, found in result.detected().items() if not found]
     return 0 if not missed and result.false_positive_alerts() == 0 and not result.errors else 1

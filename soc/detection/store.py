@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from opensearchpy import OpenSearch, TransportError
 
-from soc.opensearch import bootstrap
 from soc.search import Names
 
 T = TypeVar("T")
@@ -172,13 +171,6 @@ def index_events(client: OpenSearch, names: Names, events: list[dict[str, Any]])
         if resp.get("errors"):
             bad = next(i["create"]["error"] for i in resp["items"] if "error" in i["create"])
             raise RuntimeError(f"test events were refused: {bad}")
-
-
-def drop_prefix(client: OpenSearch, prefix: str) -> None:
-    """Remove a scratch deployment (data streams, indices, templates, pipeline) created under ``prefix``."""
-    if not prefix.startswith("scratch-"):
-        raise ValueError("only scratch prefixes are dropped")
-    bootstrap.remove_prefix(client, prefix)
 
 
 def alerts_by_org(client: OpenSearch, names: Names) -> list[dict[str, Any]]:

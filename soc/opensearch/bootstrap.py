@@ -6,11 +6,15 @@ another type is a conflict: it is reported by index and field name and never ove
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opensearchpy import NotFoundError, OpenSearch
 
+from soc import search
 from soc.config import Settings
 from soc.errors import BootstrapError
 from soc.opensearch import templates
@@ -213,3 +217,16 @@ def remove_prefix(client: OpenSearch, prefix: str) -> None:
     client.indices.delete(index=f"{prefix}*", ignore=[404])
     client.indices.delete_index_template(name=f"{prefix}*", ignore=[404])
     client.ingest.delete_pipeline(id=f"{prefix}*", ignore=[404])
+
+
+@contextmanager
+def scratch(settings: Settings, stem: str = "scratch-") -> Iterator[Settings]:
+    """A deployment of its own under a fresh random prefix (``stem`` + 8 hex digits), initialised on
+    entry and removed on exit, however the block ends (rule tests, evaluations, benchmarks)."""
+    scoped = replace(settings, index_prefix=f"{stem}{uuid.uuid4().hex[:8]}-")
+    client = search.client(scoped)
+    try:
+        init(scoped, client, search.names(scoped))
+        yield scoped
+    finally:
+        remove_prefix(client, scoped.index_prefix)

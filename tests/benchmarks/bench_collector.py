@@ -53,52 +53,37 @@ def lines(n: int, tag: str) -> list[bytes]:
                                                  30000 + i % 30000, tag.encode(), i) for i in range(n)]
 
 
-def fresh(url: str) -> Settings:
-    settings = Settings(opensearch_url=url, index_prefix=f"bench{uuid.uuid4().hex[:8]}-")
-    bootstrap.init(settings, search.client(settings), search.names(settings))
-    return settings
-
-
-def drop(settings: Settings) -> None:
-    client = search.client(settings)
-    p = settings.index_prefix
-    bootstrap.remove_prefix(client, p)
-
-
 def count(settings: Settings, index: str) -> int:
     r = httpx.get(f"{settings.url}/{index}/_count", timeout=30)
     return int(r.json().get("count", 0)) if r.status_code == 200 else 0
 
 
-def raw_bulk(url: str, data: list[bytes]) -> float:
-    settings = fresh(url)
-    try:
-        stream = search.names(settings).syslog
-        ctx = ParseContext(received_at=datetime.now(UTC), peer_ip="127.0.0.1")
-        epoch = os.urandom(16)
-        bodies = []
-        for start in range(0, len(data), BATCH):
-            parts = []
-            for seq, raw in enumerate(data[start:start + BATCH], start):
-                event = parse("syslog", raw, ctx)
-                event.update({"organization": {"id": "so-bench"}, "observer": {"name": "bench"},
-                              "agent": {"id": "bench", "type": "soc-collector"}})
-                event.setdefault("log", {}).setdefault("source", {})["id"] = "s"
-                doc_id = ids.syslog_id(epoch, "bench", "s", seq, raw)
-                parts.append(b'{"create":{"_index":"%s","_id":"%s"}}\n%s\n' % (stream.encode(), doc_id.encode(),
-                                                                              orjson.dumps(event)))
-            bodies.append(b"".join(parts))
-        with httpx.Client(timeout=120) as client:
-            t0 = time.perf_counter()
-            for body in bodies:
-                r = client.post(f"{url}/_bulk", content=body, params={"filter_path": "errors"},
-                                headers={"Content-Type": "application/x-ndjson"})
-                assert r.status_code == 200 and not r.json()["errors"], r.text[:300]
-            elapsed = time.perf_counter() - t0
-        assert count(settings, stream) == len(data) or refresh_count(settings, stream) == len(data)
-        return len(data) / elapsed
-    finally:
-        drop(settings)
+def raw_bulk(settings: Settings, data: list[bytes]) -> float:
+    url = settings.url
+    stream = search.names(settings).syslog
+    ctx = ParseContext(received_at=datetime.now(UTC), peer_ip="127.0.0.1")
+    epoch = os.urandom(16)
+    bodies = []
+    for start in range(0, len(data), BATCH):
+        parts = []
+        for seq, raw in enumerate(data[start:start + BATCH], start):
+            event = parse("syslog", raw, ctx)
+            event.update({"organization": {"id": "so-bench"}, "observer": {"name": "bench"},
+                          "agent": {"id": "bench", "type": "soc-collector"}})
+            event.setdefault("log", {}).setdefault("source", {})["id"] = "s"
+            doc_id = ids.syslog_id(epoch, "bench", "s", seq, raw)
+            parts.append(b'{"create":{"_index":"%s","_id":"%s"}}\n%s\n' % (stream.encode(), doc_id.encode(),
+                                                                          orjson.dumps(event)))
+        bodies.append(b"".join(parts))
+    with httpx.Client(timeout=120) as client:
+        t0 = time.perf_counter()
+        for body in bodies:
+            r = client.post(f"{url}/_bulk", content=body, params={"filter_path": "errors"},
+                            headers={"Content-Type": "application/x-ndjson"})
+            assert r.status_code == 200 and not r.json()["errors"], r.text[:300]
+        elapsed = time.perf_counter() - t0
+    assert count(settings, stream) == len(data) or refresh_count(settings, stream) == len(data)
+    return len(data) / elapsed
 
 
 def refresh_count(settings: Settings, index: str) -> int:
@@ -112,8 +97,9 @@ def send(port: int, data: list[bytes]) -> None:
             sock.sendall(b"".join(b"%d %s" % (len(x), x) for x in data[start:start + 2000]))
 
 
-def collector(url: str, data: list[bytes], work: Path, sink: dict[str, Any] | None = None) -> tuple[float, int]:
-    settings = fresh(url)
+def collector(settings: Settings, data: list[bytes], work: Path, sink: dict[str, Any] | None = None
+              ) -> tuple[float, int]:
+    url = settings.url
     queue = work / f"q-{uuid.uuid4().hex[:6]}"
     cfg = {"organization": {"id": "so-bench"},
            "collector": {"id": "bench", "queue_dir": str(queue), "heartbeat_seconds": 3600},
@@ -143,7 +129,6 @@ def collector(url: str, data: list[bytes], work: Path, sink: dict[str, Any] | No
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(queue, ignore_errors=True)
-        drop(settings)
 
 
 RSYSLOG_CONF = """\
@@ -164,8 +149,8 @@ ruleset(name="ship") {{
 """
 
 
-def rsyslog(url: str, data: list[bytes], work: Path) -> float:
-    settings = fresh(url)
+def rsyslog(settings: Settings, data: list[bytes], work: Path) -> float:
+    url = settings.url
     stream = search.names(settings).syslog
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -199,7 +184,6 @@ def rsyslog(url: str, data: list[bytes], work: Path) -> float:
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(rdir, ignore_errors=True)
-        drop(settings)
 
 
 def main() -> None:
@@ -216,11 +200,15 @@ def main() -> None:
     try:
         for run in range(args.runs):
             data = lines(args.events, f"r{run}{uuid.uuid4().hex[:4]}")
-            results["raw"].append(raw_bulk(args.url, data))
-            rate, rss = collector(args.url, data, work, sink)
+            base = Settings(opensearch_url=args.url)  # each measurement on a deployment of its own
+            with bootstrap.scratch(base, "bench") as settings:
+                results["raw"].append(raw_bulk(settings, data))
+            with bootstrap.scratch(base, "bench") as settings:
+                rate, rss = collector(settings, data, work, sink)
             results["collector"].append(rate)
             results["rss_mb"].append(rss / 1024)
-            results["rsyslog"].append(rsyslog(args.url, data, work))
+            with bootstrap.scratch(base, "bench") as settings:
+                results["rsyslog"].append(rsyslog(settings, data, work))
             print(f"run {run + 1}: raw _bulk {results['raw'][-1]:,.0f}/s  collector {rate:,.0f}/s  "
                   f"rsyslog {results['rsyslog'][-1]:,.0f}/s  collector peak RSS {rss / 1024:.0f} MiB", flush=True)
     finally:

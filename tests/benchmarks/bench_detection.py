@@ -29,7 +29,6 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -280,22 +279,20 @@ def main(argv: list[str] | None = None) -> int:
         node.start(dist.install(Settings().opensearch_version, default_cache()), home, port,
                    heap=os.environ.get("SOC_BENCH_HEAP", "1g"), timeout=180)
         base = Settings(node_port=port, node_home=home)
-    settings = replace(base, index_prefix=f"scratch-bench-{uuid.uuid4().hex[:6]}-")
-    client = search.client(settings)
     try:
-        bootstrap.init(settings, client, search.names(settings))
-        compiled = load_rules(public=not args.ours_only)
-        if args.query_string:
-            compiled = [plain_query_string(c) for c in compiled]
-        usable = [c for c in compiled if not isinstance(c, convert.Unsupported)]
-        print(f"rules enabled: {len(usable)} of {len(compiled)} loaded "
-              f"({sum(1 for c in usable if isinstance(c, convert.CompiledCorrelation))} correlations); "
-              f"node {'at ' + args.url if args.url else 'dedicated'}")
-        bench_batched(settings, compiled, args.events, args.runs, args.concurrency)
-        if not args.no_latency:
-            bench_latency(settings, compiled, args.rate, args.seconds, args.interval, args.settle, args.concurrency)
+        with bootstrap.scratch(base, "scratch-bench-") as settings:
+            compiled = load_rules(public=not args.ours_only)
+            if args.query_string:
+                compiled = [plain_query_string(c) for c in compiled]
+            usable = [c for c in compiled if not isinstance(c, convert.Unsupported)]
+            print(f"rules enabled: {len(usable)} of {len(compiled)} loaded "
+                  f"({sum(1 for c in usable if isinstance(c, convert.CompiledCorrelation))} correlations); "
+                  f"node {'at ' + args.url if args.url else 'dedicated'}")
+            bench_batched(settings, compiled, args.events, args.runs, args.concurrency)
+            if not args.no_latency:
+                bench_latency(settings, compiled, args.rate, args.seconds, args.interval, args.settle,
+                              args.concurrency)
     finally:
-        store.drop_prefix(client, settings.index_prefix)
         if home is not None:
             node.stop(home)
             shutil.rmtree(home, ignore_errors=True)

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -54,18 +53,6 @@ def write_file(path: Path, n: int) -> None:
     with open(path, "wb") as fh:
         for start in range(0, n, 10000):
             fh.write(b"".join(line(i) for i in range(start, min(n, start + 10000))))
-
-
-def prefixed(base: Settings) -> Settings:
-    settings = replace(base, index_prefix=f"bench{uuid.uuid4().hex[:8]}-")
-    bootstrap.init(settings, search.client(settings), search.names(settings))
-    return settings
-
-
-def cleanup(settings: Settings) -> None:
-    client = search.client(settings)
-    p = settings.index_prefix
-    bootstrap.remove_prefix(client, p)
 
 
 def config_text(settings: Settings, queue: Path, paths: list[str]) -> str:
@@ -144,24 +131,18 @@ def main() -> None:
         write_file(log, args.lines)
         for _ in range(args.runs):
             for kind in ("tail", "bulk"):
-                settings = prefixed(base)
-                try:
+                with bootstrap.scratch(base, "bench") as settings:
                     if kind == "tail":
                         tail_rates.append(tail_run(settings, log, work, args.lines))
                     else:
                         bulk_rates.append(bulk_run(settings, args.lines, 5000))
-                finally:
-                    cleanup(settings)
         t, b = statistics.median(tail_rates), statistics.median(bulk_rates)
         print(f"tail to OpenSearch: {t:,.0f} events/s (runs {[round(x) for x in tail_rates]})")
         print(f"raw _bulk baseline: {b:,.0f} events/s (runs {[round(x) for x in bulk_rates]})")
         print(f"tail / raw _bulk: {t / b:.2f}")
         if args.replay_lines:
-            settings = prefixed(base)
-            try:
+            with bootstrap.scratch(base, "bench") as settings:
                 wall, rss = replay_run(settings, work, args.replay_lines)
-            finally:
-                cleanup(settings)
             print(f"replay of {args.replay_lines:,} lines: {wall:.1f} s wall, {args.replay_lines / wall:,.0f} lines/s, "
                   f"peak RSS {rss:.0f} MiB")
 

@@ -106,3 +106,16 @@ def test_removing_a_prefix_refuses_the_empty_one(opensearch_settings: Settings) 
     bootstrap.remove_prefix(client, settings.index_prefix)
     assert not client.indices.exists(index=f"{settings.index_prefix}*", allow_no_indices=False)
     assert not client.indices.exists_index_template(name=names.syslog)
+
+
+def test_a_scratch_deployment_exists_inside_its_block_and_is_gone_after(opensearch_settings: Settings) -> None:
+    client = search.client(opensearch_settings)
+    with pytest.raises(RuntimeError, match="stop here"), \
+            bootstrap.scratch(opensearch_settings, "scratch-t-") as scoped:
+        names = search.names(scoped)
+        assert scoped.index_prefix.startswith("scratch-t-") and scoped.index_prefix != opensearch_settings.index_prefix
+        assert client.indices.exists(index=names.alerts)
+        assert client.indices.get_data_stream(name=names.syslog)["data_streams"]
+        raise RuntimeError("stop here")  # a failing run still leaves nothing behind
+    assert not client.indices.exists(index=f"{scoped.index_prefix}*", allow_no_indices=False)
+    assert not client.indices.get_index_template(name=f"{scoped.index_prefix}*", ignore=[404]).get("index_templates")
