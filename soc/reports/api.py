@@ -23,7 +23,8 @@ ReportId = Annotated[str, Path(pattern=r"^\d{4}-W\d{2}\.[A-Za-z0-9_.\-]{1,64}\.(
 def list_reports(rt: Rt, who: Who, week: Annotated[str | None, Query(pattern=r"^\d{4}-W\d{2}$")] = None,
                  agency: Annotated[str | None, Query(pattern=r"^(\*|[A-Za-z0-9_.\-]{1,64})$")] = None,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                 offset: Annotated[int, Query(ge=0, le=10_000)] = 0) -> ReportPage:
+                 offset: Annotated[int, Query(ge=0, le=10_000,
+                                              description="offset + limit must be at most 10000")] = 0) -> ReportPage:
     total, docs = service.list_for(rt.client, rt.names, who, week, agency, limit, offset)
     return ReportPage(total=total, items=[public(d) for d in docs])
 

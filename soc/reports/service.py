@@ -97,9 +97,14 @@ def _visible(who: Principal, doc: dict[str, Any]) -> bool:
     return who.everywhere or (agency != PROVINCE and who.sees(agency))
 
 
+MAX_WINDOW = 10_000  # OpenSearch's index.max_result_window: a page must end within it
+
+
 def list_for(client: OpenSearch, names: Names, who: Principal, week: str | None, agency: str | None,
              limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
     who.require_reader()
+    if offset + limit > MAX_WINDOW:
+        raise Invalid(f"offset + limit must be at most {MAX_WINDOW} (narrow the listing by week or agency)")
     filters: list[dict[str, Any]] = who.scope_filter()
     if week:
         filters.append({"term": {"week": week}})

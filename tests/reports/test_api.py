@@ -44,6 +44,10 @@ def test_scope_of_listing_and_downloads(api: tuple[TestClient, dict[str, str]]) 
     mine = http.get("/api/v1/reports", headers={"Authorization": tok["analyst_a"]}).json()
     assert [(r["id"], r["agency"], r["scope"]) for r in mine["items"]] == [(f"2025-W10.{A}.vi", A, "agency")]
     assert mine["items"][0]["summary"] == {"events": 20, "alerts": 3, "incidents_opened": 2, "open_at_end": 1}
+    past_end = http.get("/api/v1/reports?limit=1&offset=10000", headers={"Authorization": tok["admin"]})
+    assert past_end.status_code == 422 and "offset + limit" in past_end.json()["detail"]
+    last = http.get("/api/v1/reports?limit=1&offset=9999", headers={"Authorization": tok["admin"]})
+    assert last.status_code == 200 and last.json()["items"] == []
     # Asking for another agency's reports by filter returns nothing, not the other agency's.
     assert http.get(f"/api/v1/reports?agency={B}", headers={"Authorization": tok["analyst_a"]}).json()["total"] == 0
 
