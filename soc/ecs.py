@@ -111,6 +111,7 @@ FIELDS: dict[str, str] = {
     "soc.parser": "keyword",
     "soc.truncated": "boolean",
     "soc.sequence": "long",
+    "soc.original_timestamp": "keyword",  # a claimed event time the pipeline clamped (from the future)
 }
 
 LOWERCASE_NORMALIZER = "soc_lowercase"

@@ -1,8 +1,9 @@
 """The stored alert document in ``soc-alerts`` (written by detection, read by incidents).
 
 Detection creates alerts with ``op_type=create`` and a deterministic id (see ``alert_id``), so a
-re-run never duplicates one. Detection never changes an alert afterwards; the incident service
-sets ``incident_id`` when it groups the alert (the only field anyone updates).
+re-run never duplicates one. Afterwards detection changes only a correlation's episode fields
+(``soc.detection.alerting.episode_update``, and ``superseded_by``) when later-arriving events
+extend it; the incident service sets ``incident_id`` and ``grouped``.
 
 Exceptions (``soc-exceptions``) are written by the incident service and read by detection:
 ``{"rule_id", "organization": {"id"} (or "*"), "conditions": [{"field", "op", "value"}],
@@ -41,7 +42,9 @@ class Threat(TypedDict):
 
 
 class AlertDoc(TypedDict):
-    """Plus "@timestamp": the event time of the first matched event (correlations: window end).
+    """Plus "@timestamp": the event time of what the alert reports (a match: its event; a correlation:
+    the first event of its episode), "detected_at" (when detection wrote it) and "delay_s" (detection
+    time minus event time; a correlation: minus its last event).
 
     Entity fields use ECS names at the top level when the alert is about them:
     ``source.ip``, ``user.name``, ``host.name``, ``url.domain`` (nested objects as in events).
@@ -60,7 +63,11 @@ class AlertDoc(TypedDict):
     summary: str  # one line for humans, built by detection from fields
     first_seen: str
     last_seen: str
-    window: NotRequired[dict[str, str]]  # {"start", "end"} of the ingest-time window that found it
+    window: NotRequired[dict[str, str]]  # {"start", "end"}: event time (a correlation: its episode)
+    ingest_window: NotRequired[dict[str, str]]  # the ingest-time window of the cycle that found it
+    # A correlation's episodes grow as late events arrive; when a late event joins two reported
+    # episodes, the later alert points to the one that now covers both (grouping skips it).
+    superseded_by: NotRequired[str]
     incident_id: NotRequired[str | None]
     # Set by the incident service only: False while an alert is claimed but its incident not yet
     # written (a run that stopped there is finished by the next one), True once confirmed.

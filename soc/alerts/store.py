@@ -12,35 +12,53 @@ from soc.search import Names
 
 
 def create_alerts(client: OpenSearch, names: Names, alerts: list[tuple[str, AlertDoc]],
-                  chunk_size: int = 5000) -> tuple[int, int]:
+                  chunk_size: int = 5000, updates: list[tuple[str, dict[str, Any]]] | None = None) -> tuple[int, int]:
     """Create alerts; an id that already exists is left alone (a re-run). Returns (created, existing).
 
+    ``updates`` (alert id, partial document) extend reported correlation episodes in the same requests.
     A detection cycle writes all its alerts through one call (one request below ``chunk_size``). The
     last request refreshes ``soc-alerts`` at once (no wait for the refresh interval), so grouping and
-    the next cycle's correlation de-duplication see them. Raises when any other item failed, so that
-    the caller does not advance its checkpoint.
+    the next cycle's correlation merging see them. Raises when any other item failed, so that the
+    caller does not advance its checkpoint.
     """
-    if not alerts:
+    ops: list[Any] = []
+    for alert_id, doc in alerts:
+        ops.append(({"create": {"_index": names.alerts, "_id": alert_id}}, doc))
+    for alert_id, part in updates or []:
+        ops.append(({"update": {"_index": names.alerts, "_id": alert_id, "retry_on_conflict": 5}}, {"doc": part}))
+    if not ops:
         return 0, 0
     created = existing = 0
-    for start in range(0, len(alerts), chunk_size):
-        chunk = alerts[start:start + chunk_size]
-        ops: list[Any] = []
-        for alert_id, doc in chunk:
-            ops += [{"create": {"_index": names.alerts, "_id": alert_id}}, doc]
-        resp = client.bulk(body=ops, refresh=start + chunk_size >= len(alerts))
+    for start in range(0, len(ops), chunk_size):
+        body = [line for pair in ops[start:start + chunk_size] for line in pair]
+        resp = client.bulk(body=body, refresh=start + chunk_size >= len(ops))
         failures: list[str] = []
         for item in resp["items"]:
-            result = item["create"]
-            if result.get("status") == 409:
+            op, result = next(iter(item.items()))
+            if op == "create" and result.get("status") == 409:
                 existing += 1
             elif result.get("status", 500) >= 300:
                 failures.append(str(result.get("error")))
-            else:
+            elif op == "create":
                 created += 1
         if failures:
             raise RuntimeError(f"{len(failures)} alerts could not be written: {failures[0]}")
     return created, existing
+
+
+def correlation_alerts(client: OpenSearch, names: Names, rule_id: str, group_keys: list[str], agencies: list[str],
+                       start: str, end: str) -> list[dict[str, Any]]:
+    """The live (not superseded) alerts of a correlation rule for some groups whose episode overlaps
+    [start, end] in event time."""
+    body = {"size": 10000, "_source": ["organization.id", "group_key", "first_seen", "last_seen", "events"],
+            "query": {"bool": {"filter": [
+                {"term": {"rule.id": rule_id}}, {"terms": {"group_key": group_keys}},
+                {"terms": {"organization.id": agencies}},
+                {"range": {"last_seen": {"gte": start}}}, {"range": {"first_seen": {"lte": end}}}],
+                "must_not": [{"exists": {"field": "superseded_by"}}]}}}
+    resp = client.search(index=names.alerts, body=body, ignore_unavailable=True)
+    hits: list[dict[str, Any]] = resp["hits"]["hits"]
+    return hits
 
 
 def active_exceptions(client: OpenSearch, names: Names, now: datetime) -> list[dict[str, Any]]:
@@ -63,33 +81,3 @@ def count_exception_hits(client: OpenSearch, names: Names, hits: dict[str, int],
                             "source": "ctx._source.hits = (ctx._source.hits == null ? 0 : ctx._source.hits) + params.n;"
                                       "ctx._source.last_hit = params.when;"}}]
     client.bulk(body=ops, refresh=True)
-
-
-def alerts_for_rule(client: OpenSearch, names: Names, rule_id: str, agency: str, group_key: str,
-                    window_end_after: str) -> int:
-    """How many alerts of a rule, agency and group have a window ending after the given time."""
-    body = {"query": {"bool": {"filter": [
-        {"term": {"rule.id": rule_id}}, {"term": {"organization.id": agency}}, {"term": {"group_key": group_key}},
-        {"range": {"window.end": {"gt": window_end_after}}}]}}}
-    resp = client.count(index=names.alerts, body=body, ignore_unavailable=True)
-    return int(resp["count"])
-
-
-def recent_correlation_groups(client: OpenSearch, names: Names, rule_id: str, window_end_after: str
-                              ) -> set[tuple[str, str]]:
-    """(agency, group key) of the alerts of a rule whose window ends after the given time: one request
-    for every group a correlation evaluation found firing."""
-    body = {"size": 0, "query": {"bool": {"filter": [
-        {"term": {"rule.id": rule_id}}, {"range": {"window.end": {"gt": window_end_after}}}]}},
-        "aggs": {"groups": {"composite": {"size": 10000, "sources": [
-            {"org": {"terms": {"field": "organization.id"}}}, {"key": {"terms": {"field": "group_key"}}}]}}}}
-    out: set[tuple[str, str]] = set()
-    after: dict[str, Any] | None = None
-    while True:
-        if after:
-            body["aggs"]["groups"]["composite"]["after"] = after  # type: ignore[index]
-        agg = client.search(index=names.alerts, body=body, ignore_unavailable=True)["aggregations"]["groups"]
-        out.update((str(b["key"]["org"]), str(b["key"]["key"])) for b in agg["buckets"])
-        after = agg.get("after_key")
-        if not after or not agg["buckets"]:
-            return out

@@ -75,7 +75,8 @@ def cmd_rules_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     loaded, problems = rules.load(_paths(args))
     for p in problems:
         print(f"not loaded: {p.path}: {p.reason}")
-    with bootstrap.scratch(settings) as scratch:
+    # Labelled captures are history: their events are judged as if they had arrived on time.
+    with bootstrap.scratch(settings, lateness_s=evaluate.HISTORY_LATENESS_S) as scratch:
         result = evaluate.evaluate(search.client(scratch), search.names(scratch), folder,
                                    convert.compile_rules(loaded))
     print(json.dumps(evaluate.to_json(result), indent=2) if args.json else evaluate.render(result))

@@ -1,153 +1,215 @@
-"""Sigma correlation rules (event_count, value_count, temporal, temporal_ordered) as OpenSearch aggregations.
+"""Sigma correlation rules (event_count, value_count, temporal, temporal_ordered) judged on event time.
 
-Each cycle evaluates a correlation over the ingest-time range (end - timespan, end], grouped by
-agency plus the rule's group-by fields. Before that, a cheap probe over the cycle's new window only
-(start, end] finds the groups that received a base match since the last evaluation. For a
-condition that only grows with events (``gte``/``gt``: event and distinct-value counts, and the
-temporal kinds, whose set of present rules can only grow), a group without a new match cannot newly
-meet it (its range now holds a subset of what it held at the last evaluation), so the
-full-timespan aggregation runs only for the probed groups, and not at all when there are none. A
-condition such as "fewer than N" can fire on silence and always runs in full.
+What is new is found on ingest time, exactly once; what it means is judged on event time:
 
-A group that meets the condition fires once per episode: when an alert of the same rule and group
-already covers part of the range (its window ends after the range starts), the burst is the one
-already reported, so a burst that spans two cycles (or a re-run after a crash) never fires twice.
-The alert id is rule + agency + group key + window start.
+1. probe: one small composite aggregation per correlation over the cycle's ingest window (start, end]
+   lists the groups (agency + the rule's group-by fields) that received a base match, with the
+   event-time buckets (one timespan wide) those matches fall in;
+2. fetch: for each such group, its base matches over the event-time span around the new ones
+   ([bucket - T, bucket + 2T], joined), whenever they arrived: earlier arrivals count, and later
+   arrivals are judged again when they come;
+3. judge: ``soc.detection.episodes`` finds the firing moments and their episodes on event time;
+4. merge: episodes already reported for the group (alerts overlapping the span) are extended or
+   joined instead of reported again, so an episode gives one alert whatever order its events
+   arrive in, and a re-run after a crash adds nothing.
+
+Events tagged ``_late`` (older than the lateness bound on arrival) are left out of every step.
 """
 
 from __future__ import annotations
 
-import itertools
-import operator
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from opensearchpy import OpenSearch
 
 from soc.alerts import store as alert_store
-from soc.alerts.documents import AlertDoc, EventRef
-from soc.detection import alerting, store
+from soc.alerts.documents import EventRef
+from soc.detection import alerting, episodes, store
 from soc.detection.convert import CompiledCorrelation
+from soc.detection.episodes import Condition, Known, Point
 from soc.search import Names
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt, "eq": operator.eq,
-    "neq": operator.ne}
-_SAMPLE = 20
+PROBE_PAGE = 1000  # composite buckets per probe request
+PROBE_PAGES = 50  # pages of one probe before the rest waits for the next cycle
+FETCH_PAGE = 10000
+MAX_POINTS = 50000  # events of one group and span judged; a flood beyond this is judged on its first part
+NOT_LATE: dict[str, Any] = {"term": {"tags": "_late"}}
 
-
-def _body(corr: CompiledCorrelation, start: datetime, end: datetime, after: dict[str, Any] | None,
-          must_not: list[dict[str, Any]], only: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    sources = _sources(corr)
-    sub: dict[str, Any] = {
-        "sample": {"top_hits": {"size": _SAMPLE, "_source": False, "sort": [{"event.ingested": "desc"}]}},
-        "first": {"min": {"field": "@timestamp"}}, "last": {"max": {"field": "@timestamp"}},
-    }
-    for i, base in enumerate(corr.bases):
-        sub[f"b{i}"] = {"filter": base.dsl(), "aggs": {"first": {"min": {"field": "@timestamp"}},
-                                                       "last": {"max": {"field": "@timestamp"}}}}
-    if corr.field:
-        sub["distinct"] = {"cardinality": {"field": corr.field}}
-    composite: dict[str, Any] = {"size": 500, "sources": sources}
-    if after:
-        composite["after"] = after
-    return {"size": 0, "query": {"bool": {
-        "filter": [{"range": {"event.ingested": {"gt": store.iso(start), "lte": store.iso(end)}}}, *(only or [])],
-        "should": [b.dsl() for b in corr.bases], "minimum_should_match": 1, "must_not": must_not}},
-        "aggs": {"groups": {"composite": composite, "aggs": sub}}}
-
-
-PROBE_GROUPS = 1000  # more groups than this with new matches: evaluate without restricting to them
+Group = tuple[Any, ...]  # (agency, *group-by values)
 
 
 def growing(corr: CompiledCorrelation) -> bool:
-    """True when only a new match can make a group newly meet the condition."""
+    """True when adding events can only make a group fire more (episodes then never shrink)."""
     return corr.op in ("gte", "gt")
 
 
-def _sources(corr: CompiledCorrelation) -> list[dict[str, Any]]:
-    return [{"organization.id": {"terms": {"field": "organization.id"}}}] + [
-        {g: {"terms": {"field": g}}} for g in corr.group_by]
+def condition(corr: CompiledCorrelation) -> Condition:
+    return Condition(corr.kind, corr.op, corr.count, corr.timespan_s * 1000,
+                     corr.minimums or (1,) * len(corr.bases))
 
 
-def probe_body(corr: CompiledCorrelation, start: datetime, end: datetime,
-               must_not: list[dict[str, Any]]) -> dict[str, Any]:
-    """The groups with a base match in the new window (start, end]: no documents, one small aggregation."""
+def _fields(corr: CompiledCorrelation) -> list[str]:
+    return ["organization.id", *corr.group_by]
+
+
+def _bases(corr: CompiledCorrelation) -> list[dict[str, Any]]:
+    return [{"bool": {"filter": [b.dsl()], "_name": f"b{i}"}} for i, b in enumerate(corr.bases)]
+
+
+def probe_body(corr: CompiledCorrelation, start: datetime, end: datetime, must_not: list[dict[str, Any]],
+               after: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The groups with a base match in the ingest window (start, end], and the event-time buckets of those
+    matches: no documents, one small aggregation."""
+    sources: list[dict[str, Any]] = [{f: {"terms": {"field": f}}} for f in _fields(corr)]
+    sources.append({"@t": {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{corr.timespan_s}s"}}})
+    composite: dict[str, Any] = {"size": PROBE_PAGE, "sources": sources}
+    if after:
+        composite["after"] = after
     return {"size": 0, "track_total_hits": False, "query": {"bool": {
         "filter": [{"range": {"event.ingested": {"gt": store.iso(start), "lte": store.iso(end)}}}],
-        "should": [b.dsl() for b in corr.bases], "minimum_should_match": 1, "must_not": must_not}},
-        "aggs": {"groups": {"composite": {"size": PROBE_GROUPS, "sources": _sources(corr)}}}}
+        "should": [b.dsl() for b in corr.bases], "minimum_should_match": 1,
+        "must_not": [NOT_LATE, *must_not]}},
+        "aggs": {"groups": {"composite": composite}}}
 
 
-def probed_groups(corr: CompiledCorrelation, resp: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """From a probe's answer: a filter per group field limiting the evaluation to the probed groups
-    ([] = no group had a new match), or None when the evaluation must not be restricted."""
-    if "error" in resp or not growing(corr):
-        return None
-    buckets = resp.get("aggregations", {}).get("groups", {}).get("buckets", [])
-    if not buckets:
-        return []
-    if len(buckets) >= PROBE_GROUPS:
-        return None
-    fields = ["organization.id", *corr.group_by]
-    # One terms filter per field: their product is a superset of the probed groups, which is harmless
-    # (an extra group is evaluated exactly as an unrestricted run would).
-    return [{"terms": {f: sorted({b["key"][f] for b in buckets}, key=str)}} for f in fields]
+@dataclass
+class Probe:
+    """One correlation's probe result: per group, the event-time spans to judge."""
+
+    corr: CompiledCorrelation
+    must_not: list[dict[str, Any]]
+    buckets: dict[Group, list[int]] = field(default_factory=lambda: defaultdict(list))
+    incomplete: bool = False
+
+    def spans(self) -> dict[Group, list[tuple[int, int]]]:
+        t = self.corr.timespan_s * 1000
+        return {g: episodes.join((b - t, b + 2 * t) for b in bs) for g, bs in self.buckets.items()}
 
 
-def _fires(corr: CompiledCorrelation, bucket: dict[str, Any]) -> int | None:
-    """The count the condition was met with, or None."""
-    op: Callable[[float, float], bool] = _OPS.get(corr.op, operator.ge)
-    if corr.kind == "event_count":
-        n = int(bucket["doc_count"])
-        return n if op(n, corr.count) else None
-    if corr.kind == "value_count":
-        n = int(bucket["distinct"]["value"])
-        return n if op(n, corr.count) else None
-    present = [bucket[f"b{i}"] for i in range(len(corr.bases))]
-    minimums = corr.minimums or (1,) * len(present)
-    seen = sum(1 for b, least in zip(present, minimums, strict=True) if b["doc_count"] >= least)
-    if corr.kind == "temporal":
-        return int(bucket["doc_count"]) if op(seen, corr.count) and seen == len(present) else None
-    if seen < len(present):
-        return None
-    # temporal_ordered: each rule's first match is no later than the next rule's last match.
-    for prev, nxt in itertools.pairwise(present):
-        begin, finish = prev["first"]["value"], nxt["last"]["value"]
-        if begin is None or finish is None or begin > finish:
-            return None
-    return int(bucket["doc_count"])
+def read_probe(probe: Probe, resp: dict[str, Any]) -> dict[str, Any] | None:
+    """Add one probe answer's buckets; returns the key to ask the next page from, if any."""
+    if "error" in resp:
+        raise RuntimeError(str(resp["error"].get("root_cause", resp["error"]))[:500])
+    agg = resp.get("aggregations", {}).get("groups", {})
+    fields = _fields(probe.corr)
+    for b in agg.get("buckets", []):
+        probe.buckets[tuple(b["key"][f] for f in fields)].append(int(b["key"]["@t"]))
+    after = agg.get("after_key")
+    return after if after and agg.get("buckets") and len(agg["buckets"]) >= PROBE_PAGE else None
 
 
-def evaluate(client: OpenSearch, names: Names, corr: CompiledCorrelation, end: datetime, created: str,
-             must_not: list[dict[str, Any]], timeout_s: float,
-             only: list[dict[str, Any]] | None = None) -> list[tuple[str, AlertDoc]]:
-    """The groups that meet the condition over (end - timespan, end] (``only``: filters limiting the
-    aggregation to some groups, from ``probed_groups``)."""
-    start = end - timedelta(seconds=corr.timespan_s)
-    window = {"start": store.iso(start), "end": store.iso(end)}
-    index = ",".join(names(s) for s in corr.streams)
-    alerts: list[tuple[str, AlertDoc]] = []
-    reported: set[tuple[str, str]] | None = None  # read once, and only when some group fires
-    after: dict[str, Any] | None = None
-    while True:
-        resp = store.search(client, index, _body(corr, start, end, after, must_not, only), timeout_s)
-        agg = resp.get("aggregations", {}).get("groups", {})
-        for bucket in agg.get("buckets", []):
-            count = _fires(corr, bucket)
-            if count is None:
-                continue
-            group = dict(bucket["key"])
-            events = [EventRef(index=h["_index"], id=h["_id"]) for h in reversed(bucket["sample"]["hits"]["hits"])]
-            first = bucket["first"].get("value_as_string") or window["start"]
-            last = bucket["last"].get("value_as_string") or window["end"]
-            alert = alerting.correlation(corr.rule, group, count, events, first, last, created, window)
-            if reported is None:
-                reported = alert_store.recent_correlation_groups(client, names, corr.rule.id, window["start"])
-            if (alert[1]["organization"]["id"], alert[1]["group_key"]) in reported:
-                continue  # this burst was reported by an earlier cycle
-            alerts.append(alert)
-        after = agg.get("after_key")
-        if not after or not agg.get("buckets"):
-            return alerts
+def _group_filter(corr: CompiledCorrelation, group: Group) -> list[dict[str, Any]]:
+    return [{"term": {f: v}} for f, v in zip(_fields(corr), group, strict=True)]
+
+
+def fetch_body(corr: CompiledCorrelation, group: Group, span: tuple[int, int], must_not: list[dict[str, Any]],
+               after: list[Any] | None = None) -> dict[str, Any]:
+    """A group's base matches in an event-time span: time, which rules matched, the value_count field."""
+    docvalues: list[Any] = [{"field": "@timestamp", "format": "epoch_millis"}]
+    if corr.field:
+        docvalues.append({"field": corr.field})
+    body: dict[str, Any] = {
+        "size": FETCH_PAGE, "_source": False, "track_total_hits": False, "docvalue_fields": docvalues,
+        "sort": [{"@timestamp": "asc"}, {"_index": "asc"}, {"_seq_no": "asc"}],
+        "query": {"bool": {
+            "filter": [*_group_filter(corr, group),
+                       {"range": {"@timestamp": {"gte": span[0], "lte": span[1], "format": "epoch_millis"}}}],
+            "should": _bases(corr), "minimum_should_match": 1, "must_not": [NOT_LATE, *must_not]}}}
+    if after:
+        body["search_after"] = after
+    return body
+
+
+def to_points(corr: CompiledCorrelation, hits: list[dict[str, Any]]) -> list[Point]:
+    out = []
+    for h in hits:
+        fields = h.get("fields", {})
+        t = int(float(fields["@timestamp"][0]))
+        bases = frozenset(int(name[1:]) for name in h.get("matched_queries", []) if name[1:].isdigit())
+        value = None
+        if corr.field and fields.get(corr.field):
+            value = str(fields[corr.field][0])
+        out.append(Point(t, f"{h['_index']}\x00{h['_id']}", bases or frozenset({0}), value))
+    return sorted(out)
+
+
+def iso_ms(ms: int) -> str:
+    return store.iso(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def _ms(text: str) -> int:
+    return int(store.parse_time(text).timestamp() * 1000)
+
+
+def group_key(corr: CompiledCorrelation, group: Group) -> tuple[str, str, dict[str, Any]]:
+    """(agency, group key, group as a dict) as alerts spell them."""
+    as_dict = dict(zip(_fields(corr), group, strict=True))
+    return alerting.correlation_key(corr.rule.id, as_dict)
+
+
+def known_alerts(client: OpenSearch, names: Names, corr: CompiledCorrelation,
+                 spans: dict[Group, list[tuple[int, int]]]) -> dict[tuple[str, str], list[Known]]:
+    """The rule's live (not superseded) alerts of the probed groups that overlap their spans."""
+    keys = {group_key(corr, g)[:2] for g in spans}
+    lo = min(s for ss in spans.values() for s, _ in ss)
+    hi = max(e for ss in spans.values() for _, e in ss)
+    out: dict[tuple[str, str], list[Known]] = defaultdict(list)
+    for hit in alert_store.correlation_alerts(client, names, corr.rule.id, sorted({k for _, k in keys}),
+                                              sorted({a for a, _ in keys}), iso_ms(lo), iso_ms(hi)):
+        src = hit["_source"]
+        key = (str(src["organization"]["id"]), str(src["group_key"]))
+        if key in keys:
+            refs = [f"{e['index']}\x00{e['id']}" for e in src.get("events", [])]
+            out[key].append(Known(hit["_id"], _ms(src["first_seen"]), _ms(src["last_seen"]), keys=refs))
+    return out
+
+
+def judge(corr: CompiledCorrelation, group: Group, spans: dict[tuple[int, int], list[Point]],
+          entries: list[Known]) -> list[Known]:
+    """A group's episodes over its fetched spans, merged into its reported ones (``entries``, changed in
+    place: new entries are appended, changed ones flagged). Returns the entries to write."""
+    cond = condition(corr)
+    agency, key, _ = group_key(corr, group)
+
+    def new_id(start: int) -> str:
+        return alerting.correlation_id(corr.rule.id, agency, key, iso_ms(start))
+
+    for span, pts in sorted(spans.items()):
+        episodes.merge(entries, episodes.episodes(cond, pts, since=span[0] + cond.timespan_ms), new_id)
+    return [e for e in entries if e.changed]
+
+
+def count_body(corr: CompiledCorrelation, group: Group, entry: Known, must_not: list[dict[str, Any]]) -> dict[str, Any]:
+    """The number of events (value_count: of distinct values) inside an episode."""
+    body: dict[str, Any] = {"size": 0, "track_total_hits": True, "query": {"bool": {
+        "filter": [*_group_filter(corr, group), {"range": {"@timestamp": {
+            "gte": entry.start, "lte": entry.end, "format": "epoch_millis"}}}],
+        "should": [b.dsl() for b in corr.bases], "minimum_should_match": 1, "must_not": [NOT_LATE, *must_not]}}}
+    if corr.kind == "value_count" and corr.field:
+        body["aggs"] = {"distinct": {"cardinality": {"field": corr.field}}}
+    return body
+
+
+def read_count(corr: CompiledCorrelation, resp: dict[str, Any]) -> int:
+    if "error" in resp:
+        raise RuntimeError(str(resp["error"].get("root_cause", resp["error"]))[:500])
+    if corr.kind == "value_count" and corr.field:
+        return int(resp["aggregations"]["distinct"]["value"])
+    return int(resp["hits"]["total"]["value"])
+
+
+def documents(corr: CompiledCorrelation, group: Group, entry: Known, count: int, created: str,
+              ingest_window: dict[str, str], is_new: bool) -> tuple[str, dict[str, Any]]:
+    """The alert to create for a new episode, or the partial update of a reported one."""
+    refs = [EventRef(index=k.split("\x00", 1)[0], id=k.split("\x00", 1)[1]) for k in entry.keys]
+    if entry.superseded_by:
+        return entry.alert_id, {"superseded_by": entry.superseded_by}
+    first, last = iso_ms(entry.start), iso_ms(entry.end)
+    _, _, as_dict = group_key(corr, group)
+    _, doc = alerting.correlation(corr.rule, as_dict, count, refs, first, last, created, ingest_window)
+    if is_new:
+        return entry.alert_id, dict(doc)
+    return entry.alert_id, alerting.episode_update(doc)

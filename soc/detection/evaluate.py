@@ -33,6 +33,9 @@ from soc.detection.settings import DetectionSettings
 from soc.search import Names
 
 BENIGN_ACTORS = frozenset({"benign", "system"})
+# Labelled captures may be years old: a deployment that evaluates them lifts the lateness bound past
+# their age, so that they are correlated as they were when they happened.
+HISTORY_LATENESS_S = 100 * 365 * 86400.0
 
 
 @dataclass(frozen=True)

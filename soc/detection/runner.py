@@ -25,7 +25,7 @@ from soc import search
 from soc.alerts import store as alert_store
 from soc.alerts.documents import AlertDoc
 from soc.config import Settings
-from soc.detection import alerting, correlation, exceptions, metrics, slots, store
+from soc.detection import alerting, correlate, exceptions, metrics, slots, store
 from soc.detection.convert import Compiled, CompiledCorrelation, Result, referenced_ids
 from soc.detection.settings import DetectionSettings
 from soc.detection.slots import Slot
@@ -191,25 +191,12 @@ def _merge(found: list[tuple[list[dict[str, Any]], int]], cap: int) -> tuple[lis
     return hits[:cap], len(hits) if complete else sum(total for _, total in found)
 
 
-def _probe_correlations(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
-                        report: CycleReport) -> dict[tuple[Slot, str], list[dict[str, Any]] | None]:
-    """(slot, correlation id) -> the group filter its evaluation is limited to ([]: skip it; absent or
-    None: evaluate in full). One _msearch for all the probes of the cycle."""
-    items = [(w, c) for w in works for c in w.corrs if correlation.growing(c)]
-    if not items:
-        return {}
-    requests = [(",".join(names(s) for s in c.streams),
-                 correlation.probe_body(c, w.start, w.end, _must_not(c.rule.id, ds))) for w, c in items]
-    responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
-    report.requests += 1
-    return {(w.slot, c.rule.id): correlation.probed_groups(c, r) for (w, c), r in zip(items, responses, strict=True)}
-
-
 @dataclass
 class Found:
     """What evaluating a cycle's windows produced, before anything is written."""
 
     alerts: list[tuple[str, AlertDoc]] = field(default_factory=list)
+    updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # correlation episodes extended
     suppressed: Counter[str] = field(default_factory=Counter)
     hits: Counter[str] = field(default_factory=Counter)  # per rule id
 
@@ -232,27 +219,15 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
             found.alerts.append(alerting.overflow(rule, total, ds.per_rule_cap, agency, created, work.window))
             report.overflow_rules.append(rule_id)
         found.hits[rule_id] += total
-    probes = _probe_correlations(client, names, works, ds, report)
-    for work in works:
-        for corr in work.corrs:
-            only = probes.get((work.slot, corr.rule.id))
-            if only == []:
-                continue  # no group received a match since the last evaluation: none can newly fire
-            report.correlations_evaluated += 1
-            ends = []
-            t = work.start + timedelta(seconds=corr.timespan_s)
-            while t < work.end:
-                ends.append(t)
-                t += timedelta(seconds=corr.timespan_s)
-            for at in [*ends, work.end]:
-                try:
-                    alerts = correlation.evaluate(client, names, corr, at, created, _must_not(corr.rule.id, ds),
-                                                  ds.request_timeout_s, only)
-                except Exception as exc:  # one broken rule never stops the others
-                    report.errors[corr.rule.id] = f"{type(exc).__name__}: {exc}"[:500]
-                    break
-                found.alerts += alerts
-                found.hits[corr.rule.id] += len(alerts)
+    items = [correlate.Item(c, ",".join(names(s) for s in c.streams), w.start, w.end, _must_not(c.rule.id, ds),
+                            w.window) for w in works for c in w.corrs]
+    result = correlate.run(client, names, items, ds, created)
+    report.correlations_evaluated += result.evaluated
+    report.errors.update(result.errors)
+    found.alerts += result.created
+    found.updates += result.updated
+    for rule_id, n in result.hits.items():
+        found.hits[rule_id] += n
     return found
 
 
@@ -261,7 +236,7 @@ def _write(client: OpenSearch, names: Names, found: Found, created: str, report:
     """All of a cycle's alerts in one request; then the exceptions' counters. Returns alerts created."""
     if crash_at == "before_alerts":
         raise InjectedCrash(crash_at)
-    made, existing = alert_store.create_alerts(client, names, found.alerts)
+    made, existing = alert_store.create_alerts(client, names, found.alerts, updates=found.updates)
     report.alerts_written_at = time.time()
     report.alerts_created += made
     report.alerts_existing += existing

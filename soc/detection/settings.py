@@ -18,6 +18,14 @@ class DetectionSettings:
     # (up to ~2 s under load), and clock skew between ingest nodes (NTP keeps it well under 1 s),
     # with a margin. The runner's own clock never matters.
     settle_s: float = 4.0
+    # An event older than this on arrival (event.ingested - @timestamp) is tagged _late by the ingest
+    # pipeline: stored, searchable and matched by single-event rules, but left out of correlations,
+    # whose episodes would otherwise change long after they were reported. Counted (metrics, source
+    # health). `soc init` writes it into the pipeline: change it there by re-running init.
+    lateness_s: float = 7 * 86400.0
+    # An event time later than arrival by more than this is clock skew: clamped to the arrival time
+    # and tagged _future_timestamp (the claimed time is kept in soc.original_timestamp).
+    future_skew_s: float = 300.0
     first_lookback_s: float = 900.0  # where a target with no checkpoint starts
     max_window_s: float = 3600.0  # a long backlog is worked through in windows of at most this
     per_rule_cap: int = 1000  # matches turned into alerts per rule per window; the rest are counted

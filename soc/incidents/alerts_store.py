@@ -42,7 +42,9 @@ class AlertStore:
         self.client.indices.refresh(index=self.index)
         body = {"size": size, "query": {"bool": {"should": [
                     {"bool": {"must_not": [{"exists": {"field": "incident_id"}}]}},
-                    {"term": {"grouped": False}}], "minimum_should_match": 1}},
+                    {"term": {"grouped": False}}], "minimum_should_match": 1,
+                    # an episode joined into an earlier alert by late events is not new work
+                    "must_not": [{"exists": {"field": "superseded_by"}}]}},
                 "sort": [{"first_seen": "asc"}, {"_id": "asc"}], "seq_no_primary_term": True}
         resp = self.client.search(index=self.index, body=body)
         return [PendingAlert(h["_id"], h["_seq_no"], h["_primary_term"], h["_source"]) for h in resp["hits"]["hits"]]

@@ -16,6 +16,7 @@ from opensearchpy import NotFoundError, OpenSearch
 
 from soc import search
 from soc.config import Settings
+from soc.detection import settings as detect_settings
 from soc.errors import BootstrapError
 from soc.opensearch import templates
 from soc.search import LOG_STREAMS, SYSTEM_INDICES, Names
@@ -88,8 +89,10 @@ def missing_fields(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
 
 
 class Bootstrap:
-    def __init__(self, settings: Settings, client: OpenSearch, names: Names) -> None:
+    def __init__(self, settings: Settings, client: OpenSearch, names: Names,
+                 lateness_s: float | None = None) -> None:
         self.settings = settings
+        self.lateness_s = lateness_s
         self.client = client
         self.names = names
         self.report = Report()
@@ -114,7 +117,9 @@ class Bootstrap:
 
     def _pipeline(self) -> None:
         name = self.names.pipeline
-        body = templates.ingest_pipeline()
+        ds = detect_settings.load()
+        late = ds.lateness_s if self.lateness_s is None else self.lateness_s
+        body = templates.ingest_pipeline(late, ds.future_skew_s)
         try:
             have = self.client.ingest.get_pipeline(id=name)[name]
         except NotFoundError:
@@ -204,8 +209,9 @@ class Bootstrap:
             self.report.add(f"ISM policy {policy_id}", "created" if have is None else "updated")
 
 
-def init(settings: Settings, client: OpenSearch, names: Names) -> Report:
-    return Bootstrap(settings, client, names).run()
+def init(settings: Settings, client: OpenSearch, names: Names, lateness_s: float | None = None) -> Report:
+    """Create or check everything; ``lateness_s`` overrides the detection setting (history replays)."""
+    return Bootstrap(settings, client, names, lateness_s).run()
 
 
 def remove_prefix(client: OpenSearch, prefix: str) -> None:
@@ -220,13 +226,14 @@ def remove_prefix(client: OpenSearch, prefix: str) -> None:
 
 
 @contextmanager
-def scratch(settings: Settings, stem: str = "scratch-") -> Iterator[Settings]:
+def scratch(settings: Settings, stem: str = "scratch-", lateness_s: float | None = None) -> Iterator[Settings]:
     """A deployment of its own under a fresh random prefix (``stem`` + 8 hex digits), initialised on
-    entry and removed on exit, however the block ends (rule tests, evaluations, benchmarks)."""
+    entry and removed on exit, however the block ends (rule tests, evaluations, benchmarks).
+    ``lateness_s``: see ``init`` (an evaluation over old captures sets it past their age)."""
     scoped = replace(settings, index_prefix=f"{stem}{uuid.uuid4().hex[:8]}-")
     client = search.client(scoped)
     try:
-        init(scoped, client, search.names(scoped))
+        init(scoped, client, search.names(scoped), lateness_s)
         yield scoped
     finally:
         remove_prefix(client, scoped.index_prefix)

@@ -37,6 +37,8 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
         "incident_id": _KW, "grouped": {"type": "boolean"},
         "events": {"properties": {"index": _KW, "id": _KW}}, "event_count": _LONG,
         "group_key": _KW, "window": {"properties": {"start": _DATE, "end": _DATE}},
+        "ingest_window": {"properties": {"start": _DATE, "end": _DATE}}, "detected_at": _DATE,
+        "delay_s": {"type": "double"}, "superseded_by": _KW,
         "summary": _TEXT,
     },
     "soc-incidents": {
@@ -86,12 +88,57 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
 DATA_CLASS = {"logs-syslog": "syslog", "logs-web": "web", "soc-alerts": "alerts", "soc-audit": "audit"}
 
 
-def ingest_pipeline() -> dict[str, Any]:
+# Event time checked against arrival time, in the ingest pipeline so that every writer (collector,
+# replay, a foreign shipper) is judged alike. Tags: _time_missing (no readable @timestamp: the arrival
+# time stands in), _future_timestamp (later than arrival by more than the skew bound: clamped to the
+# arrival time, the claimed time kept in soc.original_timestamp), _late (older than the lateness bound
+# on arrival: stored and searchable, single-event rules run on it, correlations leave it out).
+EVENT_TIME_SCRIPT = """
+String arrived = ctx.event.ingested;
+ZonedDateTime now = ZonedDateTime.parse(arrived);
+def claimed = ctx['@timestamp'];
+ZonedDateTime t = null;
+if (claimed instanceof String) {
+  try { t = ZonedDateTime.parse(claimed); } catch (Exception e) { t = null; }
+} else if (claimed instanceof Number) {
+  t = ZonedDateTime.ofInstant(Instant.ofEpochMilli(((Number) claimed).longValue()), ZoneOffset.UTC);
+}
+String mark = null;
+if (t == null) {
+  mark = '_time_missing';
+  ctx['@timestamp'] = arrived;
+} else {
+  long older = ChronoUnit.MILLIS.between(t, now);
+  if (older < -params.future_ms) {
+    mark = '_future_timestamp';
+    if (ctx.soc == null || !(ctx.soc instanceof Map)) { ctx.soc = new HashMap(); }
+    ctx.soc.original_timestamp = claimed;
+    ctx['@timestamp'] = arrived;
+  } else if (older > params.late_ms) {
+    mark = '_late';
+  }
+}
+if (mark != null) {
+  def tags = ctx.tags;
+  if (tags == null) { tags = new ArrayList(); }
+  else if (!(tags instanceof List)) { List one = new ArrayList(); one.add(tags); tags = one; }
+  if (!tags.contains(mark)) { tags.add(mark); }
+  ctx.tags = tags;
+}
+"""
+TIME_TAGS = ("_late", "_future_timestamp", "_time_missing")
+
+
+def ingest_pipeline(late_after_s: float = 7 * 86400, future_after_s: float = 300) -> dict[str, Any]:
+    """Stamps event.ingested, then judges the event's own time against it (EVENT_TIME_SCRIPT)."""
     return {
-        "description": "Stamps event.ingested with the time OpenSearch indexed the event (detection windows use it)",
+        "description": "Stamps event.ingested with the time OpenSearch indexed the event (detection windows use it)"
+                       " and tags late, future and missing event times",
         "processors": [
             {"date": {"field": "_ingest.timestamp", "target_field": "event.ingested",
                       "formats": ["ISO8601"], "output_format": "strict_date_optional_time"}},
+            {"script": {"lang": "painless", "source": EVENT_TIME_SCRIPT.strip(),
+                        "params": {"late_ms": int(late_after_s * 1000), "future_ms": int(future_after_s * 1000)}}},
         ],
     }
 

@@ -179,7 +179,8 @@ def test_correlation_probe_limits_the_aggregation_to_groups_with_new_matches(iso
     _index(isolated, fails("198.18.0.2", 1))
     fourth = runner.run_cycle(isolated, DS, compiled)
     assert fourth.alerts_created == 1 and fourth.correlations_evaluated == 1
-    # A "fewer than" condition can be met by silence: it is never ruled out by the probe.
+    # A "fewer than" condition is judged at each event too (on event time, silence has no moment):
+    # a lone failure from a new address is "fewer than 2 in 5 minutes" for its group.
     f = tmp_path / "quiet.yml"
     f.write_text((ROOT / "rules/linux/sshd/bruteforce.yml").read_text()
                  .replace("gte: 10", "lt: 2").replace("e47561a2-2a77-51ee-ab4d-b31fbd198ddd",
@@ -187,7 +188,10 @@ def test_correlation_probe_limits_the_aggregation_to_groups_with_new_matches(iso
     loaded, problems = rules.load([f])
     assert not problems
     quiet = convert.compile_rules(loaded)
-    assert runner.run_cycle(isolated, DS, quiet).correlations_evaluated == 1
+    assert runner.run_cycle(isolated, DS, quiet).correlations_evaluated == 0
+    _index(isolated, fails("198.18.0.3", 1))
+    lone = runner.run_cycle(isolated, DS, quiet)
+    assert lone.correlations_evaluated == 1 and lone.alerts_created == 1
 
 
 def test_rule_state_documents_count_hits_and_skip_idle_rewrites(isolated: Settings, tmp_path: Path) -> None:

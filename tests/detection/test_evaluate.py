@@ -8,6 +8,7 @@ from pathlib import Path
 from soc import search
 from soc.config import Settings
 from soc.detection import convert, evaluate, rules
+from soc.opensearch import bootstrap
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,7 @@ def test_project_rules_on_real_logs(isolated: Settings, shared_dir: Path) -> Non
     loaded, problems = rules.load([ROOT / "rules"])
     assert not problems
     compiled = convert.compile_rules(loaded)
+    bootstrap.init(isolated, search.client(isolated), search.names(isolated), evaluate.HISTORY_LATENESS_S)
     result = evaluate.evaluate(search.client(isolated), search.names(isolated), shared_dir / "testdata", compiled)
     assert not result.errors
     assert set(result.attackers) == {"curl_payloads", "hydra", "nikto", "whatweb"}
@@ -59,6 +61,7 @@ def test_project_rules_on_real_logs(isolated: Settings, shared_dir: Path) -> Non
 def test_public_rules_run_on_real_logs(isolated: Settings, shared_dir: Path) -> None:
     loaded, _ = rules.load([shared_dir / "sigma/rules", shared_dir / "sigma/rules-emerging-threats"])
     compiled = convert.compile_rules(loaded)
+    bootstrap.init(isolated, search.client(isolated), search.names(isolated), evaluate.HISTORY_LATENESS_S)
     result = evaluate.evaluate(search.client(isolated), search.names(isolated), shared_dir / "testdata", compiled)
     assert not result.errors
     detected = result.detected()

@@ -1,0 +1,148 @@
+"""The correlation step of a detection cycle: probe, fetch, judge and merge (``soc.detection.correlation``)
+for every correlation of the cycle's windows, with a bounded number of ``_msearch`` requests:
+one for the probes (plus further pages), one per page of fetches, one for the episodes' counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from soc.alerts.documents import AlertDoc
+from soc.detection import correlation, store
+from soc.detection.convert import CompiledCorrelation
+from soc.detection.correlation import Group, Probe
+from soc.detection.episodes import Known, Point
+from soc.detection.settings import DetectionSettings
+from soc.search import Names
+
+
+@dataclass
+class Written:
+    """A cycle's correlation results, ready for the alert bulk request."""
+
+    created: list[tuple[str, AlertDoc]] = field(default_factory=list)
+    updated: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    hits: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # per rule: episodes new or grown
+    evaluated: int = 0  # correlations with at least one group to judge
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Item:
+    """One correlation over one ingest window."""
+
+    corr: CompiledCorrelation
+    index: str
+    start: Any
+    end: Any
+    must_not: list[dict[str, Any]]
+    ingest_window: dict[str, str]
+    probe: Probe = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.probe = Probe(self.corr, self.must_not)
+
+
+def _probe(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written) -> None:
+    pending: list[tuple[Item, dict[str, Any] | None]] = [(it, None) for it in items]
+    for _ in range(correlation.PROBE_PAGES):
+        if not pending:
+            return
+        requests = [(it.index, correlation.probe_body(it.corr, it.start, it.end, it.must_not, after))
+                    for it, after in pending]
+        responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
+        nxt: list[tuple[Item, dict[str, Any] | None]] = []
+        for (it, _), resp in zip(pending, responses, strict=True):
+            try:
+                after = correlation.read_probe(it.probe, resp)
+            except RuntimeError as exc:
+                out.errors[it.corr.rule.id] = str(exc)
+                continue
+            if after:
+                nxt.append((it, after))
+        pending = nxt
+    for it, _ in pending:  # more new groups than the pages allow: the rest is not judged this cycle
+        it.probe.incomplete = True
+        out.errors[it.corr.rule.id] = f"more than {correlation.PROBE_PAGES * correlation.PROBE_PAGE} new groups"
+
+
+Span = tuple[Item, Group, tuple[int, int]]
+
+
+def _fetch(client: OpenSearch, items: list[Item], ds: DetectionSettings,
+           out: Written) -> dict[Span, list[dict[str, Any]]]:
+    """Every probed group's base matches over its spans (paged, up to MAX_POINTS each)."""
+    hits: dict[Span, list[dict[str, Any]]] = {}
+    pending: list[tuple[Span, list[Any] | None]] = [
+        ((it, g, span), None) for it in items if it.corr.rule.id not in out.errors
+        for g, spans in it.probe.spans().items() for span in spans]
+    while pending:
+        requests = [(it.index, correlation.fetch_body(it.corr, g, span, it.must_not, after))
+                    for (it, g, span), after in pending]
+        responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
+        nxt: list[tuple[Span, list[Any] | None]] = []
+        for (key, _), resp in zip(pending, responses, strict=True):
+            if "error" in resp:
+                out.errors[key[0].corr.rule.id] = str(resp["error"].get("root_cause", resp["error"]))[:500]
+                continue
+            page = resp["hits"]["hits"]
+            got = hits.setdefault(key, [])
+            got += page
+            if len(page) == correlation.FETCH_PAGE and len(got) < correlation.MAX_POINTS:
+                nxt.append((key, page[-1]["sort"]))
+        pending = nxt
+    return {k: v for k, v in hits.items() if k[0].corr.rule.id not in out.errors}
+
+
+def run(client: OpenSearch, names: Names, items: list[Item], ds: DetectionSettings, created: str) -> Written:
+    out = Written()
+    if not items:
+        return out
+    _probe(client, items, ds, out)
+    fetched = _fetch(client, items, ds, out)
+    to_count: list[tuple[Item, Group, Known, bool]] = []
+    for it in items:
+        spans = it.probe.spans()
+        if not spans or it.corr.rule.id in out.errors:
+            continue
+        out.evaluated += 1
+        try:
+            known = correlation.known_alerts(client, names, it.corr, spans)
+        except Exception as exc:  # one broken rule never stops the others
+            out.errors[it.corr.rule.id] = f"{type(exc).__name__}: {exc}"[:500]
+            continue
+        for group, group_spans in spans.items():
+            agency, key, _ = correlation.group_key(it.corr, group)
+            entries = known[(agency, key)]
+            before = {e.alert_id for e in entries}
+            points: dict[tuple[int, int], list[Point]] = {
+                span: correlation.to_points(it.corr, fetched.get((it, group, span), [])) for span in group_spans}
+            for entry in correlation.judge(it.corr, group, points, entries):
+                to_count.append((it, group, entry, entry.alert_id not in before))
+    _write_docs(client, to_count, ds, created, out)
+    return out
+
+
+def _write_docs(client: OpenSearch, to_count: list[tuple[Item, Group, Known, bool]], ds: DetectionSettings,
+                created: str, out: Written) -> None:
+    live = [(it, g, e, new) for it, g, e, new in to_count if not e.superseded_by]
+    requests = [(it.index, correlation.count_body(it.corr, g, e, it.must_not)) for it, g, e, _ in live]
+    responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s) if requests else []
+    counts = {id(e): r for (_, _, e, _), r in zip(live, responses, strict=True)}
+    for it, group, entry, new in to_count:
+        if new and entry.superseded_by:
+            continue  # joined into an earlier episode within this very cycle: nothing to write
+        try:
+            n = correlation.read_count(it.corr, counts[id(entry)]) if id(entry) in counts else 0
+        except RuntimeError as exc:
+            out.errors[it.corr.rule.id] = str(exc)
+            continue
+        alert_id, doc = correlation.documents(it.corr, group, entry, n, created, it.ingest_window, new)
+        if new:
+            out.created.append((alert_id, doc))  # type: ignore[arg-type]
+            out.hits[it.corr.rule.id] += 1
+        else:
+            out.updated.append((alert_id, doc))
