@@ -114,6 +114,10 @@ FIELDS: dict[str, str] = {
     "soc.original_timestamp": "keyword",  # a claimed event time the pipeline clamped (from the future)
 }
 
+# Tags the ingest pipeline puts on an event whose own time it could not take as it came
+# (soc.opensearch.templates.EVENT_TIME_SCRIPT).
+TIME_TAGS = ("_late", "_future_timestamp", "_time_missing")
+
 LOWERCASE_NORMALIZER = "soc_lowercase"
 
 # Fields that Sigma rules match with infix wildcards and regular expressions. Each also gets a

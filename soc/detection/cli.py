@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import uuid
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,9 @@ def cmd_rules_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
+    """``soc detect --once``: the backfill command. Everything indexed before the call is evaluated (the
+    streams are refreshed and no settle delay holds back the last seconds), in as many windows as the
+    backlog needs; the alerts are then grouped into incidents as the service would."""
     ds = detect_settings.load()
     if args.paths:
         ds = replace(ds, rule_paths=tuple(Path(p) for p in args.paths))
@@ -93,20 +98,60 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     loaded, problems = rules.load(list(ds.rule_paths))
     compiled = convert.compile_rules(loaded)
-    report = runner.run_cycle(settings, ds, compiled)
-    if not report.ran:
+    client = search.client(settings, serializer=search.OrjsonSerializer())
+    names = search.names(settings)
+    store.refresh_streams(client, names, search.LOG_STREAMS)
+    until = store.node_now(client)
+    reports = backfill(settings, ds, compiled, client, until)
+    if not reports:
         print("another runner holds the lease; nothing done")
         return 0
+    covered: dict[str, tuple[str, str]] = {}
+    for report in reports:
+        for slot, (start, end) in report.windows.items():
+            covered[slot] = (covered.get(slot, (start, end))[0], end)
     unsupported = sum(1 for c in compiled if isinstance(c, convert.Unsupported))
-    for stream, (start, end) in report.windows.items():
-        print(f"window {stream}: ({start}, {end}]")
+    for slot, (start, end) in sorted(covered.items()):
+        events = store.count_ingested(client, names, slot.split("#")[0], start, end)
+        print(f"covered {slot}: ({start}, {end}], {events} events, in {sum(1 for r in reports if slot in r.windows)}"
+              " window(s)")
+    errors = {k: v for r in reports for k, v in r.errors.items()}
+    tags = {t: sum(r.time_tags.get(t, 0) for r in reports) for t in ("_late", "_future_timestamp", "_time_missing")}
     print(f"rules {len(compiled)} ({unsupported} unsupported, {len(problems)} files not loaded); "
-          f"matches {report.matches}; alerts created {report.alerts_created}, already present "
-          f"{report.alerts_existing}; suppressed {report.suppressed}; errors {len(report.errors)}; "
-          f"{report.requests} requests in {report.duration_s:.2f}s")
-    for rule_id, err in report.errors.items():
+          f"matches {sum(r.matches for r in reports)}; alerts created {sum(r.alerts_created for r in reports)}, "
+          f"already present {sum(r.alerts_existing for r in reports)}; "
+          f"suppressed {sum(r.suppressed for r in reports)}; "
+          f"errors {len(errors)}; {sum(r.requests for r in reports)} requests in "
+          f"{sum(r.duration_s for r in reports):.2f}s")
+    print(f"late events (not correlated) {tags['_late']}; future times clamped {tags['_future_timestamp']}; "
+          f"missing times {tags['_time_missing']}")
+    from soc.incidents import grouping
+    from soc.incidents.runtime import Runtime
+
+    grouped = grouping.run_exclusive(Runtime.build(settings), f"detect-once-{uuid.uuid4().hex[:8]}")
+    if grouped is None:
+        print("incidents: another process is grouping now; it takes these alerts too")
+    else:
+        print(f"incidents: {len(grouped.created)} opened, {len(grouped.updated)} updated, from {grouped.alerts} alerts")
+    for rule_id, err in errors.items():
         print(f"  error {rule_id}: {err}")
-    return 0 if not report.errors else 1
+    return 0 if not errors else 1
+
+
+def backfill(settings: Settings, ds: detect_settings.DetectionSettings, compiled: list[convert.Result],
+             client: Any, until: datetime, max_cycles: int = 10_000) -> list[runner.CycleReport]:
+    """Cycles until every slot's checkpoint reached ``until`` (a long backlog is cut into windows of
+    at most max_window_s). Empty when another runner holds the slots."""
+    reports: list[runner.CycleReport] = []
+    for _ in range(max_cycles):
+        report = runner.run_cycle(settings, ds, compiled, client=client, until=until)
+        if not report.ran:
+            break
+        reports.append(report)
+        ends = [store.parse_time(end) for _, end in report.windows.values()]
+        if not report.windows or all(end >= until for end in ends) or report.errors:
+            break
+    return reports
 
 
 def register(sub: Any) -> None:

@@ -9,6 +9,7 @@ _lock = Lock()
 _checkpoints: dict[str, datetime] = {}
 _counters: dict[str, float] = {"alerts": 0, "suppressed": 0, "rejections": 0, "cycle_seconds": 0, "cycles": 0}
 _rule_errors: dict[str, int] = {}
+_time_tags: dict[str, int] = {}
 
 
 def record_checkpoint(slot: str, end: datetime) -> None:
@@ -23,6 +24,13 @@ def record_alerts(alerts: int, suppressed: int, errors: dict[str, str]) -> None:
         _counters["suppressed"] += suppressed
         for rule_id in errors:
             _rule_errors[rule_id] = _rule_errors.get(rule_id, 0) + 1
+
+
+def record_time_tags(counts: dict[str, int]) -> None:
+    """Events whose own time was flagged at ingest (_late: not correlated; _future_timestamp; _time_missing)."""
+    with _lock:
+        for tag, n in counts.items():
+            _time_tags[tag] = _time_tags.get(tag, 0) + n
 
 
 def record_cycle(seconds: float, rejections: int) -> None:
@@ -53,4 +61,8 @@ def render(now: datetime | None = None) -> str:
                   f"soc_detection_opensearch_rejections_total {_counters['rejections']:.0f}",
                   "# TYPE soc_detection_rule_errors_total counter"]
         lines += [f'soc_detection_rule_errors_total{{rule="{_label(r)}"}} {n}' for r, n in sorted(_rule_errors.items())]
+        lines += ["# HELP soc_detection_flagged_time_events_total events whose own time the ingest pipeline flagged"
+                  " (_late events are not correlated)", "# TYPE soc_detection_flagged_time_events_total counter"]
+        lines += [f'soc_detection_flagged_time_events_total{{tag="{_label(t)}"}} {n}'
+                  for t, n in sorted(_time_tags.items())]
     return "\n".join(lines) + "\n"

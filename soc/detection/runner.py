@@ -29,6 +29,7 @@ from soc.detection import alerting, correlate, exceptions, metrics, slots, store
 from soc.detection.convert import Compiled, CompiledCorrelation, Result, referenced_ids
 from soc.detection.settings import DetectionSettings
 from soc.detection.slots import Slot
+from soc.ecs import TIME_TAGS
 from soc.search import Names
 
 
@@ -51,6 +52,8 @@ class CycleReport:
     requests: int = 0
     correlations_evaluated: int = 0  # full-timespan aggregations run (the others were ruled out by the probe)
     skipped: int = 0  # rule queries not sent: the window holds no value an exact-term condition needs
+    # events of the windows whose own time the ingest pipeline flagged: _late, _future_timestamp, _time_missing
+    time_tags: dict[str, int] = field(default_factory=dict)
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
 
 
@@ -148,15 +151,16 @@ PRESENT_MAX = 1000  # distinct values of a field per window beyond which its pre
 def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
                     report: CycleReport) -> dict[Slot, dict[str, set[str]]]:
     """Per slot, the lower-cased values the window holds for each field some rule requires an exact
-    value of (one aggregation request for all slots). A field with too many values is left out."""
+    value of (one aggregation request for all slots). A field with too many values is left out.
+    The same request counts the window's events whose own time the ingest pipeline flagged."""
     asks = [(w, sorted({f for c in w.singles for f, _ in c.required})) for w in works]
-    asks = [(w, fields) for w, fields in asks if fields]
     if not asks:
         return {}
     requests = [(names(w.slot.stream), {
         "size": 0, "track_total_hits": False,
         "query": {"range": {"event.ingested": {"gt": store.iso(w.start), "lte": store.iso(w.end)}}},
-        "aggs": {f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)}})
+        "aggs": {**{f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)},
+                 "time_tags": {"filters": {"filters": {t: {"term": {"tags": t}} for t in TIME_TAGS}}}}})
         for w, fields in asks]
     responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
     report.requests += 1
@@ -165,6 +169,9 @@ def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: Det
         if "error" in resp:
             continue  # unknown: every rule runs
         aggs = resp.get("aggregations", {})
+        if w.slot.group == 0:  # a stream's events are counted once, by its first slot
+            for tag, bucket in aggs.get("time_tags", {}).get("buckets", {}).items():
+                report.time_tags[tag] = report.time_tags.get(tag, 0) + int(bucket["doc_count"])
         out[w.slot] = {f: {str(b["key"]).lower() for b in aggs[f"f{i}"]["buckets"]}
                        for i, f in enumerate(fields) if not aggs[f"f{i}"].get("sum_other_doc_count")}
     return out
@@ -272,6 +279,7 @@ def _record(client: OpenSearch, names: Names, works: list[Work], found: Found, m
     if states:
         store.write_rule_states(client, names, states)
     metrics.record_alerts(made, sum(found.suppressed.values()), report.errors)
+    metrics.record_time_tags(report.time_tags)
 
 
 def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Result], start: datetime,
@@ -292,11 +300,12 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
 
 def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result], *, owner: str | None = None,
               client: OpenSearch | None = None, crash_at: str | None = None, batched: bool = True,
-              streams: tuple[str, ...] = search.LOG_STREAMS) -> CycleReport:
+              streams: tuple[str, ...] = search.LOG_STREAMS, until: datetime | None = None) -> CycleReport:
     """One cycle over the slots this instance holds (the scheduler's job, ``soc detect --once``).
 
     With ``owner`` (a scheduler instance) the slots stay held between cycles and are renewed each
-    cycle; without it (a one-shot run) they are given back at the end.
+    cycle; without it (a one-shot run) they are given back at the end. ``until``: the windows end
+    there (no settle delay; at most the node's now) instead of at now - settle.
     """
     client = client or search.client(settings, serializer=search.OrjsonSerializer())
     names = search.names(settings)
@@ -321,7 +330,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         groups = slots.assign(compiled, ds.rule_groups)
         works: list[Work] = []
         for h in held:
-            end = now - timedelta(seconds=ds.settle_s)
+            end = min(until, now) if until is not None else now - timedelta(seconds=ds.settle_s)
             start = h.position or end - timedelta(seconds=ds.first_lookback_s)
             end = min(end, start + timedelta(seconds=ds.max_window_s))
             if end > start:

@@ -173,6 +173,13 @@ def index_events(client: OpenSearch, names: Names, events: list[dict[str, Any]])
             raise RuntimeError(f"test events were refused: {bad}")
 
 
+def count_ingested(client: OpenSearch, names: Names, stream: str, start: str, end: str) -> int:
+    """Events of a log stream whose event.ingested falls in (start, end]."""
+    body = {"query": {"range": {"event.ingested": {"gt": start, "lte": end}}}}
+    resp = client.count(index=names(stream), body=body, ignore_unavailable=True, allow_no_indices=True)
+    return int(resp["count"])
+
+
 def alerts_by_org(client: OpenSearch, names: Names) -> list[dict[str, Any]]:
     client.indices.refresh(index=names.alerts)
     resp = client.search(index=names.alerts, body={"size": 10000, "query": {"match_all": {}}})

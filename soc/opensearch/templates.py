@@ -126,7 +126,6 @@ if (mark != null) {
   ctx.tags = tags;
 }
 """
-TIME_TAGS = ("_late", "_future_timestamp", "_time_missing")
 
 
 def ingest_pipeline(late_after_s: float = 7 * 86400, future_after_s: float = 300) -> dict[str, Any]:
