@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from soc import search
 from soc.config import Settings
 from soc.detection import convert, rules, runner, store
+from soc.detection.episodes import Condition, Point
 from soc.detection.settings import DetectionSettings
 from soc.opensearch import bootstrap
 from tests.collectors.fault_proxy import FaultProxy
 from tests.detection import capture
+from tests.detection.test_episodes import reference
 
 ROOT = Path(__file__).resolve().parents[2]
 DS = DetectionSettings(settle_s=0, first_lookback_s=3600)
@@ -181,3 +185,79 @@ def test_a_real_burst_fires_once_live_or_late_and_a_slow_one_never(
     again = runner.run_cycle(isolated, replace(DS, first_lookback_s=3600), compiled)
     assert again.alerts_created == 0
     assert [k for k in _alerts(isolated) if k[0] == BURST_RULE] == found
+
+
+_RULE = """title: Five errors in a minute (property test)
+id: 5e1f3a20-0d2c-4b7e-9a51-6c0f14f0e0a1
+name: prop_burst
+correlation:
+  type: event_count
+  rules: [prop_404]
+  group-by: [source.ip]
+  timespan: 1m
+  condition: {gte: 5}
+level: medium
+---
+title: a 404 (property test base)
+id: 5e1f3a20-0d2c-4b7e-9a51-6c0f14f0e0a2
+name: prop_404
+logsource: {category: webserver}
+detection:
+  sel: {sc-status: 404}
+  condition: sel
+level: informational
+"""
+
+
+@st.composite
+def _streams(draw: st.DrawFn) -> tuple[list[tuple[str, int]], list[int], int]:
+    """(address, ms before now) events with known bursts, a chunking (cut points), and a seed."""
+    events: list[tuple[str, int]] = []
+    for ip in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        events += [(ip, draw(st.integers(0, 1_800_000))) for _ in range(draw(st.integers(0, 8)))]
+        for _ in range(draw(st.integers(0, 2))):
+            at = draw(st.integers(60_000, 1_800_000))
+            events += [(ip, at - draw(st.integers(0, 45_000))) for _ in range(draw(st.integers(3, 9)))]
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(len(events) - 1, 1)), max_size=4))))
+    return events, cuts, draw(st.integers(0, 10_000))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_streams())
+# always tried: a burst of six, shuffled and cut into three deliveries, beside a slow trickle elsewhere
+@example(case=([("198.51.100.1", 300_000 - 7_000 * i) for i in range(6)]
+               + [("198.51.100.2", 200_000 * i) for i in range(6)], [3, 9], 3))
+def test_random_chunkings_and_orders_equal_the_event_time_reference(
+        opensearch_settings: Settings, tmp_path: Path, case: tuple[list[tuple[str, int]], list[int], int]) -> None:
+    events, cuts, seed = case
+    rule = tmp_path / "prop.yml"
+    rule.write_text(_RULE)
+    loaded, problems = rules.load([rule])
+    assert not problems
+    prop = convert.compile_rules(loaded)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    docs = [{**_fails(ip, [datetime.fromtimestamp((now_ms - ago) / 1000, UTC)])[0],
+             "event": {"dataset": "nginx.access", "original": f"{ip} n{i} 404"}} for i, (ip, ago) in enumerate(events)]
+    random.Random(seed).shuffle(docs)
+    with bootstrap.scratch(opensearch_settings, "scratch-prop-") as s:
+        client, names = search.client(s), search.names(s)
+        for a, b in zip([0, *cuts], [*cuts, len(docs)], strict=True):
+            if docs[a:b]:
+                store.index_events(client, names, docs[a:b])
+            _cycle(s, prop)
+        got = {(k[1], k[2], k[3]) for k in _alerts(s)}
+        # the reference works on what was stored (millisecond times), by address
+        hits = client.search(index=names.web, body={"size": 1000, "query": {"match_all": {}}})["hits"]["hits"]
+    want = set()
+    for ip in {ip for ip, _ in events}:
+        pts = [Point(int(store.parse_time(h["_source"]["@timestamp"]).timestamp() * 1000), h["_id"])
+               for h in hits if h["_source"]["source"]["ip"] == ip]
+        for start, end in reference(Condition("event_count", "gte", 5, 60_000), pts):
+            want.add((f"source.ip={ip}", _iso_ms(start), _iso_ms(end)))
+    assert got == want
+    if len(events) == 12 and cuts == [3, 9]:  # the explicit example: one burst, the trickle silent
+        assert [g for g, _, _ in got] == ["source.ip=198.51.100.1"]
+
+
+def _iso_ms(ms: int) -> str:
+    return store.iso(datetime.fromtimestamp(ms / 1000, UTC))
