@@ -20,6 +20,8 @@ from typing import Literal, NotRequired, TypedDict
 
 Severity = Literal["informational", "low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+# An alert detected this long after its events is flagged as late where it is shown (console, report).
+LATE_NOTICE_S = 600.0
 
 
 class RuleRef(TypedDict):

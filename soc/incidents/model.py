@@ -104,6 +104,9 @@ def fold_alert(doc: dict[str, Any], alert: dict[str, Any]) -> None:
     """
     doc["first_seen"] = min(doc["first_seen"], alert["first_seen"], key=parse_time)
     doc["last_seen"] = max(doc["last_seen"], alert["last_seen"], key=parse_time)
+    # the longest time between an alert's events and its detection (late data, an outage's backlog)
+    if alert.get("delay_s") is not None:
+        doc["detection_delay_s"] = max(float(doc.get("detection_delay_s") or 0.0), float(alert["delay_s"]))
     rank = SEVERITY_RANK[alert["severity"]]
     if rank > int(doc["severity_rank"]):
         doc["severity"], doc["severity_rank"] = alert["severity"], rank

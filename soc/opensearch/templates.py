@@ -47,6 +47,7 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
         "severity": _KW, "severity_rank": _LONG, "assignee": _KW, "organization": {"properties": {"id": _KW}},
         "rule_ids": _KW, "keys": _KW, "alert_count": _LONG, "tags": _KW, "entities": _KW,
         "acknowledged_at": _DATE, "resolved_at": _DATE, "closed_at": _DATE, "merged_into": _KW, "merged_from": _KW,
+        "detection_delay_s": {"type": "double"},
         "history": {"properties": {"status": _KW, "at": _DATE, "actor": _KW}},
         "comments": {"properties": {"id": _KW, "at": _DATE, "author": _KW, "text": _TEXT}},
         "sla": {"properties": {"ack_due": _DATE, "resolve_due": _DATE, "ack_breached": {"type": "boolean"},

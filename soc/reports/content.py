@@ -80,6 +80,7 @@ def _alerts(a: dict[str, dict[str, Any]], week: Week) -> dict[str, Any]:
                             for s in severities],
             "by_tactic": sorted(tactics, key=lambda r: (-r["current"], r["tactic"])),
             "by_rule": cur["rules"], "per_day": {d: int(cur["per_day"].get(d, 0)) for d in week.days()},
+            "late": int(cur.get("late", 0)),
             "attackers": cur["sources"]}
 
 
@@ -98,6 +99,9 @@ def _notable(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"id": doc["id"], "title": doc.get("title", ""), "severity": doc.get("severity"),
                     "status": doc.get("status"), "resolution": doc.get("resolution"),
                     "agency": (doc.get("organization") or {}).get("id"), "created": doc.get("created"),
+                    "first_seen": doc.get("first_seen"),
+                    "late_hours": round(float(doc.get("detection_delay_s") or 0) / 3600, 1)
+                    if float(doc.get("detection_delay_s") or 0) > store.LATE_S else None,
                     "resolved_at": doc.get("resolved_at"), "alert_count": doc.get("alert_count", 0),
                     "entities": list(doc.get("entities") or [])[:5], "note": note})
     return out

@@ -13,6 +13,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from soc.alerts.documents import LATE_NOTICE_S
 from soc.search import Names
 
 ORG = "organization.id"
@@ -94,7 +95,9 @@ def hourly_by_source(client: OpenSearch, names: Names, agency: str | None, start
 
 def alerts(client: OpenSearch, names: Names, agency: str | None, weeks: Weeks,
            top_n: int, tz: str) -> dict[str, dict[str, Any]]:
-    """week key -> {total, severity, rules, tactics, sources, per_day} from the alerts created in that week."""
+    """week key -> {total, severity, rules, tactics, sources, per_day, late} from the alerts whose events
+    happened in that week (event time: a backlog detected later counts in the week it happened; ``late``
+    counts those detected more than LATE_S after their events)."""
     per_week = {"severity": {"terms": {"field": "severity", "size": 10}},
                 "rules": {"terms": {"field": "rule.id", "size": top_n},
                           "aggs": {"name": {"terms": {"field": "rule.name.keyword", "size": 1}},
@@ -103,16 +106,17 @@ def alerts(client: OpenSearch, names: Names, agency: str | None, weeks: Weeks,
                 "sources": {"terms": {"field": "source.ip", "size": top_n},
                             "aggs": {"agencies": {"cardinality": {"field": ORG}},
                                      "rules": {"cardinality": {"field": "rule.id"}}}},
-                "per_day": {"date_histogram": {"field": "created", "calendar_interval": "1d", "time_zone": tz,
-                                               "format": "yyyy-MM-dd", "min_doc_count": 0}}}
-    aggs = {key: {"filter": _range("created", s, e), "aggs": per_week} for key, (s, e) in weeks.items()}
+                "per_day": {"date_histogram": {"field": "@timestamp", "calendar_interval": "1d", "time_zone": tz,
+                                               "format": "yyyy-MM-dd", "min_doc_count": 0}},
+                "late": {"filter": {"range": {"delay_s": {"gt": LATE_S}}}}}
+    aggs = {key: {"filter": _range("@timestamp", s, e), "aggs": per_week} for key, (s, e) in weeks.items()}
     resp = client.search(index=names.alerts, body={"size": 0, "track_total_hits": False,
                                                    "query": {"bool": {"filter": _scope(agency)}}, "aggs": aggs})
     out: dict[str, dict[str, Any]] = {}
     for key in weeks:
         a = resp["aggregations"][key]
         out[key] = {
-            "total": int(a["doc_count"]), "severity": dict(_terms(a["severity"])),
+            "total": int(a["doc_count"]), "severity": dict(_terms(a["severity"])), "late": int(a["late"]["doc_count"]),
             "tactics": _terms(a["tactics"]), "per_day": dict(_terms(a["per_day"])),
             "rules": [{"id": str(b["key"]), "name": (_terms(b["name"]) or [("", 0)])[0][0],
                        "level": (_terms(b["level"]) or [("", 0)])[0][0], "count": int(b["doc_count"])}
@@ -181,7 +185,10 @@ def incidents(client: OpenSearch, names: Names, agency: str | None,
     return out
 
 
+LATE_S = LATE_NOTICE_S
+
 NOTABLE_FIELDS = ["id", "title", "severity", "status", "resolution", "organization", "created", "resolved_at",
+                  "first_seen", "detection_delay_s",
                   "alert_count", "entities", "rule_ids", "assignee", "comments", "sla"]
 
 

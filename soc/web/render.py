@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from soc.alerts.documents import LATE_NOTICE_S
 from soc.web import i18n
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -37,6 +38,7 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = when
     env.filters["duration"] = duration
+    env.globals["late_notice_s"] = LATE_NOTICE_S
     return env
 
 

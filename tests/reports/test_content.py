@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,7 @@ from soc.config import Settings
 from soc.errors import Invalid
 from soc.reports import content, period
 from soc.reports.settings import ReportSettings
+from tests.reports import conftest
 from tests.reports.conftest import AFTER, ATTACKER_SSH, ATTACKER_WEB, FORMULA_USER, XSS_PATH, A, B, C
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -133,3 +134,18 @@ def test_running_week_counts_only_elapsed_hours(dataset: Settings) -> None:
     health = {s["source"]: s for s in c["source_health"]["sources"]}
     assert health["a-web"]["silent_hours"] == 48 - 3
     assert health["a-old"]["silent_hours"] == 48
+
+
+def test_a_backlog_counts_in_the_week_it_happened_and_is_flagged_late(dataset: Settings) -> None:
+    client, names = search.client(dataset), search.names(dataset)
+    week = period.parse("2025-W10", TZ)
+    before = content.build(client, names, week, None, "en", ReportSettings(), AFTER)["alerts"]
+    # events of this week, detected nine days later (an agency's link was down)
+    doc = conftest._alert(9, "r-web", "Web scanner", "high", "initial-access", conftest.A, conftest.ATTACKER_WEB,
+                          conftest.S + timedelta(hours=3))
+    doc["created"] = doc["detected_at"] = (conftest.S + timedelta(days=9)).isoformat()
+    doc["delay_s"] = 9 * 86400.0 - 3 * 3600.0
+    client.index(index=names.alerts, id="backlog-1", body=doc, refresh=True)
+    after = content.build(client, names, week, None, "en", ReportSettings(), AFTER)["alerts"]
+    assert after["total"]["current"] == before["total"]["current"] + 1
+    assert (before["late"], after["late"]) == (0, 1)

@@ -162,6 +162,9 @@ def test_hostile_log_lines_are_shown_as_text(page: Page, world: w.World) -> None
     page.get_by_label("Add a comment").fill("<script>alert('comment')</script><img src=x onerror=alert(9)>")
     page.locator("#comment-submit").click()
     expect(page.locator("#comments")).to_contain_text("<script>alert('comment')</script>")
+    # The lines are dated days before they were indexed: the page gives their own time and says the
+    # detection came late.
+    expect(page.locator("article.alert span.late").first).to_contain_text("after it happened")
     # Matched fields are marked, and the only script on the page is the console's own file.
     expect(page.locator(".matched-list mark").first).to_be_visible()
     assert page.locator("script").count() == 1
