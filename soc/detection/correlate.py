@@ -1,6 +1,7 @@
-"""The correlation step of a detection cycle: probe, fetch, judge and merge (``soc.detection.correlation``)
-for every correlation of the cycle's windows, with a bounded number of ``_msearch`` requests:
-one for the probes (plus further pages), one per page of fetches, one for the episodes' counts."""
+"""The correlation step of a detection cycle: probe, prune, fetch, judge and merge
+(``soc.detection.correlation``) for every correlation of the cycle's windows, with a bounded number
+of ``_msearch`` requests: one for the probes, one for the candidate groups (plus further pages of
+either), one per page of fetches, one for the episodes' counts."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class Written:
     created: list[tuple[str, AlertDoc]] = field(default_factory=list)
     updated: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # per rule: episodes new or grown
-    evaluated: int = 0  # correlations with at least one group to judge
+    evaluated: int = 0  # correlations whose probe found groups with new matches
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -69,6 +70,30 @@ def _probe(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Wr
         out.errors[it.corr.rule.id] = f"more than {correlation.PROBE_PAGES * correlation.PROBE_PAGE} new groups"
 
 
+def _candidates(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written) -> None:
+    """Keep, in each probe, only the groups that could fire (``correlation.could_fire``)."""
+    keep: dict[int, set[Group]] = {id(it): set() for it in items}
+    pending: list[tuple[Item, dict[str, Any] | None]] = [
+        (it, None) for it in items if it.probe.buckets and it.corr.rule.id not in out.errors]
+    while pending:
+        requests = [(it.index, correlation.candidates_body(it.probe, after)) for it, after in pending]
+        responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
+        nxt: list[tuple[Item, dict[str, Any] | None]] = []
+        for (it, _), resp in zip(pending, responses, strict=True):
+            try:
+                after = correlation.read_candidates(it.probe, resp, keep[id(it)])
+            except RuntimeError as exc:
+                out.errors[it.corr.rule.id] = str(exc)
+                continue
+            if after:
+                nxt.append((it, after))
+        pending = nxt
+    for it in items:
+        groups = keep[id(it)]
+        for group in [g for g in it.probe.buckets if g not in groups]:
+            del it.probe.buckets[group]
+
+
 Span = tuple[Item, Group, tuple[int, int]]
 
 
@@ -102,13 +127,14 @@ def run(client: OpenSearch, names: Names, items: list[Item], ds: DetectionSettin
     if not items:
         return out
     _probe(client, items, ds, out)
+    out.evaluated = sum(1 for it in items if it.probe.buckets and it.corr.rule.id not in out.errors)
+    _candidates(client, items, ds, out)
     fetched = _fetch(client, items, ds, out)
     to_count: list[tuple[Item, Group, Known, bool]] = []
     for it in items:
         spans = it.probe.spans()
         if not spans or it.corr.rule.id in out.errors:
             continue
-        out.evaluated += 1
         try:
             known = correlation.known_alerts(client, names, it.corr, spans)
         except Exception as exc:  # one broken rule never stops the others

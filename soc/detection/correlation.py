@@ -101,6 +101,60 @@ def read_probe(probe: Probe, resp: dict[str, Any]) -> dict[str, Any] | None:
     return after if after and agg.get("buckets") and len(agg["buckets"]) >= PROBE_PAGE else None
 
 
+CANDIDATE_PAGE = 1000
+
+
+def candidates_body(probe: Probe, after: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per probed group, what it holds over all the spans together: events, events per referenced rule,
+    distinct values. A group that cannot meet the condition even over that whole range cannot meet it in
+    any one window, so it is not fetched (most groups with a new match are one stray 404 or one login)."""
+    corr = probe.corr
+    spans = probe.spans()
+    lo = min(s for ss in spans.values() for s, _ in ss)
+    hi = max(e for ss in spans.values() for _, e in ss)
+    fields = _fields(corr)
+    only = [{"terms": {f: sorted({g[i] for g in spans}, key=str)}} for i, f in enumerate(fields)]
+    sub: dict[str, Any] = {f"b{i}": {"filter": b.dsl()} for i, b in enumerate(corr.bases)}
+    if corr.field:
+        sub["distinct"] = {"cardinality": {"field": corr.field}}
+    composite: dict[str, Any] = {"size": CANDIDATE_PAGE, "sources": [{f: {"terms": {"field": f}}} for f in fields]}
+    if after:
+        composite["after"] = after
+    return {"size": 0, "track_total_hits": False, "query": {"bool": {
+        "filter": [*only, {"range": {"@timestamp": {"gte": lo, "lte": hi, "format": "epoch_millis"}}}],
+        "should": [b.dsl() for b in corr.bases], "minimum_should_match": 1,
+        "must_not": [NOT_LATE, *probe.must_not]}},
+        "aggs": {"groups": {"composite": composite, "aggs": sub}}}
+
+
+def could_fire(corr: CompiledCorrelation, bucket: dict[str, Any]) -> bool:
+    """Whether a group's totals over its whole range leave the condition reachable (a necessary test)."""
+    if not growing(corr):
+        return True
+    need = corr.count + (1 if corr.op == "gt" else 0)
+    if corr.kind == "event_count":
+        return int(bucket["doc_count"]) >= need
+    if corr.kind == "value_count":
+        # cardinality is an estimate: exact below its precision threshold (3000), generous above it
+        return int(bucket["distinct"]["value"]) >= need
+    minimums = corr.minimums or (1,) * len(corr.bases)
+    return all(int(bucket[f"b{i}"]["doc_count"]) >= least for i, least in enumerate(minimums))
+
+
+def read_candidates(probe: Probe, resp: dict[str, Any], keep: set[Group]) -> dict[str, Any] | None:
+    """Add the groups of one candidates answer that could fire to ``keep``; returns the next page's key."""
+    if "error" in resp:
+        raise RuntimeError(str(resp["error"].get("root_cause", resp["error"]))[:500])
+    agg = resp.get("aggregations", {}).get("groups", {})
+    fields = _fields(probe.corr)
+    for b in agg.get("buckets", []):
+        group = tuple(b["key"][f] for f in fields)
+        if group in probe.buckets and could_fire(probe.corr, b):
+            keep.add(group)
+    after = agg.get("after_key")
+    return after if after and len(agg.get("buckets", [])) >= CANDIDATE_PAGE else None
+
+
 def _group_filter(corr: CompiledCorrelation, group: Group) -> list[dict[str, Any]]:
     return [{"term": {f: v}} for f, v in zip(_fields(corr), group, strict=True)]
 

@@ -90,6 +90,17 @@ class Work:
     end: datetime
     singles: list[Compiled]
     corrs: list[CompiledCorrelation]
+    recheck: timedelta = timedelta(0)
+
+    @property
+    def since(self) -> datetime:
+        """Where the searches start: the window plus the re-checked stretch before it (``recheck_s``)."""
+        return self.start - self.recheck
+
+    def fresh(self, hit: dict[str, Any]) -> bool:
+        """Whether a hit was indexed in the window proper (not in the re-checked stretch)."""
+        ingested = ((hit.get("_source") or {}).get("event") or {}).get("ingested")
+        return ingested is None or store.parse_time(str(ingested)) > self.start
 
     @property
     def window(self) -> dict[str, str]:
@@ -107,7 +118,8 @@ def plan(compiled: list[Result], slot: Slot, start: datetime, end: datetime, ds:
                 and groups.get(c.rule.id, 0) == slot.group)
 
     return Work(slot, start, end, [c for c in compiled if isinstance(c, Compiled) and mine(c)],
-                [c for c in compiled if isinstance(c, CompiledCorrelation) and mine(c)])
+                [c for c in compiled if isinstance(c, CompiledCorrelation) and mine(c)],
+                timedelta(seconds=ds.recheck_s))
 
 
 def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
@@ -123,7 +135,7 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
              for q in c.searches()]
     for i in range(0, len(items), step):
         chunk = items[i:i + step]
-        requests = [(names(w.slot.stream), _body(c, w.start, w.end, ds, first, query=q)) for w, c, q in chunk]
+        requests = [(names(w.slot.stream), _body(c, w.since, w.end, ds, first, query=q)) for w, c, q in chunk]
         responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
         report.requests += 1
         for (w, c, q), (index, _), resp in zip(chunk, requests, responses, strict=True):
@@ -135,7 +147,7 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
             total = int(resp["hits"]["total"]["value"])
             while len(hits) < min(total, ds.per_rule_cap) and hits:
                 size = min(ds.page_size, ds.per_rule_cap - len(hits))
-                page = store.search(client, index, _body(c, w.start, w.end, ds, size, hits[-1]["sort"], q),
+                page = store.search(client, index, _body(c, w.since, w.end, ds, size, hits[-1]["sort"], q),
                                     ds.request_timeout_s)
                 report.requests += 1
                 if not page["hits"]["hits"]:
@@ -158,9 +170,10 @@ def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: Det
         return {}
     requests = [(names(w.slot.stream), {
         "size": 0, "track_total_hits": False,
-        "query": {"range": {"event.ingested": {"gt": store.iso(w.start), "lte": store.iso(w.end)}}},
+        "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}},
         "aggs": {**{f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)},
-                 "time_tags": {"filters": {"filters": {t: {"term": {"tags": t}} for t in TIME_TAGS}}}}})
+                 "fresh": {"filter": {"range": {"event.ingested": {"gt": store.iso(w.start)}}}, "aggs": {
+                     "time_tags": {"filters": {"filters": {t: {"term": {"tags": t}} for t in TIME_TAGS}}}}}}})
         for w, fields in asks]
     responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
     report.requests += 1
@@ -170,7 +183,7 @@ def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: Det
             continue  # unknown: every rule runs
         aggs = resp.get("aggregations", {})
         if w.slot.group == 0:  # a stream's events are counted once, by its first slot
-            for tag, bucket in aggs.get("time_tags", {}).get("buckets", {}).items():
+            for tag, bucket in aggs.get("fresh", {}).get("time_tags", {}).get("buckets", {}).items():
                 report.time_tags[tag] = report.time_tags.get(tag, 0) + int(bucket["doc_count"])
         out[w.slot] = {f: {str(b["key"]).lower() for b in aggs[f"f{i}"]["buckets"]}
                        for i, f in enumerate(fields) if not aggs[f"f{i}"].get("sum_other_doc_count")}
@@ -214,11 +227,14 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
     for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched).items():
         work = next(w for w in works if w.slot == slot)
         rule = next(c.rule for c in work.singles if c.rule.id == rule_id)
+        # the re-checked stretch was counted by the cycle that first saw it: count the window's own hits
+        fresh = [work.fresh(hit) for hit in hits]
+        total = sum(fresh) if len(hits) == total else total
         report.matches += total
-        for hit in hits:
+        for hit, new in zip(hits, fresh, strict=True):
             exc_id = exceptions.matching(excs, rule_id, hit.get("_source", {}))
             if exc_id:
-                found.suppressed[exc_id] += 1
+                found.suppressed[exc_id] += 1 if new else 0
                 continue
             found.alerts.append(alerting.from_hit(rule, hit, created, work.window))
         if total > ds.per_rule_cap:
@@ -226,7 +242,7 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
             found.alerts.append(alerting.overflow(rule, total, ds.per_rule_cap, agency, created, work.window))
             report.overflow_rules.append(rule_id)
         found.hits[rule_id] += total
-    items = [correlate.Item(c, ",".join(names(s) for s in c.streams), w.start, w.end, _must_not(c.rule.id, ds),
+    items = [correlate.Item(c, ",".join(names(s) for s in c.streams), w.since, w.end, _must_not(c.rule.id, ds),
                             w.window) for w in works for c in w.corrs]
     result = correlate.run(client, names, items, ds, created)
     report.correlations_evaluated += result.evaluated

@@ -17,6 +17,7 @@ from soc.detection.settings import DetectionSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DS = DetectionSettings(settle_s=0, first_lookback_s=600)
+ONLY_NEW = replace(DS, recheck_s=0)  # no re-checked stretch: a cycle sees only its own window
 
 
 def _web(uri: str, ua: str = "Mozilla/5.0", ip: str = "203.0.113.7", line: str | None = None,
@@ -163,21 +164,21 @@ def test_correlation_probe_limits_the_aggregation_to_groups_with_new_matches(iso
                  "process": {"name": "sshd"}, "source": {"ip": ip}} for i in range(n)]
 
     _index(isolated, fails("198.18.0.1", 6) + fails("198.18.0.2", 9))
-    first = runner.run_cycle(isolated, DS, compiled)
+    first = runner.run_cycle(isolated, ONLY_NEW, compiled)
     assert first.alerts_created == 0 and first.correlations_evaluated == 1
     # Only .1 gets new failures: its earlier six still count (the restricted aggregation covers the
     # whole timespan), .2 stays at nine and is not evaluated.
     _index(isolated, fails("198.18.0.1", 4))
-    second = runner.run_cycle(isolated, DS, compiled)
+    second = runner.run_cycle(isolated, ONLY_NEW, compiled)
     assert second.alerts_created == 1 and second.correlations_evaluated == 1
     assert [a["group_key"] for a in _alerts(isolated)] == ["source.ip=198.18.0.1"]
     # Nothing new for the base rule (an unrelated web event only): no aggregation at all.
     _index(isolated, [_web("/index.html")])
-    third = runner.run_cycle(isolated, DS, compiled)
+    third = runner.run_cycle(isolated, ONLY_NEW, compiled)
     assert third.alerts_created == 0 and third.correlations_evaluated == 0
     # .2 reaches ten with one more failure and fires in the cycle that sees it.
     _index(isolated, fails("198.18.0.2", 1))
-    fourth = runner.run_cycle(isolated, DS, compiled)
+    fourth = runner.run_cycle(isolated, ONLY_NEW, compiled)
     assert fourth.alerts_created == 1 and fourth.correlations_evaluated == 1
     # A "fewer than" condition is judged at each event too (on event time, silence has no moment):
     # a lone failure from a new address is "fewer than 2 in 5 minutes" for its group.
@@ -188,9 +189,9 @@ def test_correlation_probe_limits_the_aggregation_to_groups_with_new_matches(iso
     loaded, problems = rules.load([f])
     assert not problems
     quiet = convert.compile_rules(loaded)
-    assert runner.run_cycle(isolated, DS, quiet).correlations_evaluated == 0
+    assert runner.run_cycle(isolated, ONLY_NEW, quiet).correlations_evaluated == 0
     _index(isolated, fails("198.18.0.3", 1))
-    lone = runner.run_cycle(isolated, DS, quiet)
+    lone = runner.run_cycle(isolated, ONLY_NEW, quiet)
     assert lone.correlations_evaluated == 1 and lone.alerts_created == 1
 
 
@@ -241,7 +242,8 @@ def test_a_cycle_refreshes_the_streams_so_nothing_waits_for_the_refresh_interval
     client, names = search.client(isolated), search.names(isolated)
     _index(isolated, [_web("/index.html")])  # creates the stream's backing index
     client.indices.put_settings(index=names.web, body={"index": {"refresh_interval": "-1"}})
-    client.index(index=names.web, op_type="create", body=_web("/wp-config.php.bak", ip="203.0.113.77"))
+    client.index(index=names.stream("logs-web", "dept-a"), op_type="create",
+                 body=_web("/wp-config.php.bak", ip="203.0.113.77"))
     hidden = client.count(index=names.web, body={"query": {"term": {"source.ip": "203.0.113.77"}}})["count"]
     assert hidden == 0  # not searchable: no scheduled refresh will ever come
     report = runner.run_cycle(isolated, DS, compiled)
@@ -270,3 +272,25 @@ def test_paging_through_equal_ingest_times_sees_each_match_once(isolated: Settin
     report = runner.run_cycle(isolated, replace(DS, page_size=2), compiled)
     assert report.requests >= 5 and report.alerts_created == 9
     assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == sorted(f"203.0.113.{i}" for i in range(1, 10))
+
+
+def test_a_document_made_searchable_after_its_window_ran_is_still_evaluated(isolated: Settings,
+                                                                          tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "straggler", "    sel: {cs-uri-query|contains: '/etc/passwd'}\n    condition: sel")
+    client, names = search.client(isolated), search.names(isolated)
+    _index(isolated, [_web("/../../etc/passwd", ip="192.0.2.44")])
+    [hit] = client.search(index=names.web, body={"query": {"match_all": {}}})["hits"]["hits"]
+    stamped = store.parse_time(hit["_source"]["event"]["ingested"])
+    # As if a cycle had passed this document's stamp before the document could be searched: the
+    # checkpoint already stands just after it.
+    for stream in ("logs-web", "logs-syslog"):
+        store.set_checkpoint(client, names, f"detect:{stream}", stamped + timedelta(milliseconds=1))
+    without = runner.run_cycle(isolated, replace(DS, recheck_s=0), compiled)
+    assert without.alerts_created == 0  # the gap the re-check closes
+    for stream in ("logs-web", "logs-syslog"):
+        store.set_checkpoint(client, names, f"detect:{stream}", stamped + timedelta(milliseconds=1))
+    report = runner.run_cycle(isolated, DS, compiled)
+    assert report.alerts_created == 1
+    # the next cycle searches the stretch again and adds nothing, and counts no second match
+    again = runner.run_cycle(isolated, DS, compiled)
+    assert again.alerts_created == 0 and again.matches == 0
