@@ -1,20 +1,24 @@
 """Collector benchmark: end-to-end TCP → OpenSearch rate against raw ``_bulk`` and against rsyslog.
 
-    .venv/bin/python -m tests.benchmarks.bench_collector [--url URL] [--events N] [--runs R] [--sink K=V]
+    .venv/bin/python -m tests.benchmarks.bench_collector [--url URL] [--events N] [--runs R]
+        [--raw 1:plain 2:gzip 2:plain 4:plain] [--rsyslog-workers 1 2 4] [--sink K=V]
 
-In one run of this command, on the same node, with the same input (N syslog lines, RFC 5424
-sshd-style lines with a unique marker each):
+Each run, on the same node and the same input (N RFC 5424 sshd-style lines, a unique marker each),
+every measurement on a fresh deployment of its own (deleted afterwards), in an order rotated from
+run to run:
 
-(b) raw ``_bulk``: the documents the collector would produce (same parser, same fields, same ids),
-    pre-built into bulk bodies before the clock starts, posted one after the other in batches of
-    the collector's size; then ``soc-collector run`` receiving the lines from one TCP sender and
-    shipping them, timed from the first byte sent until the collector reports all of them
-    acknowledged by OpenSearch. The ratio is collector / raw.
-(c) rsyslog (Debian's, with omelasticsearch) receiving the same lines over TCP and shipping them in
-    bulk mode to the same node, timed until the index holds all of them.
-(d) the collector's peak resident memory (VmHWM).
+- raw ``_bulk``: the documents the collector would produce (same parser, fields and ids),
+  pre-built (and pre-compressed) before the clock starts, posted with each ``--raw`` setting
+  (requests in flight, gzip or not); the baseline of a run is its best setting;
+- the collector: ``soc-collector run`` as its own process, one TCP sender with octet-counted
+  frames, with its shipped sink settings (``--sink`` overrides them);
+- rsyslog (Debian's, omelasticsearch in bulk mode, see rsyslog_run.py) with each
+  ``--rsyslog-workers`` count; the comparison takes its best.
 
-Every measurement writes under its own fresh index prefix, deleted afterwards. Medians over runs.
+All three are timed alike: from the first byte or request sent to the latest ``event.ingested`` of
+the stored documents once the stream holds all N (measure.py). The collector's own "all
+acknowledged" time is printed beside it. Also the collector's peak resident memory (VmHWM).
+Timings never fail anything; the load average is printed with every run.
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,11 +44,12 @@ import yaml
 
 from collectors import ids
 from collectors.parsers import ParseContext, parse
-from soc import search
 from soc.config import Settings
 from soc.opensearch import bootstrap
+from tests.benchmarks import measure, raw_bulk, rsyslog_run
 
 BATCH = 5000
+AGENCY = "so-bench"
 
 
 def lines(n: int, tag: str) -> list[bytes]:
@@ -53,42 +58,24 @@ def lines(n: int, tag: str) -> list[bytes]:
                                                  30000 + i % 30000, tag.encode(), i) for i in range(n)]
 
 
-def count(settings: Settings, index: str) -> int:
-    r = httpx.get(f"{settings.url}/{index}/_count", timeout=30)
-    return int(r.json().get("count", 0)) if r.status_code == 200 else 0
-
-
-def raw_bulk(settings: Settings, data: list[bytes]) -> float:
-    url = settings.url
-    stream = search.names(settings).syslog
+def bodies(settings: Settings, data: list[bytes]) -> list[bytes]:
+    """The collector's documents for ``data``, with its ids, as uncompressed _bulk bodies of BATCH."""
+    stream = measure.log_stream(settings, "syslog", AGENCY).encode()
     ctx = ParseContext(received_at=datetime.now(UTC), peer_ip="127.0.0.1")
     epoch = os.urandom(16)
-    bodies = []
+    out = []
     for start in range(0, len(data), BATCH):
         parts = []
         for seq, raw in enumerate(data[start:start + BATCH], start):
             event = parse("syslog", raw, ctx)
-            event.update({"organization": {"id": "so-bench"}, "observer": {"name": "bench"},
+            event.update({"organization": {"id": AGENCY}, "observer": {"name": "bench"},
                           "agent": {"id": "bench", "type": "soc-collector"}})
             event.setdefault("log", {}).setdefault("source", {})["id"] = "s"
             doc_id = ids.syslog_id(epoch, "bench", "s", seq, raw)
-            parts.append(b'{"create":{"_index":"%s","_id":"%s"}}\n%s\n' % (stream.encode(), doc_id.encode(),
-                                                                          orjson.dumps(event)))
-        bodies.append(b"".join(parts))
-    with httpx.Client(timeout=120) as client:
-        t0 = time.perf_counter()
-        for body in bodies:
-            r = client.post(f"{url}/_bulk", content=body, params={"filter_path": "errors"},
-                            headers={"Content-Type": "application/x-ndjson"})
-            assert r.status_code == 200 and not r.json()["errors"], r.text[:300]
-        elapsed = time.perf_counter() - t0
-    assert count(settings, stream) == len(data) or refresh_count(settings, stream) == len(data)
-    return len(data) / elapsed
-
-
-def refresh_count(settings: Settings, index: str) -> int:
-    httpx.post(f"{settings.url}/{index}/_refresh", timeout=60)
-    return count(settings, index)
+            head = b'{"create":{"_index":"%s","_id":"%s"}}\n' % (stream, doc_id.encode())
+            parts.append(head + orjson.dumps(event) + b"\n")
+        out.append(b"".join(parts))
+    return out
 
 
 def send(port: int, data: list[bytes]) -> None:
@@ -97,14 +84,13 @@ def send(port: int, data: list[bytes]) -> None:
             sock.sendall(b"".join(b"%d %s" % (len(x), x) for x in data[start:start + 2000]))
 
 
-def collector(settings: Settings, data: list[bytes], work: Path, sink: dict[str, Any] | None = None
-              ) -> tuple[float, int]:
-    url = settings.url
+def collector(settings: Settings, data: list[bytes], work: Path, sink: dict[str, Any]) -> tuple[float, float, int]:
+    """(events/s to the last event.ingested, events/s to "all acknowledged", peak RSS in KiB)."""
     queue = work / f"q-{uuid.uuid4().hex[:6]}"
-    cfg = {"organization": {"id": "so-bench"},
+    cfg = {"organization": {"id": AGENCY},
            "collector": {"id": "bench", "queue_dir": str(queue), "heartbeat_seconds": 3600},
-           "opensearch": {"url": url, "index_prefix": settings.index_prefix},
-           "sink": {"batch_max_events": BATCH, **(sink or {})}, "metrics": {"listen": "127.0.0.1:0"},
+           "opensearch": {"url": settings.url, "index_prefix": settings.index_prefix},
+           "sink": {"batch_max_events": BATCH, **sink}, "metrics": {"listen": "127.0.0.1:0"},
            "sources": [{"id": "s", "protocol": "tcp", "listen": "127.0.0.1:0"}]}
     path = work / "collector.yml"
     path.write_text(yaml.safe_dump(cfg))
@@ -116,74 +102,56 @@ def collector(settings: Settings, data: list[bytes], work: Path, sink: dict[str,
         while not runtime.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         info = json.loads(runtime.read_text())
-        t0 = time.perf_counter()
+        started = time.time()
         send(info["sources"]["s"], data)
         r = httpx.get(f"http://127.0.0.1:{info['metrics_port']}/wait",
                       params={"shipped": str(len(data)), "timeout": "600"}, timeout=700)
-        elapsed = time.perf_counter() - t0
-        assert r.status_code == 200, r.text
+        acked = time.time()
+        if r.status_code != 200:
+            raise RuntimeError(f"collector: {r.text[:300]}")
         status = Path(f"/proc/{proc.pid}/status").read_text()
         rss_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
-        return len(data) / elapsed, rss_kb
+        last = measure.wait_stored(settings, measure.streams_pattern(settings, "syslog"), len(data))
+        return len(data) / (last - started), len(data) / (acked - started), rss_kb
     finally:
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(queue, ignore_errors=True)
 
 
-RSYSLOG_CONF = """\
-global(workDirectory="{work}")
-module(load="imtcp")
-module(load="omelasticsearch")
-input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="ship" SupportOctetCountedFraming="on")
-template(name="doc" type="string" string="{{\\"@timestamp\\":\\"%timegenerated:::date-rfc3339%\\",\
-\\"message\\":\\"%msg:::json%\\",\\"event\\":{{\\"original\\":\\"%rawmsg:::json%\\",\\"dataset\\":\\"syslog\\"}},\
-\\"host\\":{{\\"name\\":\\"%hostname:::json%\\"}},\\"process\\":{{\\"name\\":\\"%app-name:::json%\\"}}}}")
-template(name="bulkid" type="string" string="%uuid%")
-ruleset(name="ship") {{
-  action(type="omelasticsearch" server="127.0.0.1" serverport="{es_port}" searchIndex="{index}"
-         template="doc" bulkmode="on" writeoperation="create" bulkid="bulkid" dynbulkid="on"
-         esVersion.major="8" maxbytes="8m"
-         queue.type="linkedlist" queue.size="200000" queue.dequeuebatchsize="{batch}" action.resumeRetryCount="-1")
-}}
-"""
+def one_run(run: int, base: Settings, data: list[bytes], work: Path, args: argparse.Namespace,
+            sink: dict[str, Any]) -> dict[str, float]:
+    """Every measurement of one run, in an order rotated by the run number; name -> events/s."""
+    def pattern(s: Settings) -> str:
+        return measure.streams_pattern(s, "syslog")
 
+    result: dict[str, float] = {}
 
-def rsyslog(settings: Settings, data: list[bytes], work: Path) -> float:
-    url = settings.url
-    stream = search.names(settings).syslog
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    rdir = work / f"rsyslog-{uuid.uuid4().hex[:6]}"
-    rdir.mkdir()
-    conf = rdir / "rsyslog.conf"
-    conf.write_text(RSYSLOG_CONF.format(work=rdir, port=port, es_port=url.rsplit(":", 1)[1].rstrip("/"),
-                                        index=stream, batch=BATCH))
-    proc = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(rdir / "pid")], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        t0 = time.perf_counter()
-        send(port, data)
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and refresh_count(settings, stream) < len(data):
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - t0
-        got = refresh_count(settings, stream)
-        if got < len(data):
-            raise RuntimeError(f"rsyslog delivered {got} of {len(data)}")
-        return len(data) / elapsed
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        shutil.rmtree(rdir, ignore_errors=True)
+    def raw(setting: raw_bulk.Setting) -> Callable[[], None]:
+        def go() -> None:
+            with bootstrap.scratch(base, "bench") as s:
+                result[f"raw _bulk, {setting.label}"] = raw_bulk.run(s, bodies(s, data), len(data), pattern(s), setting)
+        return go
+
+    def ours() -> None:
+        with bootstrap.scratch(base, "bench") as s:
+            rate, acked, rss = collector(s, data, work, sink)
+        result["collector"], result["collector, to all acknowledged"] = rate, acked
+        result["collector peak RSS MiB"] = rss / 1024
+
+    def rsyslog(workers: int) -> Callable[[], None]:
+        def go() -> None:
+            with bootstrap.scratch(base, "bench") as s:
+                index = measure.log_stream(s, "syslog", AGENCY)
+                result[f"rsyslog, {workers} worker{'s' if workers > 1 else ''}"] = rsyslog_run.run(
+                    s, data, work, index, pattern(s), workers, BATCH, send)
+        return go
+
+    steps = [raw(raw_bulk.Setting.parse(x)) for x in args.raw] + [ours] + [rsyslog(w) for w in args.rsyslog_workers]
+    shift = run % len(steps)
+    for step in steps[shift:] + steps[:shift]:
+        step()
+    return result
 
 
 def main() -> None:
@@ -191,36 +159,37 @@ def main() -> None:
     ap.add_argument("--url", default=os.environ.get("SOC_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200"))
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--raw", nargs="+", default=list(raw_bulk.DEFAULT_SETTINGS), metavar="N:gzip|N:plain",
+                    help="raw _bulk settings to measure (requests in flight : compression)")
+    ap.add_argument("--rsyslog-workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--sink", action="append", default=[], metavar="KEY=VALUE",
                     help="a collector sink setting for the run, e.g. in_flight=1 or gzip=false (repeatable)")
     args = ap.parse_args()
+    for text in args.raw:
+        raw_bulk.Setting.parse(text)  # a wrong setting is refused before anything runs
     sink = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.sink)}
-    results: dict[str, list[float]] = {"raw": [], "collector": [], "rsyslog": [], "rss_mb": []}
+    runs: list[dict[str, float]] = []
     work = Path(tempfile.mkdtemp(prefix="soc-bench-"))
+    print(f"{args.events:,} events per measurement, {args.runs} runs, collector sink {sink or 'as shipped'}")
     try:
         for run in range(args.runs):
+            before = measure.loadavg()
             data = lines(args.events, f"r{run}{uuid.uuid4().hex[:4]}")
-            base = Settings(opensearch_url=args.url)  # each measurement on a deployment of its own
-            with bootstrap.scratch(base, "bench") as settings:
-                results["raw"].append(raw_bulk(settings, data))
-            with bootstrap.scratch(base, "bench") as settings:
-                rate, rss = collector(settings, data, work, sink)
-            results["collector"].append(rate)
-            results["rss_mb"].append(rss / 1024)
-            with bootstrap.scratch(base, "bench") as settings:
-                results["rsyslog"].append(rsyslog(settings, data, work))
-            print(f"run {run + 1}: raw _bulk {results['raw'][-1]:,.0f}/s  collector {rate:,.0f}/s  "
-                  f"rsyslog {results['rsyslog'][-1]:,.0f}/s  collector peak RSS {rss / 1024:.0f} MiB", flush=True)
+            result = one_run(run, Settings(opensearch_url=args.url), data, work, args, sink)
+            result["best raw _bulk"] = max(v for k, v in result.items() if k.startswith("raw"))
+            result["best rsyslog"] = max(v for k, v in result.items() if k.startswith("rsyslog"))
+            result["collector / best raw _bulk"] = result["collector"] / result["best raw _bulk"]
+            result["collector / best rsyslog"] = result["collector"] / result["best rsyslog"]
+            runs.append(result)
+            print(f"run {run + 1} at {measure.stamp()}, load average before {before}, after {measure.loadavg()}: "
+                  + ", ".join(f"{k} {v:,.2f}" if "/" in k else f"{k} {v:,.0f}" for k, v in result.items()), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    med: dict[str, Any] = {k: statistics.median(v) for k, v in results.items()}
-    print(f"\nmedians over {args.runs} runs of {args.events:,} events:")
-    print(f"(b) raw _bulk of pre-built docs: {med['raw']:,.0f} events/s")
-    print(f"(b) collector end to end (TCP -> OpenSearch): {med['collector']:,.0f} events/s, "
-          f"ratio {med['collector'] / med['raw']:.2f} of raw _bulk")
-    print(f"(c) rsyslog + omelasticsearch end to end: {med['rsyslog']:,.0f} events/s "
-          f"(collector / rsyslog {med['collector'] / med['rsyslog']:.2f})")
-    print(f"(d) collector peak RSS: {med['rss_mb']:.0f} MiB")
+    print(f"\n| {args.events:,} events, {args.runs} runs | min / median / max |\n|---|---|")
+    for key in runs[0]:
+        fmt = (lambda v: f"{v:.2f}") if "/" in key else (lambda v: f"{v:,.0f}")
+        unit = "" if "MiB" in key or "/" in key else " (events/s)"
+        print(f"| {key}{unit} | {measure.spread([r[key] for r in runs], fmt)} |")
 
 
 if __name__ == "__main__":
