@@ -60,14 +60,31 @@ class ServiceScheduler:
         # One client (one connection pool) for every detection cycle, not a new one per cycle.
         self.detect_client = search.client(settings, serializer=search.OrjsonSerializer())
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._rule_signature: list[tuple[str, int, int]] | None = None
+        self._compiled: list[convert.Result] = []
         self.contributed: list[str] = []
         self._add_jobs()
 
+    def rules(self) -> list[convert.Result]:
+        """The compiled rules, loaded again only when a rule file was added, removed or changed (a cycle
+        runs every second: parsing and validating every rule each time would be most of its cost)."""
+        signature: list[tuple[str, int, int]] = []
+        for path in rules.rule_files(list(self.detection.rule_paths)):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            signature.append((str(path), st.st_mtime_ns, st.st_size))
+        if signature != self._rule_signature:
+            loaded, problems = rules.load(list(self.detection.rule_paths))
+            for problem in problems:
+                log.warning("rule file %s not loaded: %s", problem.path, problem.reason)
+            self._compiled = convert.compile_rules(loaded)
+            self._rule_signature = signature
+        return self._compiled
+
     def detect_and_group(self) -> None:
-        loaded, problems = rules.load(list(self.detection.rule_paths))
-        for problem in problems:
-            log.warning("rule file %s not loaded: %s", problem.path, problem.reason)
-        report = runner.run_cycle(self.settings, self.detection, convert.compile_rules(loaded), owner=self.owner,
+        report = runner.run_cycle(self.settings, self.detection, self.rules(), owner=self.owner,
                                   client=self.detect_client)
         if report.errors:
             log.warning("detection errors: %s", report.errors)

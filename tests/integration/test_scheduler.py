@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,18 @@ def test_expired_console_sessions_are_purged(isolated: Settings) -> None:
     assert web_store.get_session(client, names, "dead-secret") is None
     assert web_store.get_doc(client, names, "user-ana") is not None  # only sessions are touched
     assert web_jobs.purge_sessions(isolated, now) == 0
+
+
+def test_rules_are_parsed_again_only_when_a_rule_file_changes(isolated: Settings, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    rule = tmp_path / "one.yml"
+    rule.write_text(Path("rules/web/client_error_burst.yml").read_text())
+    monkeypatch.setenv("SOC_DETECT_RULE_PATHS", str(tmp_path))
+    s = ServiceScheduler(isolated)
+    first = s.rules()
+    assert len(first) == 2 and s.rules() is first  # unchanged files: the same compiled list
+    rule.write_text(rule.read_text().replace("gte: 20", "gte: 30"))
+    second = s.rules()
+    assert second is not first and any(getattr(c, "count", None) == 30 for c in second)
+    (tmp_path / "two.yml").write_text(Path("rules/web/login_bruteforce.yml").read_text())
+    assert len(s.rules()) > 2
