@@ -36,7 +36,10 @@ Example (every key not marked required has the default shown)::
         listen: 0.0.0.0:514             # required
         timezone: Asia/Ho_Chi_Minh      # defaults to collector.timezone
         max_message_bytes: 65536        # longer messages are truncated and tagged, never dropped
-        max_connections: 512
+        max_connections: 512            # tcp/tls: open connections at once, all senders together
+        max_connections_per_peer: 16    # tcp/tls: open connections from one address
+        idle_timeout_seconds: 300       # tcp/tls: a connection silent this long is closed
+        allowed_networks: []            # sender networks (CIDR) let in; empty: all; others refused, counted
         tls: {cert: FILE, key: FILE, ca: FILE, client_auth: none}   # tls only; none | optional | required
 
 A wrong key or value is refused with ``FILE:LINE: what is wrong``. A listen port 0 lets the
@@ -55,6 +58,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from collectors.fileconfig import FileOptions, file_source
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PREFIX = re.compile(r"^[a-z0-9._-]{0,64}$")
@@ -82,6 +87,9 @@ class SourceConfig:
     timezone: str = "UTC"
     max_message_bytes: int = 65536
     max_connections: int = 512
+    max_connections_per_peer: int = 16
+    idle_timeout_seconds: float = 300.0
+    allowed_networks: tuple[IPNetwork, ...] = ()
     tls: TlsConfig | None = None
     file: FileOptions | None = None  # type: file (tailed files; see collectors.fileconfig)
 
@@ -205,6 +213,18 @@ class _Reader:
             raise self.fail(node, f"{name} must be a loopback address (the endpoint has no authentication)")
         return str(ip), port
 
+    def networks(self, node: yaml.Node, name: str) -> tuple[IPNetwork, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, f"{name} must be a list of networks such as 10.1.0.0/16")
+        out = []
+        for item in node.value:
+            value = self.text(item, name)
+            try:
+                out.append(ipaddress.ip_network(value, strict=False))
+            except ValueError:
+                raise self.fail(item, f"{name}: {value!r} is not a network (CIDR, e.g. 10.1.0.0/16)") from None
+        return tuple(out)
+
     def path(self, node: yaml.Node, name: str, must_exist: bool) -> Path:
         p = Path(self.text(node, name)).expanduser()
         if must_exist and not p.is_file():
@@ -221,7 +241,8 @@ def _source(r: _Reader, node: yaml.Node, index: int, default_tz: str, seen: dict
         seen[source.id] = node.start_mark.line + 1
         return source
     m = r.mapping(node, where, {"id", "type", "protocol", "listen", "timezone", "max_message_bytes",
-                                "max_connections", "tls"}, {"id", "protocol", "listen"})
+                                "max_connections", "max_connections_per_peer", "idle_timeout_seconds",
+                                "allowed_networks", "tls"}, {"id", "protocol", "listen"})
     sid = r.text(m["id"], f"{where}.id", _ID)
     if sid in seen:
         raise r.fail(m["id"], f"source id {sid!r} is already used on line {seen[sid]}")
@@ -255,6 +276,12 @@ def _source(r: _Reader, node: yaml.Node, index: int, default_tz: str, seen: dict
         if "max_message_bytes" in m else 65536,
         max_connections=r.number(m["max_connections"], f"{where}.max_connections", int, 1)
         if "max_connections" in m else 512,
+        max_connections_per_peer=r.number(m["max_connections_per_peer"], f"{where}.max_connections_per_peer", int, 1)
+        if "max_connections_per_peer" in m else 16,
+        idle_timeout_seconds=r.number(m["idle_timeout_seconds"], f"{where}.idle_timeout_seconds", float, 0.1)
+        if "idle_timeout_seconds" in m else 300.0,
+        allowed_networks=r.networks(m["allowed_networks"], f"{where}.allowed_networks")
+        if "allowed_networks" in m else (),
         tls=tls,
     )
 

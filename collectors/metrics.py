@@ -38,6 +38,7 @@ class SourceStats:
     received: int = 0
     parse_failures: int = 0
     dropped: int = 0
+    refused: int = 0  # connections (TCP/TLS) or datagrams (UDP) turned away by the listener
     last_event: float = 0.0  # unix time of the last received event
 
 
@@ -65,6 +66,12 @@ class Metrics:
         """Export the counters of a file source (its live dict, written by its own thread)."""
         with self.lock:
             self.files[source_id] = stats
+
+    def refused(self, source_id: str) -> None:
+        """A listener turned a sender away (network not allowed, too many connections)."""
+        with self.lock:
+            self.sources.setdefault(source_id, SourceStats()).refused += 1
+            self.changed.notify_all()
 
     def recovered(self, backlog: int) -> None:
         with self.lock:
@@ -161,6 +168,9 @@ def prometheus(snap: dict[str, Any]) -> str:
     lines.append("# TYPE soc_collector_source_dropped_total counter")
     for sid, stats in sorted(snap["sources"].items()):
         lines.append(f'soc_collector_source_dropped_total{{source="{sid}"}} {stats["dropped"]}')
+    lines.append("# TYPE soc_collector_source_refused_total counter")
+    for sid, stats in sorted(snap["sources"].items()):
+        lines.append(f'soc_collector_source_refused_total{{source="{sid}"}} {stats["refused"]}')
     for name in TAIL_COUNTERS if snap.get("files") else ():
         lines.append(f"# TYPE soc_collector_tail_{name}_total counter")
         for sid, counts in sorted(snap["files"].items()):

@@ -128,7 +128,7 @@ class Collector:
     def start(self) -> None:
         # file sources first: a checkpoint that cannot be read stops the start before anything listens
         self.tailers = [self.tailer(s) for s in self.config.sources if s.file is not None]
-        self.listeners = [listener(s, self.submit) for s in self.network]
+        self.listeners = [listener(s, self.submit, self._refused(s.id)) for s in self.network]
         self.metrics_server = MetricsServer(self.metrics, self.config.metrics_host, self.config.metrics_port)
         self.sink.start()
         self.heartbeat.start()
@@ -144,6 +144,9 @@ class Collector:
                                                                                     strict=True)]
                            + [f"{t.source.id}=file" for t in self.tailers]),
                  self.config.metrics_host, self.metrics_server.port)
+
+    def _refused(self, source_id: str) -> Callable[[str, str], None]:
+        return lambda peer, reason: self.metrics.refused(source_id)
 
     def _write_runtime(self) -> None:
         assert self.metrics_server is not None

@@ -11,11 +11,17 @@ the rest of the frame is skipped without buffering it.
 Each TCP/TLS connection has its own thread. When the disk queue is full the thread waits before
 reading more, so the kernel's receive window closes and the sender slows down (backpressure).
 UDP cannot push back: a datagram that finds the queue full is dropped and counted.
+
+Listeners defend their slots: a TCP/TLS connection that sends nothing for ``idle_timeout_seconds``
+(the TLS handshake included) is closed, one address may hold at most ``max_connections_per_peer``
+connections, and when ``allowed_networks`` is set a connection or datagram from any other address
+is refused. Every refusal is reported through ``on_refused(peer, reason)`` (the metrics count it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import socket
 import ssl
@@ -30,6 +36,8 @@ log = logging.getLogger(__name__)
 Frame = tuple[bytes, bool]  # (raw message, truncated)
 # submit(source, frames, peer_ip, block) -> queued?
 Submit = Callable[[SourceConfig, list[Frame], str | None, bool], bool]
+# on_refused(peer_ip, reason): a connection or datagram was turned away
+Refused = Callable[[str, str], None]
 
 _MAX_LEN_DIGITS = 9
 
@@ -104,10 +112,41 @@ class Framer:
         return []
 
 
+class _Gate:
+    """Who may send to a source, and the counting and (rate-limited) logging of who may not."""
+
+    def __init__(self, source: SourceConfig, on_refused: Refused | None) -> None:
+        self.source = source
+        self.on_refused = on_refused
+        self.refused = 0
+        self._logged = 0.0
+
+    def allowed(self, peer: str) -> bool:
+        if not self.source.allowed_networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(peer.split("%")[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.source.allowed_networks)
+
+    def refuse(self, peer: str, reason: str) -> None:
+        self.refused += 1
+        if self.on_refused is not None:
+            self.on_refused(peer, reason)
+        now = time.monotonic()
+        if now - self._logged > 10:
+            log.warning("source %s: refused %s (%s); %d refused so far", self.source.id, peer, reason, self.refused)
+            self._logged = now
+
+
 class UdpListener:
-    def __init__(self, source: SourceConfig, submit: Submit) -> None:
+    def __init__(self, source: SourceConfig, submit: Submit, on_refused: Refused | None = None) -> None:
         self.source = source
         self.submit = submit
+        self.gate = _Gate(source, on_refused)
         family = socket.AF_INET6 if ":" in source.host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
@@ -133,6 +172,9 @@ class UdpListener:
                 if self.stopping:
                     return
                 raise
+            if not self.gate.allowed(addr[0]):
+                self.gate.refuse(addr[0], "sender network not allowed")
+                continue
             data = data.rstrip(b"\n\0")
             if not data:
                 continue
@@ -154,9 +196,10 @@ class UdpListener:
 class StreamListener:
     """TCP, or TLS when the source has a ``tls`` section."""
 
-    def __init__(self, source: SourceConfig, submit: Submit) -> None:
+    def __init__(self, source: SourceConfig, submit: Submit, on_refused: Refused | None = None) -> None:
         self.source = source
         self.submit = submit
+        self.gate = _Gate(source, on_refused)
         self.context: ssl.SSLContext | None = None
         if source.tls is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -176,6 +219,7 @@ class StreamListener:
         self.port = self.sock.getsockname()[1]
         self.stopping = False
         self.connections: set[socket.socket] = set()
+        self.per_peer: dict[str, int] = {}
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._accept, name=f"{source.protocol}-{source.id}", daemon=True)
 
@@ -192,33 +236,51 @@ class StreamListener:
                 if self.stopping:
                     return
                 raise
-            with self.lock:
-                if len(self.connections) >= self.source.max_connections:
-                    log.warning("source %s: refusing %s, %d connections already open", self.source.id, addr[0],
-                                len(self.connections))
-                    conn.close()
-                    continue
-                self.connections.add(conn)
-            threading.Thread(target=self._serve, args=(conn, addr[0]), name=f"conn-{addr[0]}", daemon=True).start()
+            peer = addr[0]
+            reason = self._admit(conn, peer)
+            if reason:
+                conn.close()
+                self.gate.refuse(peer, reason)
+                continue
+            threading.Thread(target=self._serve, args=(conn, peer), name=f"conn-{peer}", daemon=True).start()
+
+    def _admit(self, conn: socket.socket, peer: str) -> str:
+        """Take a slot for the connection, or say why not."""
+        if not self.gate.allowed(peer):
+            return "sender network not allowed"
+        with self.lock:
+            if self.per_peer.get(peer, 0) >= self.source.max_connections_per_peer:
+                return f"{self.source.max_connections_per_peer} connections already open from this address"
+            if len(self.connections) >= self.source.max_connections:
+                return f"{len(self.connections)} connections already open"
+            self.connections.add(conn)
+            self.per_peer[peer] = self.per_peer.get(peer, 0) + 1
+        return ""
 
     def _serve(self, conn: socket.socket, peer: str) -> None:
         framer = Framer(self.source.max_message_bytes)
         stream: socket.socket = conn
+        idle = self.source.idle_timeout_seconds
         try:
-            conn.settimeout(10)
+            conn.settimeout(min(10.0, idle))
             if self.context is not None:
                 stream = self.context.wrap_socket(conn, server_side=True)
-            stream.settimeout(1.0)
+            stream.settimeout(min(1.0, idle))
+            last = time.monotonic()
             while not self.stopping:
                 try:
                     data = stream.recv(262144)
                 except TimeoutError:
+                    if time.monotonic() - last >= idle:
+                        log.info("source %s: closing %s, idle for %.0f s", self.source.id, peer, idle)
+                        break
                     continue
                 if not data:
                     break
                 frames = framer.feed(data)
                 if frames:
                     self.submit(self.source, frames, peer, True)
+                last = time.monotonic()
             frames = framer.flush()
             if frames:
                 self.submit(self.source, frames, peer, True)
@@ -228,6 +290,9 @@ class StreamListener:
         finally:
             with self.lock:
                 self.connections.discard(conn)
+                left = self.per_peer.pop(peer, 1) - 1
+                if left > 0:
+                    self.per_peer[peer] = left
             stream.close()
 
     def stop(self) -> None:
@@ -240,5 +305,6 @@ class StreamListener:
         self.thread.join(5)
 
 
-def listener(source: SourceConfig, submit: Submit) -> UdpListener | StreamListener:
-    return UdpListener(source, submit) if source.protocol == "udp" else StreamListener(source, submit)
+def listener(source: SourceConfig, submit: Submit, on_refused: Refused | None = None) -> UdpListener | StreamListener:
+    kind = UdpListener if source.protocol == "udp" else StreamListener
+    return kind(source, submit, on_refused)
