@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -32,6 +33,8 @@ def cmd_os_start(args: argparse.Namespace, settings: Settings) -> int:
     if settings.external:
         print(f"an existing cluster is configured ({settings.url}); nothing to start")
         return 0
+    if args.security:
+        return _start_secured(args, settings)
     home = dist.install(settings.opensearch_version, settings.cache_dir)
     specs = node.start(home, settings.node_home, settings.node_port, settings.node_heap, args.nodes,
                        settings.node_start_timeout)
@@ -40,10 +43,34 @@ def cmd_os_start(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_os_status(args: argparse.Namespace, settings: Settings) -> int:
-    from soc.opensearch import node
+def _start_secured(args: argparse.Namespace, settings: Settings) -> int:
+    from soc.errors import NodeError
+    from soc.opensearch import node, secured
 
-    rows = node.status(settings.node_home)
+    if args.nodes != 1:
+        raise NodeError("--security runs one node; leave out --nodes")
+    home = secured.install(secured.VERSION, settings.cache_dir)
+    spec = node.start(home, settings.node_home, settings.node_port, settings.node_heap, 1,
+                      settings.node_start_timeout, secured.preparer(home, settings.node_home))[0]
+    secured.provision(settings.node_home, spec.url)
+    print(f"{spec.name} running at {spec.url} with the security plugin (pid {node.read_pid(spec)}, "
+          f"folder {spec.folder}); its settings: soc opensearch env --home {shlex.quote(str(spec.folder))}")
+    return 0
+
+
+def cmd_os_env(args: argparse.Namespace, settings: Settings) -> int:
+    from soc.opensearch import secured
+
+    for name, value in secured.env(settings.node_home, args.admin).items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_os_status(args: argparse.Namespace, settings: Settings) -> int:
+    from soc.opensearch import node, secured
+
+    pki = secured.private(settings.node_home) / "pki"
+    rows = node.status(settings.node_home, secured.admin_context(settings.node_home) if pki.is_dir() else None)
     if not rows:
         print(f"no local node under {settings.node_home}")
         return 3
@@ -103,7 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--home", help="folder for the node's config, data and logs (default ./var)")
     start.add_argument("--heap", help="JVM heap, e.g. 1g (default)")
     start.add_argument("--nodes", type=int, default=1, help="run this many nodes as one cluster (default 1)")
+    start.add_argument("--security", action="store_true",
+                       help="with the security plugin: TLS, users and roles (see 'soc opensearch env')")
     start.set_defaults(func=cmd_os_start)
+    env = osp.add_parser("env", help="print shell exports that reach the secured node under --home")
+    env.add_argument("--home", help="the node folder (default ./var)")
+    env.add_argument("--admin", action="store_true", help="the admin user (manages collector identities)")
+    env.set_defaults(func=cmd_os_env)
     for name, func, text in (("status", cmd_os_status, "is the local node running, and healthy?"),
                              ("stop", cmd_os_stop, "stop the local node(s) started from --home")):
         p = osp.add_parser(name, help=text)

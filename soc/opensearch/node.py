@@ -14,20 +14,24 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from soc.errors import NodeError
+from soc.opensearch.java import check_java
 
-MIN_JAVA = 11
 CLUSTER_NAME = "soc-local"
 # OpenSearch refuses to run as root. When we are root, nodes run as this system user, created on
 # first use, as a packaged installation would do.
 SERVICE_USER = "soc-opensearch"
+# A folder of this name in a node's home (keys, passwords) is never handed to the service user.
+PRIVATE = "private"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class NodeSpec:
     folder: Path
     http_port: int
     transport_port: int
+    scheme: str = "http"
 
     @property
     def pidfile(self) -> Path:
@@ -43,39 +48,7 @@ class NodeSpec:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-
-def java_binary() -> Path:
-    """The Java to run OpenSearch with: $OPENSEARCH_JAVA_HOME, $JAVA_HOME, then PATH."""
-    for var in ("OPENSEARCH_JAVA_HOME", "JAVA_HOME"):
-        home = os.environ.get(var)
-        if home:
-            java = Path(home) / "bin" / "java"
-            if not java.exists():
-                raise NodeError(f"{var} is {home}, but {java} does not exist")
-            return java
-    found = shutil.which("java")
-    if not found:
-        raise NodeError("Java is not installed: install the Debian package 'openjdk-17-jre-headless'")
-    return Path(found)
-
-
-def java_major(java: Path) -> int:
-    proc = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=60, check=False)
-    m = re.search(r'version "(\d+)(?:\.(\d+))?', proc.stderr + proc.stdout)
-    if not m:
-        raise NodeError(f"cannot tell the version of {java}: {proc.stderr.strip()[:200]}")
-    major = int(m.group(1))
-    return int(m.group(2) or 0) if major == 1 else major
-
-
-def check_java() -> Path:
-    java = java_binary()
-    major = java_major(java)
-    if major < MIN_JAVA:
-        raise NodeError(f"{java} is Java {major}; OpenSearch 2.19 needs Java {MIN_JAVA} or newer (17 advised)")
-    return java
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
 
 def port_free(port: int) -> bool:
@@ -143,12 +116,15 @@ def _check_reachable(path: Path, what: str) -> None:
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == root and PRIVATE in dirnames:
+            dirnames.remove(PRIVATE)
         os.chown(dirpath, uid, gid)
         for name in dirnames + filenames:
             os.lchown(os.path.join(dirpath, name), uid, gid)
 
 
-def write_config(spec: NodeSpec, dist: Path, peers: list[NodeSpec], heap: str) -> None:
+def write_config(spec: NodeSpec, dist: Path, peers: list[NodeSpec], heap: str,
+                 extra: dict[str, object] | None = None) -> None:
     conf = spec.folder / "config"
     conf.mkdir(parents=True, exist_ok=True)
     for name in ("log4j2.properties",):
@@ -172,6 +148,7 @@ def write_config(spec: NodeSpec, dist: Path, peers: list[NodeSpec], heap: str) -
         # A developer machine's disk may be fuller than a server's; do not go read-only because of it.
         "cluster.routing.allocation.disk.threshold_enabled": False,
         "bootstrap.memory_lock": False,
+        **(extra or {}),
     }
     lines = [f"{k}: {json.dumps(v)}" if not isinstance(v, int) or isinstance(v, bool) else f"{k}: {v}"
              for k, v in settings.items()]
@@ -214,8 +191,8 @@ def running_pid(spec: NodeSpec) -> int | None:
     return None
 
 
-def http_get(url: str, timeout: float = 5.0) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback URL we built
+def http_get(url: str, timeout: float = 5.0, context: ssl.SSLContext | None = None) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:  # noqa: S310 - loopback URL we built
         data: dict[str, object] = json.loads(resp.read())
         return data
 
@@ -229,12 +206,24 @@ def _tail(path: Path, lines: int = 5) -> str:
     return " | ".join((interesting or text)[-lines:])[-600:]
 
 
+@dataclass(frozen=True)
+class Secured:
+    """What a node with the security plugin adds: settings, files written before it starts, a TLS context."""
+
+    settings: dict[str, object]
+    prepare: Callable[[NodeSpec, tuple[int, int] | None], None]
+    context: ssl.SSLContext
+
+
 def start(
-    dist: Path, home: Path, port: int, heap: str = "1g", nodes: int = 1, timeout: float = 120.0
+    dist: Path, home: Path, port: int, heap: str = "1g", nodes: int = 1, timeout: float = 120.0,
+    secured: Secured | None = None,
 ) -> list[NodeSpec]:
     """Start the nodes and wait for the cluster to be yellow or green. Idempotent for running nodes."""
     java = check_java()
     specs = plan(home, port, nodes)
+    if secured is not None:
+        specs = [replace(s, scheme="https") for s in specs]
     to_start: list[NodeSpec] = []
     for spec in specs:
         if running_pid(spec) is not None:
@@ -250,10 +239,12 @@ def start(
     started: list[tuple[NodeSpec, subprocess.Popen[bytes]]] = []
     try:
         for spec in to_start:
-            write_config(spec, dist, specs, heap)
+            write_config(spec, dist, specs, heap, secured.settings if secured else None)
             if account is not None:
                 _check_reachable(spec.folder, "the node folder")
                 _chown_tree(spec.folder, *account)
+            if secured is not None:
+                secured.prepare(spec, account)
             env = dict(os.environ)
             env["OPENSEARCH_PATH_CONF"] = str(spec.folder / "config")
             env["OPENSEARCH_JAVA_HOME"] = str(java.parent.parent)
@@ -268,7 +259,7 @@ def start(
             out.close()
             spec.pidfile.write_text(f"{proc.pid}\n")
             started.append((spec, proc))
-        wait_healthy(specs, started, timeout)
+        wait_healthy(specs, started, timeout, secured.context if secured else None)
     except BaseException:
         for spec, proc in started:
             _terminate(proc.pid, spec)
@@ -277,7 +268,7 @@ def start(
 
 
 def wait_healthy(specs: list[NodeSpec], started: list[tuple[NodeSpec, subprocess.Popen[bytes]]],
-                 timeout: float) -> None:
+                 timeout: float, context: ssl.SSLContext | None = None) -> None:
     deadline = time.monotonic() + timeout
     want = len(specs)
     last = "no answer yet"
@@ -288,7 +279,7 @@ def wait_healthy(specs: list[NodeSpec], started: list[tuple[NodeSpec, subprocess
                                 f"{_tail(spec.folder / 'logs' / 'stdout.log') or 'see ' + str(spec.folder / 'logs')}")
         try:
             health = http_get(f"{specs[0].url}/_cluster/health?wait_for_status=yellow"
-                              f"&wait_for_nodes={want}&timeout=2s", timeout=10)
+                              f"&wait_for_nodes={want}&timeout=2s", timeout=10, context=context)
             last = f"status {health.get('status')}, {health.get('number_of_nodes')} of {want} nodes"
             if health.get("status") in ("yellow", "green") and not health.get("timed_out"):
                 return
@@ -330,8 +321,9 @@ def existing_specs(home: Path) -> list[NodeSpec]:
         http = re.search(r"^http\.port: (\d+)$", text, re.M)
         tport = re.search(r"^transport\.port: (\d+)$", text, re.M)
         name = re.search(r'^node\.name: "([^"]+)"$', text, re.M)
+        scheme = "https" if re.search(r"^plugins\.security\.ssl\.http\.enabled: true$", text, re.M) else "http"
         if http and tport and name:
-            specs.append(NodeSpec(name.group(1), folder, int(http.group(1)), int(tport.group(1))))
+            specs.append(NodeSpec(name.group(1), folder, int(http.group(1)), int(tport.group(1)), scheme))
     return specs
 
 
@@ -360,17 +352,17 @@ def kill(spec: NodeSpec) -> None:
         spec.pidfile.unlink(missing_ok=True)
 
 
-def status(home: Path) -> list[dict[str, object]]:
+def status(home: Path, context: ssl.SSLContext | None = None) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for spec in existing_specs(home):
         pid = running_pid(spec)
         row: dict[str, object] = {"node": spec.name, "url": spec.url, "pid": pid, "running": pid is not None}
         if pid is not None:
             try:
-                info = http_get(spec.url + "/")
+                info = http_get(spec.url + "/", context=context)
                 version = info.get("version")
                 row["version"] = version.get("number") if isinstance(version, dict) else None
-                row["health"] = http_get(spec.url + "/_cluster/health").get("status")
+                row["health"] = http_get(spec.url + "/_cluster/health", context=context).get("status")
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 row["error"] = str(getattr(exc, "reason", exc))
         out.append(row)
