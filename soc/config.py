@@ -66,6 +66,20 @@ class Settings:
     rollover_max_age_days: int = 1
     retention: Retention = field(default_factory=Retention)
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Console sign-in: after this many recent failures, an account / an address waits before the
+    # next attempt, from login_delay_seconds doubling up to login_max_delay_seconds (never a lockout).
+    login_free_failures_per_account: int = 5
+    login_free_failures_per_address: int = 30
+    login_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 60.0
+    # Reverse proxies (comma-separated addresses or CIDR networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto headers are believed; from anyone else they are ignored.
+    trusted_proxies: str = ""
+    # Mark console cookies Secure even when the request reached the service over plain HTTP
+    # (TLS ended at a proxy that does not send X-Forwarded-Proto).
+    secure_cookies: bool = False
+    # Webhooks may point at loopback, link-local and private addresses (a lab, an internal relay).
+    webhook_allow_private: bool = False
 
     @property
     def url(self) -> str:

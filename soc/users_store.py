@@ -13,6 +13,7 @@ Documents (``kind`` tells them apart):
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -101,7 +102,8 @@ def get_user(client: OpenSearch, names: Names, name: str) -> dict[str, Any]:
 
 def update_user(client: OpenSearch, names: Names, name: str, changes: dict[str, Any]) -> dict[str, Any]:
     get_user(client, names, name)
-    if "password" in changes:
+    new_password = "password" in changes
+    if new_password:
         password = changes.pop("password")
         changes["password_hash"] = auth.hash_password(password)
     if "role" in changes:
@@ -109,16 +111,37 @@ def update_user(client: OpenSearch, names: Names, name: str, changes: dict[str, 
     if "agencies" in changes:
         changes["agencies"] = auth.check_agencies(changes["agencies"])
     client.update(index=names.users, id=f"user-{name}", body={"doc": changes}, refresh=True)
+    if new_password:
+        end_sessions(client, names, name)
     return public_user(get_user(client, names, name))
 
 
+def end_sessions(client: OpenSearch, names: Names, name: str, keep: str | None = None) -> int:
+    """Delete the console sessions of user ``name`` (all but the one stored as ``keep``): a new
+    password ends every session opened with the old one. Returns how many ended."""
+    query: dict[str, Any] = {"bool": {"filter": [{"term": {"kind": "session"}}, {"term": {"user": name}}]}}
+    if keep:
+        query["bool"]["must_not"] = [{"ids": {"values": [keep]}}]
+    resp = client.delete_by_query(index=names.users, refresh=True, conflicts="proceed", body={"query": query})
+    return int(resp.get("deleted", 0))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made once per process when first needed."""
+    return auth.hash_password(secrets.token_urlsafe(24))
+
+
 def check_password(client: OpenSearch, names: Names, name: str, password: str) -> auth.Principal | None:
+    """The user when the password is theirs. An unknown, disabled or password-less user costs the
+    same hashing as a wrong password, so the time taken does not tell which names exist."""
     try:
-        doc = get_user(client, names, name)
+        doc: dict[str, Any] = get_user(client, names, name)
     except NotFound:
-        return None
+        doc = {}
     stored = doc.get("password_hash")
-    if doc.get("disabled") or not stored or not auth.verify_password(stored, password):
+    matched = auth.verify_password(stored or _dummy_hash(), password)
+    if not doc or doc.get("disabled") or not stored or not matched:
         return None
     return auth.Principal(doc["name"], doc["role"], tuple(doc["agencies"]))
 

@@ -35,7 +35,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.config:
         os.environ["SOC_CONFIG"] = str(args.config)  # each worker reads the same settings
     uvicorn.run("soc.main:create_service_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, log_level="info", http=server.PROTOCOL, loop=server.LOOP)
+                proxy_headers=False, log_level="info", http=server.PROTOCOL, loop=server.LOOP)  # see soc.web.proxy
     return 0
 
 

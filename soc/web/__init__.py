@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from soc.detection import settings as detection_settings
 from soc.web import i18n, render
 from soc.web.context import LoginRequired, Rejected, login_url
-from soc.web.ratelimit import LoginLimiter, SharedLoginLimiter
+from soc.web.proxy import ProxyPolicy, parse_networks
+from soc.web.ratelimit import LoginLimiter, SharedLoginLimiter, Throttle
 from soc.web.rulebook import Rulebook
 
 PREFIX = "/console"
@@ -44,7 +45,14 @@ def mount(app: FastAPI, limiter: LoginLimiter | None = None) -> None:
     """Add the console to ``app``; without a limiter, login failures are counted in OpenSearch for
     every service process together (``app.state.runtime``), or in this process when there is none."""
     rt = getattr(app.state, "runtime", None)
-    app.state.console_limiter = limiter or (SharedLoginLimiter(rt.client, rt.names) if rt else LoginLimiter())
+    throttle = Throttle()
+    if rt is not None:
+        s = rt.settings
+        throttle = Throttle(s.login_free_failures_per_account, s.login_free_failures_per_address,
+                            s.login_delay_seconds, s.login_max_delay_seconds)
+        app.state.console_proxy = ProxyPolicy(parse_networks(s.trusted_proxies), s.secure_cookies)
+    app.state.console_limiter = limiter or (SharedLoginLimiter(rt.client, rt.names, throttle) if rt
+                                            else LoginLimiter(throttle))
     app.state.console_rulebook = Rulebook(detection_settings.load())
     app.include_router(router())
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")

@@ -1,20 +1,25 @@
-"""Login rate limit: failed attempts counted per client address and per account name.
+"""Sign-in throttling: failures slow further attempts down, per address and per account.
 
-A sliding window. An address or account that failed too often in the window is refused until its
-oldest failure leaves the window, whether the password is right or not, so guessing gains nothing
-by going on. A success clears the account's failures.
+Every attempt is recorded as a failure *before* the password is checked, in the same step that
+decides whether it may be made at all; a success then takes its record back. So parallel
+requests cannot all pass a check before any of them is counted. An address or account with
+``free`` recent failures (in the window) waits ``delay`` seconds after its latest one before the
+next attempt, doubling with each further failure up to ``max_delay``. Nothing locks: a correct
+password always signs in once the wait is over, and another account is never slowed down by
+the failures of one, unless they come from the same address in numbers beyond its own allowance.
 
-``LoginLimiter`` counts in memory (one process; tests). ``SharedLoginLimiter``, which the service
-uses, keeps the failures in ``soc-users`` so that every service process (API workers, instances)
-counts the same attempts: with a count per process, N workers would allow N times the guesses.
+``LoginLimiter`` keeps the records in memory (one process; tests). ``SharedLoginLimiter``, which
+the service uses, keeps them in ``soc-users``, one document per address or account, changed by one
+scripted update per attempt: the decision and the record are a single atomic step in OpenSearch,
+shared by every service process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
@@ -22,100 +27,113 @@ from opensearchpy import OpenSearch
 
 from soc.search import Names
 
-MAX_PER_ACCOUNT = 5
-MAX_PER_ADDRESS = 20
-WINDOW_S = 900.0
-MAX_KEYS = 100_000
+
+@dataclass(frozen=True)
+class Throttle:
+    free_per_account: int = 5
+    free_per_address: int = 30
+    delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    window_s: float = 900.0
+
+
+def wait_for(times: list[float], free: int, t: Throttle, now: float) -> float:
+    """Seconds the next attempt must still wait, given the recent attempts ``times`` (sorted)."""
+    n = len(times)
+    if n < free:
+        return 0.0
+    delay = min(t.max_delay_s, t.delay_s * 2.0 ** min(n - free, 30))
+    return max(0.0, times[-1] + delay - now)
 
 
 class LoginLimiter:
-    def __init__(self, per_account: int = MAX_PER_ACCOUNT, per_address: int = MAX_PER_ADDRESS,
-                 window_s: float = WINDOW_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_account, self.per_address, self.window_s, self.clock = per_account, per_address, window_s, clock
-        self._failures: dict[str, deque[float]] = {}
+    def __init__(self, throttle: Throttle | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.t = throttle or Throttle()
+        self.clock = clock
+        self._attempts: dict[str, list[float]] = {}
         self._lock = Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.get(key)
-        if q is None:
-            return deque()
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        if not q:
-            del self._failures[key]
-        return q
+    def _keys(self, address: str, account: str) -> list[tuple[str, int]]:
+        return [(f"a:{address}", self.t.free_per_address), (f"u:{account.lower()}", self.t.free_per_account)]
 
-    def retry_after(self, address: str, account: str) -> float:
-        """Seconds until a login may be tried again (0 when it may be tried now)."""
+    def attempt(self, address: str, account: str) -> tuple[float, float]:
+        """``(0, ticket)`` when the attempt may go ahead (it is recorded as a failure until
+        ``succeeded``), else ``(seconds to wait, 0)`` and nothing is recorded."""
         now = self.clock()
         with self._lock:
-            waits = []
-            for key, limit in ((f"a:{address}", self.per_address), (f"u:{account.lower()}", self.per_account)):
-                q = self._recent(key, now)
-                if len(q) >= limit:
-                    waits.append(q[0] + self.window_s - now)
-            return max(waits, default=0.0)
+            if len(self._attempts) > 100_000:  # bounded memory under a spray of names
+                self._attempts.clear()
+            recent = {k: [x for x in self._attempts.get(k, []) if x > now - self.t.window_s]
+                      for k, _ in self._keys(address, account)}
+            wait = max(wait_for(recent[k], free, self.t, now) for k, free in self._keys(address, account))
+            if wait > 0:
+                return wait, 0.0
+            for key, times in recent.items():
+                self._attempts[key] = [*times, now]
+            return 0.0, now
 
-    def failed(self, address: str, account: str) -> None:
-        now = self.clock()
+    def succeeded(self, address: str, account: str, ticket: float) -> None:
         with self._lock:
-            if len(self._failures) > MAX_KEYS:  # bounded memory under a spray of names
-                self._failures.clear()
-            for key in (f"a:{address}", f"u:{account.lower()}"):
-                self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, account: str) -> None:
-        with self._lock:
-            self._failures.pop(f"u:{account.lower()}", None)
+            self._attempts.pop(f"u:{account.lower()}", None)
+            times = self._attempts.get(f"a:{address}", [])
+            if ticket in times:
+                times.remove(ticket)
 
 
-# Appends this failure, forgets those older than the window, keeps the newest KEEP: one document per
-# address or account, updated in place (retried on conflict when processes fail at the same moment).
-_APPEND = ("if (ctx._source.failures == null) { ctx._source.failures = []; }"
-           "ctx._source.failures.removeIf(t -> t <= params.cutoff);"
-           "ctx._source.failures.add(params.now);"
-           "while (ctx._source.failures.size() > params.keep) { ctx._source.failures.remove(0); }")
-KEEP = 50
+# One attempt on one key, decided and recorded in one step. Times are epoch milliseconds.
+_ATTEMPT = """
+if (ctx._source.attempts == null) { ctx._source.kind = 'login-failures'; ctx._source.attempts = []; }
+def a = ctx._source.attempts;
+a.removeIf(x -> x <= params.cutoff);
+int n = a.size();
+long wait = 0;
+if (n >= params.free) {
+  double d = Math.min(params.max_ms, params.delay_ms * Math.pow(2, Math.min(n - params.free, 30)));
+  wait = ((Number) a.get(n - 1)).longValue() + (long) d - params.now;
+}
+if (wait > 0) { ctx.op = 'none'; } else {
+  a.add(params.now);
+  while (a.size() > params.keep) { a.remove(0); }
+}
+"""
+_RETURN = "ctx._source.attempts.removeIf(x -> x == params.ticket);"
 
 
 class SharedLoginLimiter(LoginLimiter):
-    """The same limits, with the failures stored in OpenSearch (wall-clock times, in ms)."""
+    """The same throttle, with the attempts stored in OpenSearch (wall-clock times)."""
 
-    def __init__(self, client: OpenSearch, names: Names, per_account: int = MAX_PER_ACCOUNT,
-                 per_address: int = MAX_PER_ADDRESS, window_s: float = WINDOW_S,
+    def __init__(self, client: OpenSearch, names: Names, throttle: Throttle | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        super().__init__(per_account, per_address, window_s, clock)
+        super().__init__(throttle, clock)
         self.client, self.names = client, names
 
     @staticmethod
     def _id(key: str) -> str:
         return "login-failures-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
-    def _keys(self, address: str, account: str) -> list[tuple[str, int]]:
-        return [(f"a:{address}", self.per_address), (f"u:{account.lower()}", self.per_account)]
+    def _one(self, key: str, free: int, now_ms: int) -> float:
+        params = {"now": now_ms, "cutoff": now_ms - int(self.t.window_s * 1000), "free": free,
+                  "delay_ms": self.t.delay_s * 1000, "max_ms": self.t.max_delay_s * 1000, "keep": free + 40}
+        resp = self.client.update(index=self.names.users, id=self._id(key), retry_on_conflict=20, refresh=False,
+                                  _source=True, body={"scripted_upsert": True, "upsert": {},
+                                                      "script": {"lang": "painless", "source": _ATTEMPT,
+                                                                 "params": params}})
+        if resp.get("result") != "noop":
+            return 0.0
+        source: dict[str, Any] = (resp.get("get") or {}).get("_source") or {}
+        cutoff = params["cutoff"]
+        times = sorted(int(x) / 1000 for x in source.get("attempts", []) if int(x) > cutoff)
+        return max(wait_for(times, free, self.t, now_ms / 1000), 0.001)
 
-    def retry_after(self, address: str, account: str) -> float:
+    def attempt(self, address: str, account: str) -> tuple[float, float]:
         now_ms = int(self.clock() * 1000)
-        window_ms = int(self.window_s * 1000)
-        keys = self._keys(address, account)
-        docs = self.client.mget(index=self.names.users, body={"ids": [self._id(k) for k, _ in keys]})["docs"]
-        waits: list[float] = []
-        for (_, limit), doc in zip(keys, docs, strict=True):
-            source: dict[str, Any] = doc.get("_source") or {}
-            if not doc.get("found") or source.get("kind") != "login-failures":
-                continue
-            recent = sorted(int(t) for t in source.get("failures", []) if int(t) > now_ms - window_ms)
-            if len(recent) >= limit:
-                waits.append((recent[-limit] + window_ms - now_ms) / 1000)
-        return max(waits, default=0.0)
+        for key, free in self._keys(address, account):  # the address first: it bounds what one sender spends
+            wait = self._one(key, free, now_ms)
+            if wait > 0:
+                return wait, 0.0
+        return 0.0, float(now_ms)
 
-    def failed(self, address: str, account: str) -> None:
-        now_ms = int(self.clock() * 1000)
-        params = {"now": now_ms, "cutoff": now_ms - int(self.window_s * 1000), "keep": KEEP}
-        for key, _ in self._keys(address, account):
-            self.client.update(index=self.names.users, id=self._id(key), retry_on_conflict=10, refresh=False,
-                               body={"script": {"lang": "painless", "source": _APPEND, "params": params},
-                                     "upsert": {"kind": "login-failures", "failures": [now_ms]}})
-
-    def succeeded(self, account: str) -> None:
+    def succeeded(self, address: str, account: str, ticket: float) -> None:
         self.client.delete(index=self.names.users, id=self._id(f"u:{account.lower()}"), ignore=[404])
+        self.client.update(index=self.names.users, id=self._id(f"a:{address}"), retry_on_conflict=20, ignore=[404],
+                           body={"script": {"lang": "painless", "source": _RETURN, "params": {"ticket": int(ticket)}}})

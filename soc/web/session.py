@@ -19,7 +19,7 @@ from opensearchpy import OpenSearch
 
 from soc.auth import Principal
 from soc.search import Names
-from soc.web import i18n, store
+from soc.web import i18n, proxy, store
 
 COOKIE = "soc_session"
 LOGIN_COOKIE = "soc_login"
@@ -86,9 +86,9 @@ def start(client: OpenSearch, names: Names, who: Principal, user: str | None, to
 
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
     response.set_cookie(name, value, max_age=max_age, path="/console", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+                        secure=proxy.policy(request).secure(request))
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:
     response.delete_cookie(name, path="/console", httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+                           secure=proxy.policy(request).secure(request))

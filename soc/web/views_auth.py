@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from soc import users_store
 from soc.api.deps import runtime
 from soc.auth import TOKEN_PREFIX, token_hash
-from soc.web import i18n, render, session, store
+from soc.web import i18n, proxy, render, session, store
 from soc.web.context import Form, Posted, Rejected, form_body, safe_next, same_origin
 from soc.web.ratelimit import LoginLimiter
 
@@ -48,23 +48,25 @@ def login(request: Request, data: Annotated[dict[str, list[str]], Depends(form_b
         return _login_page(request, lang, 403, i18n.translate(lang, "login.expired"))
     rt = runtime(request)
     name, password, token = form.one("name")[:64], form.data.get("password", [""])[0], form.one("token")[:200]
-    address = request.client.host if request.client else "unknown"
+    address = proxy.policy(request).client_address(request)
     account = name or (token_hash(token)[:16] if token else "")
     limiter = _limiter(request)
-    wait = limiter.retry_after(address, account)
+    wait, ticket = limiter.attempt(address, account)  # counted as a failure until it succeeds
     if wait > 0:
-        text = i18n.translate(lang, "login.limited", minutes=int(wait // 60) + 1)
-        return _login_page(request, lang, 429, text, name)
+        text = i18n.translate(lang, "login.limited", seconds=int(wait) + 1)
+        limited = _login_page(request, lang, 429, text, name)
+        limited.headers["Retry-After"] = str(int(wait) + 1)
+        return limited
     if token:
         who = users_store.principal_for_token(rt.client, rt.names, token) if token.startswith(TOKEN_PREFIX) else None
         user, token_id = None, f"token-{token_hash(token)[:32]}"
     else:
-        who = users_store.check_password(rt.client, rt.names, name, password) if name and password else None
+        # an unknown name costs the same password hashing as a wrong password
+        who = users_store.check_password(rt.client, rt.names, name, password) if name else None
         user, token_id = name, None
     if who is None or who.role not in ("admin", "analyst", "viewer"):
-        limiter.failed(address, account)
         return _login_page(request, lang, 401, i18n.translate(lang, "login.failed"), name)
-    limiter.succeeded(account)
+    limiter.succeeded(address, account, ticket)
     lang = store.get_language(rt.client, rt.names, who.name) or lang
     secret = session.start(rt.client, rt.names, who, user, token_id, lang)
     response = render.redirect(safe_next(form.one("next")))

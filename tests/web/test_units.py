@@ -7,7 +7,7 @@ from pathlib import Path
 
 from soc.web import i18n, render, rulebook
 from soc.web.context import safe_next
-from soc.web.ratelimit import LoginLimiter
+from soc.web.ratelimit import LoginLimiter, Throttle
 from soc.web.views_catalog import ordered
 from soc.web.views_queue import sla_due
 
@@ -58,22 +58,23 @@ def test_translate_and_language_choice() -> None:
     assert i18n.from_accept_language("fr-FR") == "en"
 
 
-def test_login_limiter_counts_per_account_and_per_address() -> None:
+def test_login_limiter_slows_down_without_locking() -> None:
     now = [0.0]
-    limiter = LoginLimiter(per_account=3, per_address=5, window_s=60, clock=lambda: now[0])
+    limiter = LoginLimiter(Throttle(free_per_account=3, free_per_address=5, delay_s=1, max_delay_s=4, window_s=60),
+                           clock=lambda: now[0])
     for _ in range(3):
-        assert limiter.retry_after("10.0.0.1", "ana") == 0
-        limiter.failed("10.0.0.1", "ana")
-    assert limiter.retry_after("10.0.0.2", "ANA") > 0  # the account is locked whatever the address
-    assert limiter.retry_after("10.0.0.1", "bob") == 0
-    limiter.failed("10.0.0.1", "bob")
-    limiter.failed("10.0.0.1", "carol")
-    assert limiter.retry_after("10.0.0.1", "dave") > 0  # five failures from one address
-    now[0] = 61
-    assert limiter.retry_after("10.0.0.1", "ana") == 0  # the window moved on
-    limiter.failed("10.0.0.3", "erin")
-    limiter.succeeded("erin")
-    assert limiter.retry_after("10.0.0.3", "erin") == 0
+        assert limiter.attempt("10.0.0.1", "ana")[0] == 0
+    assert limiter.attempt("10.0.0.2", "ANA") == (1.0, 0.0)  # the account waits, whatever the address
+    assert limiter.attempt("10.0.0.1", "bob")[0] == 0
+    assert limiter.attempt("10.0.0.1", "carol")[0] == 0
+    assert limiter.attempt("10.0.0.1", "dave")[0] == 1.0  # five attempts from one address
+    now[0] = 1
+    wait, ticket = limiter.attempt("10.0.0.3", "ana")
+    assert wait == 0  # after the wait the right password gets its try
+    limiter.succeeded("10.0.0.3", "ana", ticket)
+    assert limiter.attempt("10.0.0.3", "ana")[0] == 0
+    now[0] = 62
+    assert limiter.attempt("10.0.0.1", "dave")[0] == 0  # the window moved on
 
 
 def test_query_fields_reads_field_names_not_values() -> None:
