@@ -1,4 +1,4 @@
-"""``soc agencies add|list``."""
+"""``soc agencies add|list|collector-credentials``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import getpass
 import json
 from typing import Any
 
+from opensearchpy import AuthorizationException
+
 from soc import search
-from soc.agencies import service
+from soc.agencies import identities, service
 from soc.auth import Principal
 from soc.config import Settings
+from soc.errors import Forbidden
 
 
 def operator() -> Principal:
@@ -25,8 +28,27 @@ def operator() -> Principal:
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     doc = service.new_document(args.id, args.name_vi, args.name_en, args.timezone, args.contact,
                                args.collector_address)
-    service.add(search.client(settings), search.names(settings), operator(), doc)
+    client, names = search.client(settings), search.names(settings)
+    service.add(client, names, operator(), doc)
     print(f"added agency {doc['id']} ({doc['name_en']} / {doc['name_vi']}, {doc['timezone']})")
+    try:
+        ident = identities.ensure(client, names, doc["id"])
+    except AuthorizationException:
+        raise Forbidden(f"agency {doc['id']} was added, but the OpenSearch user {settings.opensearch_user!r} may "
+                        "not manage the security plugin, so its collector identity was not created: run "
+                        f"'soc agencies collector-credentials {doc['id']}' with the admin user "
+                        "(soc opensearch env --admin)") from None
+    if ident is not None:
+        print(f"collector identity: user {ident.user}, role {ident.role} (no password yet: "
+              f"soc agencies collector-credentials {doc['id']})")
+    return 0
+
+
+def cmd_credentials(args: argparse.Namespace, settings: Settings) -> int:
+    ident, password = identities.issue(search.client(settings), search.names(settings), operator(), args.id)
+    print(f"new password for {ident.user} (role {ident.role}); the previous one no longer works.")
+    print("It is shown once: put it in the collector's file (soc sources collector-config --credentials).")
+    print(f"{ident.user} {password}")
     return 0
 
 
@@ -57,3 +79,7 @@ def register(sub: Any) -> None:
     ls = ap.add_parser("list", help="list agencies")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_list)
+    cred = ap.add_parser("collector-credentials",
+                         help="issue or rotate the password of an agency's collector user (security plugin)")
+    cred.add_argument("id", help="agency id")
+    cred.set_defaults(func=cmd_credentials)
