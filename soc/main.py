@@ -22,6 +22,8 @@ from soc.config import Settings, load_settings
 from soc.errors import Conflict, Forbidden, Invalid, NotFound, SocError
 from soc.incidents.notify import Notifier
 from soc.incidents.runtime import Runtime
+from soc.telemetry import api as telemetry
+from soc.telemetry import collect
 from soc.web import mount as mount_console
 
 API_PREFIX = "/api/v1"
@@ -141,6 +143,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             422: {"description": "invalid request"}})
     _handlers(app)
     mount_console(app)  # the analyst console under /console
+    scheduler = next((s for s in background if hasattr(s, "state")), None)
+    telemetry.install(app, collect.registry(rt.notifier, getattr(scheduler, "grouping_totals", None)),
+                      scheduler)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit)
     return app
 

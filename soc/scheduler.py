@@ -32,6 +32,7 @@ from soc.incidents import grouping
 from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
 from soc.opensearch import retention
+from soc.telemetry.collect import GroupingTotals
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class ServiceScheduler:
         self.detect_client = search.client(settings, serializer=search.OrjsonSerializer())
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._rule_signature: list[tuple[str, int, int]] | None = None
+        self.last_slots: list[str] = []
+        self.grouping_totals = GroupingTotals()
         self._compiled: list[convert.Result] = []
         self.contributed: list[str] = []
         self._add_jobs()
@@ -86,9 +89,27 @@ class ServiceScheduler:
     def detect_and_group(self) -> None:
         report = runner.run_cycle(self.settings, self.detection, self.rules(), owner=self.owner,
                                   client=self.detect_client)
+        self.last_slots = report.slots
         if report.errors:
             log.warning("detection errors: %s", report.errors)
-        grouping.run_exclusive(self.runtime, self.owner)  # another process grouping now: it takes these too
+        totals = self.grouping_totals
+        try:
+            result = grouping.run_exclusive(self.runtime, self.owner)  # None: another process groups now
+        except Exception:
+            totals.failures += 1
+            raise
+        totals.runs += 1
+        if result is None:
+            totals.skipped += 1
+        else:
+            totals.alerts += result.alerts
+            totals.opened += len(result.created)
+            totals.updated += len(result.updated)
+
+    def state(self) -> dict[str, Any]:
+        """For readiness: running, and the detection slots held at the last cycle (none: standing by)."""
+        return {"running": bool(self.scheduler.running), "slots": list(self.last_slots),
+                "standing_by": not self.last_slots}
 
     def _add_jobs(self) -> None:
         s = self.scheduler

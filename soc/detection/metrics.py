@@ -1,8 +1,9 @@
-"""Detection metrics in Prometheus text format (the API serves ``render()``)."""
+"""Detection's counters, kept by the runner; ``soc.telemetry`` exposes them at ``/metrics``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from threading import Lock
 
 _lock = Lock()
@@ -40,29 +41,16 @@ def record_cycle(seconds: float, rejections: int) -> None:
         _counters["rejections"] = rejections
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+@dataclass(frozen=True)
+class Snapshot:
+    """The counters at one moment, read under the lock (so a scrape never mixes two cycles)."""
+
+    checkpoints: dict[str, datetime]
+    counters: dict[str, float]
+    rule_errors: dict[str, int]
+    time_tags: dict[str, int]
 
 
-def render(now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    lines = ["# HELP soc_detection_lag_seconds now minus the detection checkpoint, per slot (stream or stream#group)",
-             "# TYPE soc_detection_lag_seconds gauge"]
+def snapshot() -> Snapshot:
     with _lock:
-        for stream, end in sorted(_checkpoints.items()):
-            lines.append(f'soc_detection_lag_seconds{{stream="{_label(stream)}"}} {(now - end).total_seconds():.3f}')
-        lines += ["# TYPE soc_detection_cycle_seconds gauge",
-                  f"soc_detection_cycle_seconds {_counters['cycle_seconds']:.3f}",
-                  "# TYPE soc_detection_cycles_total counter", f"soc_detection_cycles_total {_counters['cycles']:.0f}",
-                  "# TYPE soc_detection_alerts_total counter", f"soc_detection_alerts_total {_counters['alerts']:.0f}",
-                  "# TYPE soc_detection_suppressed_total counter",
-                  f"soc_detection_suppressed_total {_counters['suppressed']:.0f}",
-                  "# TYPE soc_detection_opensearch_rejections_total counter",
-                  f"soc_detection_opensearch_rejections_total {_counters['rejections']:.0f}",
-                  "# TYPE soc_detection_rule_errors_total counter"]
-        lines += [f'soc_detection_rule_errors_total{{rule="{_label(r)}"}} {n}' for r, n in sorted(_rule_errors.items())]
-        lines += ["# HELP soc_detection_flagged_time_events_total events whose own time the ingest pipeline flagged"
-                  " (_late events are not correlated)", "# TYPE soc_detection_flagged_time_events_total counter"]
-        lines += [f'soc_detection_flagged_time_events_total{{tag="{_label(t)}"}} {n}'
-                  for t, n in sorted(_time_tags.items())]
-    return "\n".join(lines) + "\n"
+        return Snapshot(dict(_checkpoints), dict(_counters), dict(_rule_errors), dict(_time_tags))

@@ -83,6 +83,7 @@ class Notifier:
         self._cond = threading.Condition()
         self._busy = 0
         self._stop = False
+        self._sent = {"delivered": 0, "failed": 0, "retried": 0}
         self._thread: threading.Thread | None = None
         self.outcomes: list[dict[str, Any]] = []  # recent attempts, newest last (bounded)
 
@@ -98,6 +99,12 @@ class Notifier:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Queued notifications (events and deliveries waiting) and attempts by outcome, for /metrics."""
+        with self._cond:
+            return {"queued": len(self._heap) + self._busy, **self._sent}
 
     def publish(self, event: str, incident: dict[str, Any], **extra: Any) -> None:
         self._push(time.monotonic(), (event, incident, extra))
@@ -201,6 +208,7 @@ class Notifier:
                   "incident_id": d.incident_id, "attempt": d.attempt, "status": status, "outcome": outcome,
                   "error": error}
         self.outcomes = [*self.outcomes[-999:], record]
+        self._sent["delivered" if ok else ("failed" if final else "retried")] += 1
         try:
             audit_store.append(self.client, self.names, [audit_store.entry(
                 datetime.now(UTC), "notifier", f"{d.channel}.delivery", d.channel, d.target["id"], d.agency,
