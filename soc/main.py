@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     """The application; pass a runtime to share stores, clock and notifier with tests."""
     rt = runtime or Runtime.build(settings or load_settings())
     if rt.notifier is None:
-        rt.notifier = Notifier(rt.client, rt.names)
+        rt.notifier = Notifier(rt.client, rt.names, allow_private=rt.settings.webhook_allow_private)
     services: list[Background] = [rt.notifier, *background]
 
     @asynccontextmanager

@@ -8,6 +8,7 @@ from soc import users_store
 from soc.audit import store as audit_store
 from soc.auth import Principal, token_hash
 from soc.errors import Invalid
+from soc.incidents import destinations
 from soc.incidents.runtime import Runtime
 from soc.incidents.service import decode_cursor, encode_cursor
 
@@ -73,6 +74,7 @@ def revoke_token(rt: Runtime, who: Principal, token_id: str) -> dict[str, Any]:
 
 def add_webhook(rt: Runtime, who: Principal, spec: dict[str, Any]) -> dict[str, Any]:
     who.require_admin(global_scope=True)
+    destinations.check(spec["url"], rt.settings.webhook_allow_private)
     hook_id, doc = users_store.create_webhook(rt.client, rt.names, spec["name"], spec["url"], spec["agencies"],
                                               spec["min_severity"], spec.get("secret"))
     public = {k: v for k, v in doc.items() if k != "secret"} | {"id": hook_id}

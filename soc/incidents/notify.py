@@ -33,7 +33,8 @@ from opensearchpy import OpenSearch
 from soc import users_store
 from soc.alerts.documents import SEVERITY_RANK
 from soc.audit import store as audit_store
-from soc.incidents import mail
+from soc.errors import Invalid
+from soc.incidents import destinations, mail
 from soc.search import Names
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,12 @@ class Delivery:
 
 class Notifier:
     def __init__(self, client: OpenSearch, names: Names, max_attempts: int = 6, backoff: float = 2.0,
-                 timeout: float = 5.0, mail_settings: mail.MailSettings | bool | None = True) -> None:
-        """``mail_settings``: the SMTP relay; True reads it from the environment, None sends no e-mail."""
+                 timeout: float = 5.0, mail_settings: mail.MailSettings | bool | None = True,
+                 allow_private: bool = False) -> None:
+        """``mail_settings``: the SMTP relay; True reads it from the environment, None sends no e-mail.
+        ``allow_private``: webhooks may reach loopback, link-local and private addresses."""
         self.client, self.names = client, names
+        self.allow_private = allow_private
         self.mail = mail.MailSettings.from_env() if mail_settings is True else (mail_settings or None)
         self.max_attempts, self.backoff, self.timeout = max_attempts, backoff, timeout
         self._heap: list[tuple[float, int, Delivery | tuple[str, dict[str, Any], dict[str, Any]]]] = []
@@ -193,8 +197,14 @@ class Notifier:
     def _post(self, d: Delivery) -> tuple[bool, int | None, str]:
         headers = {"Content-Type": "application/json", "X-SOC-Event": d.event, "X-SOC-Delivery": d.delivery_id,
                    SIGNATURE_HEADER: sign(d.target["secret"], int(time.time()), d.body)}
+        try:  # the host may resolve elsewhere than when the webhook was created
+            destinations.check(d.target["url"], self.allow_private)
+        except Invalid as exc:
+            d.attempt = self.max_attempts  # refused for good: no retry
+            return False, None, f"refused: {exc}"
         try:
-            resp = httpx.post(d.target["url"], content=d.body, headers=headers, timeout=self.timeout)
+            resp = httpx.post(d.target["url"], content=d.body, headers=headers, timeout=self.timeout,
+                              follow_redirects=False)
         except httpx.HTTPError as exc:
             return False, None, f"{type(exc).__name__}: {exc}"
         return 200 <= resp.status_code < 300, resp.status_code, ""

@@ -4,7 +4,7 @@ detection contract's shape, tokens for each role, and the app on a real OpenSear
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,8 +64,11 @@ def clock() -> Clock:
 @pytest.fixture()
 def rt(isolated: Settings, clock: Clock) -> Iterator[Runtime]:
     client = search.client(isolated, pool_maxsize=16, serializer=search.OrjsonSerializer())  # as the API has it
-    runtime = Runtime(isolated, client, search.names(isolated), clock=clock)
-    runtime.notifier = Notifier(runtime.client, runtime.names, max_attempts=4, backoff=0.05, timeout=2.0)
+    # the tests' webhook receivers listen on loopback, which only this setting allows
+    settings = replace(isolated, webhook_allow_private=True)
+    runtime = Runtime(settings, client, search.names(isolated), clock=clock)
+    runtime.notifier = Notifier(runtime.client, runtime.names, max_attempts=4, backoff=0.05, timeout=2.0,
+                                allow_private=True)
     runtime.notifier.start()
     yield runtime
     runtime.notifier.stop()

@@ -142,7 +142,7 @@ def test_events_published_together_reach_only_their_subscribers(rt: Runtime,
         for name, agencies, minimum in (("a-high", ["agency-a"], "high"), ("b-low", ["agency-b"], "low"),
                                         ("all-medium", ["*"], "medium")):
             users_store.create_webhook(rt.client, rt.names, name, receivers[name].url, agencies, minimum)
-        notifier = notify.Notifier(rt.client, rt.names, max_attempts=1, mail_settings=None)
+        notifier = notify.Notifier(rt.client, rt.names, max_attempts=1, mail_settings=None, allow_private=True)
         for i, (agency, severity) in enumerate((("agency-a", "critical"), ("agency-b", "low"),
                                                 ("agency-a", "low"), ("agency-c", "medium"))):
             notifier.publish("incident.created", {"id": f"inc-{i}", "organization": {"id": agency},
