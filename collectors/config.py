@@ -3,7 +3,7 @@
 Example (every key not marked required has the default shown)::
 
     organization:
-      id: so-tttt                       # required: the agency
+      id: so-tttt                       # required: the agency (its data streams: logs-syslog-so-tttt, logs-web-so-tttt)
     collector:
       id: col-hanoi-01                  # required: this collector (agent.id / observer.name)
       queue_dir: /var/lib/soc-collector # required: the disk queue (one collector, one folder)
@@ -58,6 +58,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from collectors.fileconfig import FileOptions, file_source
+from soc.search import AGENCY_ID_RULE, is_agency_id
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -342,8 +343,11 @@ def parse_config(text: str, path: str = "<config>") -> CollectorConfig:
         if where in listeners and src.port != 0:
             raise r.fail(n, f"source {src.id!r} listens where {listeners[where]!r} already does")
         listeners[where] = src.id
+    agency = r.scalar(org["id"], "organization.id")
+    if not is_agency_id(agency):
+        raise r.fail(org["id"], f"organization.id {agency!r} is not an agency id ({AGENCY_ID_RULE})")
     return CollectorConfig(
-        organization_id=r.text(org["id"], "organization.id", _ID),
+        organization_id=str(agency),
         collector_id=r.text(col["id"], "collector.id", _ID),
         queue_dir=r.path(col["queue_dir"], "collector.queue_dir", False),
         queue_max_bytes=r.number(col["queue_max_bytes"], "collector.queue_max_bytes", int, 65536)

@@ -1,4 +1,4 @@
-"""Heartbeats: one document per collector and source in ``soc-sources``, refreshed on an interval.
+"""Heartbeats: one document per collector and source in ``soc-heartbeats`` (and nothing else), refreshed on an interval.
 
 The document id is ``heartbeat.<collector id>.<source id>``, so the index holds the latest state
 of every source a collector serves (``kind: heartbeat``): the time of its last event, its rate over

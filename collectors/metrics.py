@@ -28,8 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+# refused_items: items the cluster refused with 403 (another agency's stream, missing rights); a
+# part of dead_lettered, never retried
 COUNTERS = ("received", "parsed", "parse_failures", "truncated", "shipped", "retried", "dead_lettered",
-            "dropped", "recovered")
+            "dropped", "recovered", "refused_items")
 TAIL_COUNTERS = ("files", "lines", "truncations", "lost_bytes", "partial_flushes", "continued", "truncated_lines")
 
 
@@ -107,6 +109,10 @@ class Metrics:
             # the queue's answer may predate records appended since; then they are the oldest
             self.oldest_unacked_ms = oldest_ms or (int(time.time() * 1000) if self.queued else 0)
             self.changed.notify_all()
+
+    def refused_items(self, n: int) -> None:
+        with self.lock:
+            self.counts["refused_items"] += n
 
     def retried(self, n: int) -> None:
         with self.lock:

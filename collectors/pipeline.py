@@ -37,7 +37,7 @@ from collectors.queue import DiskQueue, QueueStopped
 from collectors.sink import BulkSink
 from collectors.sources.syslog import Frame, StreamListener, UdpListener, listener
 from collectors.sources.tail import FileTailer
-from soc.search import Names
+from soc.search import LOG_STREAMS, Names
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,9 @@ class Collector:
         self.metrics.recovered(self.queue.depth)
         self.metrics.oldest_unacked_ms = self.queue.oldest_ms
         self.sink = BulkSink(config, self.queue, self.metrics)
-        self.heartbeat = Heartbeat(config, self.metrics, self.sink, self.names.sources)
+        self.heartbeat = Heartbeat(config, self.metrics, self.sink, self.names.heartbeats)
+        # The agency's own data streams: where an event is written is what makes it the agency's.
+        self.streams = {logical: self.names.stream(logical, config.organization_id) for logical in LOG_STREAMS}
         self.agent = {"id": config.collector_id, "type": "soc-collector", "version": __version__}
         self.listeners: list[UdpListener | StreamListener] = []
         self.network = [s for s in config.sources if s.file is None]
@@ -76,11 +78,11 @@ class Collector:
         File sources pass the lines' document ids, per-line fields to merge (``log.file.path``,
         ``log.offset``, tags) and ``on_queued(next_seq)``, called once the lines are queued.
         """
-        kind, stream = source.type, self.names.syslog
+        kind, stream = source.type, self.streams["logs-syslog"]
         ctx = ParseContext(timezone=source.timezone, received_at=datetime.now(UTC), peer_ip=peer_ip)
         if source.file is not None:
             kind = source.file.format
-            stream = self.names.syslog if kind == "syslog" else self.names.web
+            stream = self.streams["logs-syslog" if kind == "syslog" else "logs-web"]
             ctx = ParseContext(timezone=source.timezone, received_at=ctx.received_at, hostname=self.hostname,
                                domain=source.file.domain)
         items = []

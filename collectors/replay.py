@@ -26,13 +26,14 @@ from collectors.config import CollectorConfig, CollectorConfigError, OpenSearchC
 from collectors.fileconfig import FileOptions
 from collectors.offsets import CorruptOffsets
 from collectors.sources.tracked import Tracked
+from soc.search import AGENCY_ID_RULE, is_agency_id
 
 TYPES = ("nginx", "apache", "nginx-json", "syslog")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", required=True, choices=TYPES, help="the format of the files")
-    parser.add_argument("--agency", required=True, help="organization.id of the events")
+    parser.add_argument("--agency", required=True, help="the agency: the events go to its data streams")
     parser.add_argument("--source", required=True, help="log.source.id of the events (part of their ids)")
     parser.add_argument("-c", "--config", help="take OpenSearch, sink and collector settings from this file")
     parser.add_argument("--url", help="OpenSearch URL (default: SOC_OPENSEARCH_URL or http://127.0.0.1:9200)")
@@ -45,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> CollectorConfig:
+    if not is_agency_id(args.agency):
+        raise CollectorConfigError(f"--agency {args.agency!r} is not an agency id ({AGENCY_ID_RULE})")
     files = []
     for name in args.files:
         path = Path(name).resolve()

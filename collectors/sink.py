@@ -8,9 +8,10 @@ indexes one batch while the next one is on its way; the requests themselves are 
 - 2xx, and 409 (the document is already there: a replay after a crash), are shipped;
 - 429 and 5xx items are sent again, only those, after an exponential backoff with jitter;
 - any other 4xx (a mapping conflict, a malformed value, a document too large for the node even
-  alone) goes to the dead-letter index ``<prefix>soc-deadletter`` with the raw event and the
-  error; if even that write is refused, to ``deadletter.ndjson`` in the queue folder. Nothing is
-  dropped.
+  alone, a 403 from the security plugin for a stream the collector may not write, counted as
+  ``refused_items`` too) goes to its agency's dead-letter index ``<prefix>soc-deadletter-<agency>`` with
+  the raw event and the error; if even that write is refused, to ``deadletter.ndjson`` in the
+  queue folder. Nothing is dropped, and nothing refused is retried.
 
 A request that fails as a whole (connection refused, timeout, 429/5xx for the request) is retried
 with backoff while every record stays queued; the health status degrades after
@@ -40,12 +41,13 @@ from collectors.bulk import BulkClient, Item, Outcome, RequestFailed
 from collectors.config import CollectorConfig
 from collectors.metrics import Metrics
 from collectors.queue import Batch, DiskQueue, Record
+from soc.search import Names
 
-__all__ = ["DEADLETTER", "BulkSink", "RequestFailed"]
+__all__ = ["BulkSink", "RequestFailed"]
 
 log = logging.getLogger(__name__)
 
-DEADLETTER = "soc-deadletter"
+FORBIDDEN = 403
 _KW = {"type": "keyword", "ignore_above": 4096}
 DEADLETTER_MAPPING = {
     "dynamic": False,
@@ -73,7 +75,7 @@ class BulkSink:
         self.queue = queue
         self.metrics = metrics
         self.bulk = BulkClient(config, metrics)
-        self.deadletter_index = config.opensearch.index_prefix + DEADLETTER
+        self.deadletter_index = Names(config.opensearch.index_prefix).deadletter(config.organization_id)
         self._deadletter_ready = False
         self._file_lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -183,7 +185,7 @@ class BulkSink:
         """(shipped, dead-lettered) once every record has an outcome; None when stopped before."""
         pending = batch.records
         dead: list[tuple[Record, int, dict[str, Any]]] = []
-        shipped = 0
+        shipped = refused = 0
         attempt = 0
         while pending:
             outcomes = self._send([(r.index, r.doc_id, r.doc) for r in pending])
@@ -200,6 +202,7 @@ class BulkSink:
                     retry.append(record)
                 else:
                     dead.append((record, status, error))
+                    refused += status == FORBIDDEN
             pending = retry
             if pending:
                 self.metrics.retried(len(pending))
@@ -207,6 +210,8 @@ class BulkSink:
                 if not self._backoff(attempt):
                     return None
                 attempt += 1
+        if refused:
+            self.metrics.refused_items(refused)
         if dead and not self._dead_letter(dead):
             return None
         return shipped, len(dead)

@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from soc.errors import Forbidden, Invalid, NotFound, SocError
+from soc.search import AGENCY_ID_RULE, is_agency_id
 
 TOKEN_PREFIX = "soc_"  # noqa: S105 - a prefix, not a secret
 ROLES = ("admin", "analyst", "viewer", "collector")
@@ -67,9 +68,9 @@ def check_role(role: str) -> str:
 def check_agencies(agencies: list[str]) -> list[str]:
     if not agencies:
         raise Invalid("a principal needs at least one agency, or '*' for all")
-    for agency in agencies:
-        if not agency or len(agency) > 64 or any(c.isspace() for c in agency):
-            raise Invalid(f"agency {agency!r} is not a valid agency id")
+    for agency in agencies:  # '*' (every agency) is a scope, never an agency id
+        if agency != "*" and not is_agency_id(agency):
+            raise Invalid(f"agency {agency!r} is not a valid agency id ({AGENCY_ID_RULE}), nor '*' for all")
     return sorted(set(agencies))
 
 

@@ -115,7 +115,7 @@ FIELDS: dict[str, str] = {
 }
 
 # Tags the ingest pipeline puts on an event whose own time it could not take as it came
-# (soc.opensearch.templates.EVENT_TIME_SCRIPT).
+# (soc.opensearch.ingest.EVENT_TIME_SCRIPT).
 TIME_TAGS = ("_late", "_future_timestamp", "_time_missing")
 
 LOWERCASE_NORMALIZER = "soc_lowercase"

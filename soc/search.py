@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,11 +13,15 @@ from opensearchpy.serializer import JSONSerializer
 from soc.config import Settings
 
 # Logical names; the physical name adds the deployment's prefix (tests use their own).
+# A log stream is logical (type-dataset): each agency writes its own data stream of it,
+# ``logs-syslog-<agency>`` (type-dataset-namespace), and readers name every agency's at once with
+# the pattern ``logs-syslog-*``. The agency of an event is the namespace it was written to.
 LOG_STREAMS = ("logs-syslog", "logs-web")
 SYSTEM_INDICES = (
     "soc-alerts",
     "soc-incidents",
     "soc-sources",
+    "soc-heartbeats",
     "soc-rules-state",
     "soc-audit",
     "soc-reports",
@@ -26,6 +31,29 @@ SYSTEM_INDICES = (
     "soc-agencies",
 )
 INGEST_PIPELINE = "soc-ingest"
+DEADLETTER = "soc-deadletter"  # the collectors' dead letters, one index per agency: soc-deadletter-<agency>
+
+# The one rule for an agency id (API, CLI, collector file, index names): a lower-case slug that can
+# end an index name. ``*`` (all agencies in a user's scope) is never an agency id.
+AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
+AGENCY_ID_RULE = "lower-case letters, digits and '-', 2 to 64 characters, not starting with '-'"
+_AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
+
+
+def is_agency_id(value: object) -> bool:
+    return isinstance(value, str) and _AGENCY_ID.fullmatch(value) is not None
+
+
+def check_agency_id(value: object) -> str:
+    """``value`` when it is an agency id, else ValueError saying why."""
+    if not is_agency_id(value):
+        raise ValueError(f"{value!r} is not an agency id ({AGENCY_ID_RULE})")
+    return str(value)
+
+
+def logical_stream(dataset: str) -> str:
+    """The log stream an event of ``event.dataset`` belongs to."""
+    return "logs-web" if dataset.endswith(".access") or dataset.startswith("web") else "logs-syslog"
 
 
 @dataclass(frozen=True)
@@ -35,15 +63,57 @@ class Names:
     prefix: str = ""
 
     def __call__(self, logical: str) -> str:
+        """The physical name; for a log stream, the pattern that reads every agency's data stream."""
+        return self.pattern(logical) if logical in LOG_STREAMS else f"{self.prefix}{logical}"
+
+    def pattern(self, logical: str) -> str:
+        return f"{self.prefix}{logical}-*"
+
+    def stream(self, logical: str, agency: str) -> str:
+        """The data stream one agency writes events of a log stream into (ValueError for a bad agency)."""
+        if logical not in LOG_STREAMS:
+            raise ValueError(f"{logical!r} is not a log stream ({', '.join(LOG_STREAMS)})")
+        return f"{self.prefix}{logical}-{check_agency_id(agency)}"
+
+    def stream_for(self, dataset: str, agency: str) -> str:
+        """The data stream an agency's event of ``event.dataset`` is written to."""
+        return self.stream(logical_stream(dataset), agency)
+
+    def agency_of(self, name: str) -> str | None:
+        """The agency of a log data stream (or of one of its backing indices), None for any other name."""
+        for logical in LOG_STREAMS:
+            for head in (f"{self.prefix}{logical}-", f".ds-{self.prefix}{logical}-"):
+                if name.startswith(head):
+                    rest = name[len(head):]
+                    if head.startswith(".ds-"):
+                        rest = re.sub(r"-[0-9]{6}$", "", rest)
+                    return rest if is_agency_id(rest) else None
+        return None
+
+    def legacy_stream(self, logical: str) -> str:
+        """The single data stream of a log stream that versions before per-agency streams wrote."""
         return f"{self.prefix}{logical}"
+
+    def template(self, logical: str) -> str:
+        """The index template of a log stream's per-agency data streams."""
+        return f"{self.prefix}{logical}-per-agency"
+
+    def deadletter(self, agency: str) -> str:
+        return f"{self.prefix}{DEADLETTER}-{check_agency_id(agency)}"
 
     @property
     def syslog(self) -> str:
+        """Reads every agency's syslog data stream."""
         return self("logs-syslog")
 
     @property
     def web(self) -> str:
+        """Reads every agency's web data stream."""
         return self("logs-web")
+
+    @property
+    def heartbeats(self) -> str:
+        return self("soc-heartbeats")
 
     @property
     def alerts(self) -> str:
@@ -88,10 +158,6 @@ class Names:
     @property
     def pipeline(self) -> str:
         return self(INGEST_PIPELINE)
-
-    def stream_for(self, dataset: str) -> str:
-        """The data stream an event of ``event.dataset`` belongs to."""
-        return self.web if dataset.endswith(".access") or dataset.startswith("web") else self.syslog
 
 
 class OrjsonSerializer(JSONSerializer):

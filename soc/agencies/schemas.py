@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
+from soc.search import AGENCY_ID_PATTERN
+
 AgencyId = Annotated[str, StringConstraints(pattern=AGENCY_ID_PATTERN)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Contact = Annotated[str, StringConstraints(min_length=3, max_length=200, strip_whitespace=True)]

@@ -10,13 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from opensearchpy import OpenSearch
 
 from soc.agencies import store
-from soc.agencies.schemas import AGENCY_ID_PATTERN
 from soc.audit import store as audit_store
 from soc.auth import Principal
 from soc.errors import Invalid
-from soc.search import Names
+from soc.search import AGENCY_ID_RULE, Names, is_agency_id
 
-_ID = re.compile(AGENCY_ID_PATTERN)
 _ADDRESS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:\-]{0,252}$")
 
 
@@ -32,8 +30,8 @@ def new_document(agency_id: str, name_vi: str, name_en: str, timezone: str = "As
                  contacts: list[str] | None = None, collector_address: str | None = None,
                  now: datetime | None = None) -> dict[str, Any]:
     """The stored agency, or Invalid naming the first wrong value."""
-    if not _ID.match(agency_id):
-        raise Invalid(f"id: {agency_id!r} is not an agency id (lower-case letters, digits and '-', 2-64)")
+    if not is_agency_id(agency_id):
+        raise Invalid(f"id: {agency_id!r} is not an agency id ({AGENCY_ID_RULE})")
     for label, value in (("name_vi", name_vi), ("name_en", name_en)):
         if not value.strip() or len(value) > 200:
             raise Invalid(f"{label}: a name of 1 to 200 characters is needed")

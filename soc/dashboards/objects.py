@@ -51,8 +51,8 @@ class Dashboard:
 
 PATTERNS = (
     IndexPattern("soc-logs", "logs-*", "@timestamp"),
-    IndexPattern("soc-logs-web", "logs-web*", "@timestamp"),
-    IndexPattern("soc-logs-syslog", "logs-syslog*", "@timestamp"),
+    IndexPattern("soc-logs-web", "logs-web-*", "@timestamp"),  # every agency's data stream
+    IndexPattern("soc-logs-syslog", "logs-syslog-*", "@timestamp"),
     IndexPattern("soc-alerts", "soc-alerts", "created"),
     IndexPattern("soc-incidents", "soc-incidents", "created"),
 )

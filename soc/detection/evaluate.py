@@ -102,7 +102,7 @@ def discover(folder: Path) -> list[LogFile]:
         kind = _kind(rel)
         if kind is None or not log.is_file():
             continue
-        agency = "eval-" + re.sub(r"[^a-z0-9]+", "-", str(rel).lower()).strip("-")
+        agency = ("eval-" + re.sub(r"[^a-z0-9]+", "-", str(rel).lower()).strip("-"))[:64].rstrip("-")  # an agency id
         out.append(LogFile(log, labels, kind, agency))
     return out
 

@@ -160,12 +160,17 @@ def rule_states(client: OpenSearch, names: Names) -> dict[str, dict[str, Any]]:
     return {h["_id"]: h["_source"] for h in resp["hits"]["hits"]}
 
 
+def target_stream(names: Names, event: dict[str, Any]) -> str:
+    """The data stream of an event's agency (``organization.id``) and dataset; ValueError without a valid agency."""
+    dataset = str((event.get("event") or {}).get("dataset") or "syslog")
+    return names.stream_for(dataset, str((event.get("organization") or {}).get("id")))
+
+
 def index_events(client: OpenSearch, names: Names, events: list[dict[str, Any]]) -> None:
-    """Write test events into their data streams (create, refresh): only ``soc rules test`` does this."""
+    """Write test events into their agencies' data streams (create, refresh): only ``soc rules test`` does this."""
     ops: list[dict[str, Any]] = []
     for event in events:
-        dataset = str((event.get("event") or {}).get("dataset") or "syslog")
-        ops += [{"create": {"_index": names.stream_for(dataset)}}, event]
+        ops += [{"create": {"_index": target_stream(names, event)}}, event]
     if ops:
         resp = client.bulk(body=ops, refresh=True)
         if resp.get("errors"):
@@ -194,8 +199,7 @@ def index_documents(client: OpenSearch, names: Names, docs: list[tuple[str, dict
     for i in range(0, len(docs), chunk):
         ops: list[dict[str, Any]] = []
         for doc_id, event in docs[i:i + chunk]:
-            dataset = str((event.get("event") or {}).get("dataset") or "syslog")
-            ops += [{"create": {"_index": names.stream_for(dataset), "_id": doc_id}}, event]
+            ops += [{"create": {"_index": target_stream(names, event), "_id": doc_id}}, event]
         resp = _bulk(client, ops)
         for item in resp["items"]:
             status = item["create"].get("status", 500)

@@ -17,12 +17,8 @@ class EvidenceStore:
         self.names = names
 
     def _is_log_index(self, index: str) -> bool:
-        """Only backing indices of our log streams: an alert's refs never open other indices."""
-        for stream in LOG_STREAMS:
-            name = self.names(stream)
-            if index == name or index.startswith(f".ds-{name}-"):
-                return True
-        return False
+        """Only an agency's log data stream or its backing indices: an alert's refs never open other indices."""
+        return self.names.agency_of(index) is not None
 
     def events(self, refs: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         docs = [{"_index": r["index"], "_id": r["id"]} for r in refs

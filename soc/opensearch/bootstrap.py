@@ -18,7 +18,7 @@ from soc import search
 from soc.config import Settings
 from soc.detection import settings as detect_settings
 from soc.errors import BootstrapError
-from soc.opensearch import templates
+from soc.opensearch import ingest, migrate, templates
 from soc.search import LOG_STREAMS, SYSTEM_INDICES, Names
 
 
@@ -104,11 +104,13 @@ class Bootstrap:
     def run(self) -> Report:
         replicas = self.replicas()
         conflicts: list[str] = []
+        for logical in SYSTEM_INDICES:  # first: the pipeline reads the registered sources
+            conflicts += self._system_index(logical, replicas)
         self._pipeline()
         for stream in LOG_STREAMS:
             conflicts += self._stream(stream, replicas)
-        for logical in SYSTEM_INDICES:
-            conflicts += self._system_index(logical, replicas)
+        for what, outcome in migrate.upgrade(self.client, self.names):
+            self.report.add(what, outcome)
         self._ism()
         if conflicts:
             raise BootstrapError("existing mappings conflict with the service's (left as they are):\n  "
@@ -119,7 +121,8 @@ class Bootstrap:
         name = self.names.pipeline
         ds = detect_settings.load()
         late = ds.lateness_s if self.lateness_s is None else self.lateness_s
-        body = templates.ingest_pipeline(late, ds.future_skew_s)
+        body = ingest.ingest_pipeline(self.names, ingest.registered_sources(self.client, self.names), late,
+                                      ds.future_skew_s)
         try:
             have = self.client.ingest.get_pipeline(id=name)[name]
         except NotFoundError:
@@ -131,7 +134,9 @@ class Bootstrap:
         self.report.add(f"ingest pipeline {name}", "created" if have is None else "updated")
 
     def _stream(self, stream: str, replicas: int) -> list[str]:
-        name = self.names(stream)
+        """The template of a log stream's per-agency data streams, and a check of those that exist
+        (each agency's stream is created by its first write)."""
+        name = self.names.template(stream)
         body = templates.stream_template(self.settings, self.names, stream, replicas)
         try:
             have = self.client.indices.get_index_template(name=name)["index_templates"][0]["index_template"]
@@ -143,11 +148,16 @@ class Bootstrap:
             self.client.indices.put_index_template(name=name, body=body)
             self.report.add(f"index template {name}", "created" if have is None else "updated")
         try:
-            info = self.client.indices.get_data_stream(name=name)["data_streams"][0]
+            streams = self.client.indices.get_data_stream(name=self.names.pattern(stream))["data_streams"]
         except NotFoundError:
-            self.client.indices.create_data_stream(name=name)
-            self.report.add(f"data stream {name}", "created")
-            return []
+            streams = []
+        conflicts: list[str] = []
+        for info in streams:
+            conflicts += self._check_stream(info, body)
+        return conflicts
+
+    def _check_stream(self, info: dict[str, Any], body: dict[str, Any]) -> list[str]:
+        name = info["name"]
         write_index = info["indices"][-1]["index_name"]
         have_map = self.client.indices.get_mapping(index=write_index)[write_index]["mappings"]
         want = body["template"]["mappings"]["properties"]

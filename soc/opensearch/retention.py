@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from opensearchpy import OpenSearch
+from opensearchpy import NotFoundError, OpenSearch
 
 from soc.config import Settings
 from soc.opensearch.templates import DATA_CLASS
@@ -24,31 +24,38 @@ class RetentionResult:
     deleted_documents: dict[str, int]
 
 
+def _roll_and_expire(settings: Settings, client: OpenSearch, name: str, days: int, now_ms: int,
+                     result: RetentionResult) -> None:
+    # The setting is per primary shard (as ISM's min_primary_shard_size); the core API's max_size
+    # is the total of the write index's primaries, so it scales with their number.
+    write = client.indices.get_data_stream(name=name)["data_streams"][0]["indices"][-1]["index_name"]
+    shards = int(client.indices.get_settings(index=write)[write]["settings"]["index"]["number_of_shards"])
+    resp = client.indices.rollover(alias=name, body={"conditions": {
+        "max_age": f"{settings.rollover_max_age_days}d",
+        "max_size": f"{settings.rollover_max_size_gb * shards}gb"}})
+    if resp.get("rolled_over"):
+        result.rolled_over.append(resp["new_index"])
+    backing = client.indices.get_data_stream(name=name)["data_streams"][0]["indices"]
+    write_index = backing[-1]["index_name"]
+    for entry in backing[:-1]:
+        index = entry["index_name"]
+        created = int(client.indices.get_settings(index=index)[index]["settings"]["index"]["creation_date"])
+        if now_ms - created > days * DAY_MS and index != write_index:
+            client.indices.delete(index=index)
+            result.deleted_indices.append(index)
+
+
 def apply(settings: Settings, client: OpenSearch, names: Names, now_ms: int | None = None) -> RetentionResult:
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     result = RetentionResult([], [], {})
     for stream in LOG_STREAMS:
-        name = names(stream)
-        if not client.indices.exists(index=name):
-            continue
-        # The setting is per primary shard (as ISM's min_primary_shard_size); the core API's max_size
-        # is the total of the write index's primaries, so it scales with their number.
-        write = client.indices.get_data_stream(name=name)["data_streams"][0]["indices"][-1]["index_name"]
-        shards = int(client.indices.get_settings(index=write)[write]["settings"]["index"]["number_of_shards"])
-        resp = client.indices.rollover(alias=name, body={"conditions": {
-            "max_age": f"{settings.rollover_max_age_days}d",
-            "max_size": f"{settings.rollover_max_size_gb * shards}gb"}})
-        if resp.get("rolled_over"):
-            result.rolled_over.append(resp["new_index"])
+        try:
+            streams = client.indices.get_data_stream(name=names(stream))["data_streams"]
+        except NotFoundError:
+            streams = []
         days = getattr(settings.retention, DATA_CLASS[stream])
-        backing = client.indices.get_data_stream(name=name)["data_streams"][0]["indices"]
-        write_index = backing[-1]["index_name"]
-        for entry in backing[:-1]:
-            index = entry["index_name"]
-            created = int(client.indices.get_settings(index=index)[index]["settings"]["index"]["creation_date"])
-            if now_ms - created > days * DAY_MS and index != write_index:
-                client.indices.delete(index=index)
-                result.deleted_indices.append(index)
+        for info in streams:  # every agency's data stream of this log stream
+            _roll_and_expire(settings, client, info["name"], days, now_ms, result)
     for logical, time_field in (("soc-alerts", "created"), ("soc-audit", "@timestamp")):
         days = getattr(settings.retention, DATA_CLASS[logical])
         index = names(logical)

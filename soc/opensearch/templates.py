@@ -56,11 +56,17 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
     },
     "soc-sources": {"created": _DATE, "organization": {"properties": {"id": _KW}}, "type": _KW, "name": _KW,
                     "expected_rate": {"type": "double"}, "silence_after_minutes": _LONG,
-                    # sources (kind: source) and collector heartbeats (kind: heartbeat) side by side
+                    # onboarded sources (kind: source); heartbeats of earlier versions (kind: heartbeat)
                     "kind": _KW, "id": _KW, "host": _KW, "log_path": _KW, "created_by": _KW,
                     "log": {"properties": {"source": {"properties": {"id": _KW}}}},
                     "collector": {"properties": {"id": _KW, "address": _KW, "port": _LONG, "protocol": _KW}},
                     "@timestamp": _DATE, "last_event": _DATE},
+    # The collectors' heartbeats (written by them, nothing else), apart from the source definitions.
+    "soc-heartbeats": {"kind": _KW, "@timestamp": _DATE, "organization": {"properties": {"id": _KW}},
+                       "agent": {"properties": {"id": _KW, "type": _KW, "version": _KW}},
+                       "observer": {"properties": {"name": _KW, "hostname": _KW}},
+                       "log": {"properties": {"source": {"properties": {"id": _KW}}}},
+                       "source_type": _KW, "protocol": _KW, "last_event": _DATE},
     "soc-rules-state": {"rule_id": _KW, "last_run": _DATE, "duration_ms": _LONG, "hits": _LONG,
                         "errors": _LONG, "last_error": _TEXT, "enabled": {"type": "boolean"}},
     "soc-audit": {"@timestamp": _DATE, "actor": _KW, "action": _KW, "object_type": _KW, "object_id": _KW,
@@ -89,65 +95,14 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
 DATA_CLASS = {"logs-syslog": "syslog", "logs-web": "web", "soc-alerts": "alerts", "soc-audit": "audit"}
 
 
-# Event time checked against arrival time, in the ingest pipeline so that every writer (collector,
-# replay, a foreign shipper) is judged alike. Tags: _time_missing (no readable @timestamp: the arrival
-# time stands in), _future_timestamp (later than arrival by more than the skew bound: clamped to the
-# arrival time, the claimed time kept in soc.original_timestamp), _late (older than the lateness bound
-# on arrival: stored and searchable, single-event rules run on it, correlations leave it out).
-EVENT_TIME_SCRIPT = """
-String arrived = ctx.event.ingested;
-ZonedDateTime now = ZonedDateTime.parse(arrived);
-def claimed = ctx['@timestamp'];
-ZonedDateTime t = null;
-if (claimed instanceof String) {
-  try { t = ZonedDateTime.parse(claimed); } catch (Exception e) { t = null; }
-} else if (claimed instanceof Number) {
-  t = ZonedDateTime.ofInstant(Instant.ofEpochMilli(((Number) claimed).longValue()), ZoneOffset.UTC);
-}
-String mark = null;
-if (t == null) {
-  mark = '_time_missing';
-  ctx['@timestamp'] = arrived;
-} else {
-  long older = ChronoUnit.MILLIS.between(t, now);
-  if (older < -params.future_ms) {
-    mark = '_future_timestamp';
-    if (ctx.soc == null || !(ctx.soc instanceof Map)) { ctx.soc = new HashMap(); }
-    ctx.soc.original_timestamp = claimed;
-    ctx['@timestamp'] = arrived;
-  } else if (older > params.late_ms) {
-    mark = '_late';
-  }
-}
-if (mark != null) {
-  def tags = ctx.tags;
-  if (tags == null) { tags = new ArrayList(); }
-  else if (!(tags instanceof List)) { List one = new ArrayList(); one.add(tags); tags = one; }
-  if (!tags.contains(mark)) { tags.add(mark); }
-  ctx.tags = tags;
-}
-"""
-
-
-def ingest_pipeline(late_after_s: float = 7 * 86400, future_after_s: float = 300) -> dict[str, Any]:
-    """Stamps event.ingested, then judges the event's own time against it (EVENT_TIME_SCRIPT)."""
-    return {
-        "description": "Stamps event.ingested with the time OpenSearch indexed the event (detection windows use it)"
-                       " and tags late, future and missing event times",
-        "processors": [
-            {"date": {"field": "_ingest.timestamp", "target_field": "event.ingested",
-                      "formats": ["ISO8601"], "output_format": "strict_date_optional_time"}},
-            {"script": {"lang": "painless", "source": EVENT_TIME_SCRIPT.strip(),
-                        "params": {"late_ms": int(late_after_s * 1000), "future_ms": int(future_after_s * 1000)}}},
-        ],
-    }
-
-
 def stream_template(settings: Settings, names: Names, stream: str, replicas: int) -> dict[str, Any]:
+    """Every agency's data stream of a log stream (``logs-web-*``). Its priority is above the one of
+    the single-stream template of earlier versions (``logs-web*``), which stays until ``soc init``
+    has moved that stream's events into the agencies' streams."""
     return {
-        "index_patterns": [f"{names(stream)}*"],
+        "index_patterns": [names.pattern(stream)],
         "data_stream": {"timestamp_field": {"name": "@timestamp"}},
-        "priority": 200,
+        "priority": 210,
         "_meta": {"managed_by": "soc", "data_class": DATA_CLASS[stream]},
         "template": {
             # Spelled as OpenSearch returns them, so that `soc init` can tell "unchanged".

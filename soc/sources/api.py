@@ -10,11 +10,12 @@ from soc.api.deps import IdPath, Rt, Who
 from soc.detection import convert, rules
 from soc.detection import settings as detect_settings
 from soc.errors import Invalid
+from soc.search import AGENCY_ID_PATTERN
 from soc.sources import coverage, health, service, store
 from soc.sources.schemas import CoverageOut, HealthOut, OnboardedOut, SourceIn, SourceOut
 
 router = APIRouter(prefix="/sources", tags=["sources"])
-AgencyQuery = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
+AgencyQuery = Annotated[str | None, Query(pattern=AGENCY_ID_PATTERN)]
 
 
 @router.post("", response_model=OnboardedOut, status_code=201, summary="Onboard a log source")
@@ -35,11 +36,13 @@ def list_sources(rt: Rt, who: Who, agency: AgencyQuery = None) -> list[SourceOut
 def sources_health(rt: Rt, who: Who, agency: AgencyQuery = None) -> list[HealthOut]:
     who.require_reader()
     sources = service.listing(rt.client, rt.names, who, agency)
-    return [HealthOut(**h.as_dict()) for h in health.compute(rt.client, rt.names, sources)]
+    found = health.compute(rt.client, rt.names, sources) + health.unknown(
+        rt.client, rt.names, service.scope(who, agency))
+    return [HealthOut(**h.as_dict()) for h in found]
 
 
 @router.get("/coverage", response_model=CoverageOut, summary="Rules that can and cannot fire on an agency's data")
-def sources_coverage(rt: Rt, who: Who, agency: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")],
+def sources_coverage(rt: Rt, who: Who, agency: Annotated[str, Query(pattern=AGENCY_ID_PATTERN)],
                      type: Literal["syslog", "nginx", "apache"],
                      days: Annotated[float, Query(gt=0, le=90)] = 7) -> CoverageOut:
     who.require_reader()

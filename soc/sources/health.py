@@ -10,6 +10,10 @@ last hour and day (and that against the expected rate), the share of events tagg
   than ``FAILURE_LIMIT`` parse failures, or the collector's heartbeat is older than
   ``HEARTBEAT_STALE``; a source waiting for its first event is degraded too;
 - ``healthy`` otherwise.
+
+Events whose ``log.source.id`` is not a registered source of the agency they were written for
+(tagged ``_unknown_source`` by the ingest pipeline) count for no source; ``unknown`` lists them per
+agency and source id, with the state ``unknown``.
 """
 
 from __future__ import annotations
@@ -98,4 +102,17 @@ def compute(client: OpenSearch, names: Names, sources: list[dict[str, Any]],
         ids = [s["id"] for s in sources if s["type"] in kinds]
         stats.update(store.event_stats(client, index, ids, now))
     beats = store.heartbeats(client, names, [s["id"] for s in sources])
-    return [evaluate(s, stats.get(s["id"]), beats.get(s["id"]), now) for s in sources]
+    return [evaluate(s, stats.get(s["id"]), beats.get((s["organization"]["id"], s["id"])), now) for s in sources]
+
+
+def unknown(client: OpenSearch, names: Names, agencies: list[str] | None, now: datetime | None = None,
+            since: timedelta = timedelta(days=1)) -> list[Health]:
+    """Senders that are not registered sources of the agency their events were written for (last day)."""
+    now = now or datetime.now(UTC)
+    out = []
+    for index, kind in ((names.syslog, "syslog"), (names.web, "web")):
+        for agency, source_id, count, last in store.unknown_sources(client, index, agencies, now - since, now):
+            out.append(Health(source_id, agency, kind, "", "unknown", [
+                f"not a registered source of {agency}: {count} {kind} events in the last "
+                f"{int(since.total_seconds() // 3600)} h"], last_event=last))
+    return out

@@ -7,6 +7,7 @@ from typing import Any
 
 from soc.config import Settings
 from soc.incidents.runtime import Runtime
+from soc.opensearch import ingest
 from soc.sources import health, silence, store
 
 HEALTH_INTERVAL_S = 60
@@ -14,15 +15,18 @@ HEALTH_INTERVAL_S = 60
 
 def run_health(settings: Settings, now: datetime | None = None, runtime: Runtime | None = None
                ) -> tuple[list[health.Health], silence.SilenceResult]:
-    """Compute every source's health as of ``now`` and open / resolve silence incidents.
+    """Compute every source's health as of ``now`` and open / resolve silence incidents; the
+    senders of events that no registered source of their agency accounts for come last (``unknown``).
 
     ``now`` is when health is judged; the incidents carry the runtime's clock.
     """
     rt = runtime or Runtime.build(settings)
     now = now or datetime.now(UTC)
     sources = store.search(rt.client, rt.names)
+    ingest.refresh_sources(rt.client, rt.names)  # heals a registration a concurrent change overwrote
     healths = health.compute(rt.client, rt.names, sources, now)
-    return healths, silence.apply(rt, sources, healths, now)
+    outcome = silence.apply(rt, sources, healths, now)
+    return healths + health.unknown(rt.client, rt.names, None, now), outcome
 
 
 def add_jobs(scheduler: Any, settings: Settings) -> None:

@@ -6,13 +6,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from soc.search import AGENCY_ID_PATTERN
+
 Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9.:\-]{0,252}$")]
 
 
 class SourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agency: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
+    agency: Annotated[str, StringConstraints(pattern=AGENCY_ID_PATTERN)]
     type: Literal["syslog", "nginx", "apache"]
     name: Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
     host: Host | None = None
@@ -61,7 +63,7 @@ class HealthOut(BaseModel):
     agency: str
     type: str
     name: str
-    state: Literal["healthy", "degraded", "silent"]
+    state: Literal["healthy", "degraded", "silent", "unknown"]  # unknown: events of an unregistered sender
     reasons: list[str]
     last_event: str | None
     last_event_time: str | None

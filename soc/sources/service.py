@@ -18,6 +18,7 @@ from soc.agencies import store as agency_store
 from soc.audit import store as audit_store
 from soc.auth import Principal
 from soc.errors import Invalid
+from soc.opensearch import ingest
 from soc.search import Names
 from soc.sources import configs, store
 
@@ -90,6 +91,7 @@ def new_source(client: OpenSearch, names: Names, who: Principal, agency_id: str,
                       "protocol": None if web else protocol},
     }
     store.create(client, names, doc)
+    ingest.refresh_sources(client, names)  # its events are no longer tagged _unknown_source
     audit_store.append(client, names, [audit_store.entry(
         datetime.now(UTC), who.name, "source.create", "source", source_id, agency_id,
         f"log source {source_id} ({source_type}, {name}) onboarded", after=doc)])
@@ -102,19 +104,23 @@ def get(client: OpenSearch, names: Names, who: Principal, source_id: str) -> dic
     return doc
 
 
-def listing(client: OpenSearch, names: Names, who: Principal, agency: str | None = None) -> list[dict[str, Any]]:
-    agencies = None if who.everywhere else list(who.agencies)
+def scope(who: Principal, agency: str | None = None) -> list[str] | None:
+    """The agencies a listing covers: those of the caller (None: all), or the one asked for if seen."""
     if agency:
-        if not who.sees(agency):
-            return []
-        agencies = [agency]
-    return store.search(client, names, agencies)
+        return [agency] if who.sees(agency) else []
+    return None if who.everywhere else list(who.agencies)
+
+
+def listing(client: OpenSearch, names: Names, who: Principal, agency: str | None = None) -> list[dict[str, Any]]:
+    agencies = scope(who, agency)
+    return [] if agencies == [] else store.search(client, names, agencies)
 
 
 def remove(client: OpenSearch, names: Names, who: Principal, source_id: str) -> dict[str, Any]:
     doc = get(client, names, who, source_id)
     who.require_admin()
     store.delete(client, names, source_id)
+    ingest.refresh_sources(client, names)
     audit_store.append(client, names, [audit_store.entry(
         datetime.now(UTC), who.name, "source.delete", "source", source_id, doc["organization"]["id"],
         f"log source {source_id} removed (its events stay)", before=doc)])

@@ -1,15 +1,13 @@
 """Source documents, heartbeats and the event statistics health and coverage are computed from.
 
-In ``soc-sources`` two kinds of documents live side by side:
-
-- an onboarded source, ``_id`` = ``source.<source id>``, ``kind: "source"``::
+- ``soc-sources`` holds the onboarded sources, ``_id`` = ``source.<source id>``, ``kind: "source"``::
 
     {kind, id, log: {source: {id}}, organization: {id}, type, name, host, expected_rate,
      silence_after_minutes, log_path, created, created_by,
      collector: {id, address, port, protocol}}
 
-- a collector heartbeat, ``_id`` = ``heartbeat.<collector id>.<source id>``, ``kind: "heartbeat"``
-  (written by the collectors, see ``collectors.heartbeat``).
+- ``soc-heartbeats`` the collectors' heartbeats, ``_id`` = ``heartbeat.<collector id>.<source id>``,
+  ``kind: "heartbeat"`` (written by the collectors and nothing else, see ``collectors.heartbeat``).
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from soc.errors import Conflict, NotFound
 from soc.search import Names
 
 MAX_SOURCES = 10000
+UNKNOWN_SOURCE = "_unknown_source"  # the ingest pipeline's tag (soc.opensearch.ingest)
 
 
 def doc_id(source_id: str) -> str:
@@ -65,19 +64,21 @@ def search(client: OpenSearch, names: Names, agencies: list[str] | None = None, 
     return [dict(h["_source"]) for h in resp["hits"]["hits"]]
 
 
-def heartbeats(client: OpenSearch, names: Names, source_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The newest heartbeat of each source (any collector)."""
+def heartbeats(client: OpenSearch, names: Names, source_ids: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The newest heartbeat of each (agency, source id) (any collector), from ``soc-heartbeats``."""
     if not source_ids:
         return {}
-    client.indices.refresh(index=names.sources)
+    client.indices.refresh(index=names.heartbeats, ignore_unavailable=True)
     body = {"size": MAX_SOURCES, "query": {"bool": {"filter": [
         {"term": {"kind": "heartbeat"}}, {"terms": {"log.source.id": source_ids}}]}},
         "sort": [{"@timestamp": {"order": "desc", "unmapped_type": "date"}}]}
-    out: dict[str, dict[str, Any]] = {}
-    for hit in client.search(index=names.sources, body=body)["hits"]["hits"]:
-        sid = hit["_source"].get("log", {}).get("source", {}).get("id")
-        if sid and sid not in out:
-            out[sid] = hit["_source"]
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for hit in client.search(index=names.heartbeats, body=body, ignore_unavailable=True)["hits"]["hits"]:
+        doc = hit["_source"]
+        sid = (doc.get("log") or {}).get("source", {}).get("id")
+        org = (doc.get("organization") or {}).get("id")
+        if isinstance(sid, str) and isinstance(org, str) and (org, sid) not in out:
+            out[(org, sid)] = doc
     return out
 
 
@@ -99,9 +100,12 @@ def event_stats(client: OpenSearch, index: str, source_ids: list[str], now: date
     def window(start: int) -> dict[str, Any]:
         return {"range": {"event.ingested": {"gte": start, "lte": end, "format": "epoch_millis"}}}
 
+    # An event tagged _unknown_source was written to another agency's stream than its source's: it
+    # never counts for the source (health lists it apart, see ``unknown_sources``).
     body = {"size": 0, "query": {"bool": {"filter": [{"terms": {"log.source.id": source_ids}},
                                                      {"range": {"event.ingested": {"lte": end,
-                                                                                   "format": "epoch_millis"}}}]}},
+                                                                                   "format": "epoch_millis"}}}],
+                                          "must_not": [{"term": {"tags": UNKNOWN_SOURCE}}]}},
             "aggs": {"by_source": {"terms": {"field": "log.source.id", "size": len(source_ids)}, "aggs": {
                 "last_ingested": {"max": {"field": "event.ingested"}},
                 "last_event": {"max": {"field": "@timestamp"}},
@@ -118,6 +122,25 @@ def event_stats(client: OpenSearch, index: str, source_ids: list[str], now: date
             "hour": int(bucket["hour"]["doc_count"]), "day": int(bucket["day"]["doc_count"]),
             "day_failures": int(bucket["day"]["failures"]["doc_count"])}
     return out
+
+
+def unknown_sources(client: OpenSearch, index: str, agencies: list[str] | None, since: datetime,
+                    now: datetime) -> list[tuple[str, str, int, str | None]]:
+    """(agency, source id or "-", events, last arrival) of events tagged ``_unknown_source`` since ``since``."""
+    filters: list[dict[str, Any]] = [
+        {"term": {"tags": UNKNOWN_SOURCE}},
+        {"range": {"event.ingested": {"gte": _ms(since), "lte": _ms(now), "format": "epoch_millis"}}}]
+    if agencies is not None:
+        filters.append({"terms": {"organization.id": agencies}})
+    body = {"size": 0, "query": {"bool": {"filter": filters}}, "aggs": {"org": {
+        "terms": {"field": "organization.id", "size": 1000}, "aggs": {"src": {
+            "terms": {"field": "log.source.id", "size": 100, "missing": "-"},
+            "aggs": {"last": {"max": {"field": "event.ingested"}}}}}}}}
+    client.indices.refresh(index=index, ignore_unavailable=True)
+    resp = client.search(index=index, body=body, ignore_unavailable=True)
+    return [(str(org["key"]), str(src["key"]), int(src["doc_count"]), src["last"].get("value_as_string"))
+            for org in resp.get("aggregations", {}).get("org", {}).get("buckets", [])
+            for src in org["src"]["buckets"]]
 
 
 def find_marker(client: OpenSearch, index: str, source_id: str, marker: str) -> dict[str, Any] | None:

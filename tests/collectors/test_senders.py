@@ -56,12 +56,13 @@ def test_logger_udp_and_tcp_in_both_formats(isolated: Settings, tmp_path: Path) 
     source = hit[0]["_source"]
     assert source["organization"]["id"] == "so-test" and source["log"]["source"]["id"] == "tcp-1"
     assert source["agent"]["id"] == source["observer"]["name"] == "col-test"
-    # heartbeats: one document per source, with the last event time and totals
-    sources_index = search.names(isolated).sources
-    client.indices.refresh(index=sources_index)
-    beat = client.get(index=sources_index, id="heartbeat.col-test.tcp-1")["_source"]
+    # heartbeats: one document per source in soc-heartbeats, with the last event time and totals
+    beats_index = search.names(isolated).heartbeats
+    client.indices.refresh(index=beats_index)
+    beat = client.get(index=beats_index, id="heartbeat.col-test.tcp-1")["_source"]
     assert beat["kind"] == "heartbeat" and beat["received_total"] == 5 and beat["last_event"]
-    assert client.get(index=sources_index, id="heartbeat.col-test.udp-1")["_source"]["received_total"] == 2
+    assert client.get(index=beats_index, id="heartbeat.col-test.udp-1")["_source"]["received_total"] == 2
+    assert client.count(index=search.names(isolated).sources)["count"] == 0  # nothing beside the definitions
 
 
 def _openssl(*args: str, cwd: Path) -> None:

@@ -36,7 +36,8 @@ def test_rejected_item_goes_to_dead_letters_with_its_raw_text(isolated: Settings
         b'"event":{"original":"<13>hostile line with a bad address"},"log":{"source":{"id":"s"}},'
         b'"organization":{"id":"so-test"}}'
     )
-    queue.append("s", [(b"f1", names.syslog, good), (b"f2", names.syslog, bad)])
+    stream = names.stream("logs-syslog", "so-test")
+    queue.append("s", [(b"f1", stream, good), (b"f2", stream, bad)])
     metrics = Metrics()
     metrics.recovered(2)
     sink = BulkSink(cfg, queue, metrics)
@@ -48,14 +49,14 @@ def test_rejected_item_goes_to_dead_letters_with_its_raw_text(isolated: Settings
     sink.client.close()
     queue.close()
     assert originals(isolated) == ["fine line"]
-    dead_index = f"{isolated.index_prefix}soc-deadletter"
+    dead_index = f"{isolated.index_prefix}soc-deadletter-so-test"  # the collector's own agency's
     search.client(isolated).indices.refresh(index=dead_index)
     dead = search.client(isolated).search(index=dead_index, body={"query": {"match_all": {}}})["hits"]["hits"]
     assert len(dead) == 1
     doc = dead[0]["_source"]
     assert doc["event"]["original"] == "<13>hostile line with a bad address"
     assert doc["error"]["status"] == 400 and doc["error"]["type"] == "mapper_parsing_exception"
-    assert doc["target_index"] == names.syslog and doc["log"]["source"]["id"] == "s"
+    assert doc["target_index"] == stream and doc["log"]["source"]["id"] == "s"
     assert doc["document_id"] == batch.records[1].doc_id and "not-an-address" in doc["document"]
 
 

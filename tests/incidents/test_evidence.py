@@ -17,7 +17,7 @@ def _event(rt: Runtime, minutes: float, ip: str, agency: str = "agency-a", path:
     doc: dict[str, Any] = {"@timestamp": at.isoformat(), "event": {"dataset": "nginx.access",
                                                                   "original": f"{ip} GET {path}"},
                            "organization": {"id": agency}, "source": {"ip": ip}, "url": {"path": path}}
-    resp = rt.client.index(index=rt.names.web, body=doc, op_type="create", refresh=True)
+    resp = rt.client.index(index=rt.names.stream("logs-web", agency), body=doc, op_type="create", refresh=True)
     return {"index": resp["_index"], "id": resp["_id"]}
 
 

@@ -28,7 +28,8 @@ def test_first_run_creates_everything(opensearch_settings: Settings) -> None:
     try:
         report = bootstrap.init(settings, client, names)
         created = {what for what, outcome in report.steps if outcome == "created"}
-        assert f"data stream {names.syslog}" in created and f"index {names.incidents}" in created
+        assert f"index template {names.template('logs-syslog')}" in created and f"index {names.incidents}" in created
+        assert f"index {names.heartbeats}" in created
         assert report.changed
     finally:
         bootstrap.remove_prefix(client, settings.index_prefix)
@@ -37,8 +38,9 @@ def test_first_run_creates_everything(opensearch_settings: Settings) -> None:
 def test_templates_carry_the_ecs_fields(isolated: Settings) -> None:
     client = search.client(isolated)
     names = search.names(isolated)
-    for stream in (names.syslog, names.web):
-        tmpl = client.indices.get_index_template(name=stream)["index_templates"][0]["index_template"]
+    for stream in search.LOG_STREAMS:
+        tmpl = client.indices.get_index_template(name=names.template(stream))["index_templates"][0]["index_template"]
+        assert tmpl["index_patterns"] == [f"{isolated.index_prefix}{stream}-*"]
         flat = bootstrap._leaf_types(tmpl["template"]["mappings"]["properties"])
         assert set(flat) == set(ecs.FIELDS)
         assert flat["source.ip"]["type"] == "ip"
@@ -50,8 +52,9 @@ def test_ingest_time_is_stamped_and_keyword_matching_is_case_insensitive(isolate
     client = search.client(isolated)
     names = search.names(isolated)
     before = datetime.now(UTC)
-    client.index(index=names.syslog, body={"@timestamp": "2020-01-01T00:00:00Z", "user": {"name": "Alice"},
-                                           "event": {"original": "x", "ingested": "1999-01-01T00:00:00Z"}},
+    client.index(index=names.stream("logs-syslog", "so-a"),
+                 body={"@timestamp": "2020-01-01T00:00:00Z", "user": {"name": "Alice"},
+                       "event": {"original": "x", "ingested": "1999-01-01T00:00:00Z"}},
                  op_type="create", refresh=True)
     hit = client.search(index=names.syslog, body={"query": {"term": {"user.name": "ALICE"}}})["hits"]["hits"]
     assert len(hit) == 1
@@ -77,9 +80,10 @@ def test_conflicting_mapping_is_reported_by_name_not_overwritten(opensearch_sett
 def test_retention_rolls_over_and_deletes_what_is_past_its_days(isolated: Settings) -> None:
     client = search.client(isolated)
     names = search.names(isolated)
-    client.index(index=names.syslog, body={"@timestamp": "2026-01-01T00:00:00Z"}, op_type="create", refresh=True)
-    first = client.indices.get_data_stream(name=names.syslog)["data_streams"][0]["indices"][0]["index_name"]
-    client.indices.rollover(alias=names.syslog)
+    stream = names.stream("logs-syslog", "so-a")
+    client.index(index=stream, body={"@timestamp": "2026-01-01T00:00:00Z"}, op_type="create", refresh=True)
+    first = client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"][0]["index_name"]
+    client.indices.rollover(alias=stream)
     client.index(index=names.alerts, id="old", body={"created": "2020-01-01T00:00:00Z"}, refresh=True)
     client.index(index=names.alerts, id="new", body={"created": datetime.now(UTC).isoformat()}, refresh=True)
 
@@ -92,7 +96,7 @@ def test_retention_rolls_over_and_deletes_what_is_past_its_days(isolated: Settin
     later = int(now + 91 * retention.DAY_MS)
     result = retention.apply(isolated, client, names, now_ms=later)
     assert first in result.deleted_indices
-    backing = client.indices.get_data_stream(name=names.syslog)["data_streams"][0]["indices"]
+    backing = client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"]
     assert first not in [b["index_name"] for b in backing] and backing  # write index kept
 
 
@@ -105,7 +109,7 @@ def test_removing_a_prefix_refuses_the_empty_one(opensearch_settings: Settings) 
     bootstrap.init(settings, client, names)
     bootstrap.remove_prefix(client, settings.index_prefix)
     assert not client.indices.exists(index=f"{settings.index_prefix}*", allow_no_indices=False)
-    assert not client.indices.exists_index_template(name=names.syslog)
+    assert not client.indices.exists_index_template(name=names.template("logs-syslog"))
 
 
 def test_a_scratch_deployment_exists_inside_its_block_and_is_gone_after(opensearch_settings: Settings) -> None:
@@ -115,7 +119,7 @@ def test_a_scratch_deployment_exists_inside_its_block_and_is_gone_after(opensear
         names = search.names(scoped)
         assert scoped.index_prefix.startswith("scratch-t-") and scoped.index_prefix != opensearch_settings.index_prefix
         assert client.indices.exists(index=names.alerts)
-        assert client.indices.get_data_stream(name=names.syslog)["data_streams"]
+        assert client.indices.get_index_template(name=names.template("logs-syslog"))["index_templates"]
         raise RuntimeError("stop here")  # a failing run still leaves nothing behind
     assert not client.indices.exists(index=f"{scoped.index_prefix}*", allow_no_indices=False)
     assert not client.indices.get_index_template(name=f"{scoped.index_prefix}*", ignore=[404]).get("index_templates")

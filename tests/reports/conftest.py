@@ -163,7 +163,8 @@ def load(client: OpenSearch, names: Names) -> None:
     actions: list[dict[str, Any]] = []
     for stream, doc in events():
         ident = hashlib.sha256(doc["event"]["original"].encode()).hexdigest()[:20]
-        actions.append({"_op_type": "create", "_index": names(stream), "_id": ident, "_source": doc})
+        target = names.stream(stream, doc["organization"]["id"])
+        actions.append({"_op_type": "create", "_index": target, "_id": ident, "_source": doc})
     for n, doc in enumerate(alerts()):
         actions.append({"_index": names.alerts, "_id": alert_id(doc["rule"]["id"], str(n)), "_source": doc})
     actions += [{"_index": names.incidents, "_id": d["id"], "_source": d} for d in incidents()]

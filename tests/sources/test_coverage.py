@@ -24,7 +24,7 @@ def test_coverage_lists_rules_whose_fields_never_appear(isolated: Settings) -> N
                              log_path="/var/log/nginx/access.log")
     ops: list[object] = []
     for i in range(5):
-        ops += [{"create": {"_index": names.web}}, {
+        ops += [{"create": {"_index": names.stream("logs-web", "so-test")}}, {
             "@timestamp": "2026-05-04T10:00:00Z", "event": {"original": f"line {i}", "dataset": "nginx.access"},
             "organization": {"id": "so-test"}, "log": {"source": {"id": src["id"]}},
             "source": {"ip": "10.0.0.5"}, "url": {"original": f"/page?id={i}", "path": "/page"},

@@ -76,7 +76,7 @@ def index_lines(client: OpenSearch, settings: Settings, lines: list[str], source
         event = parse("nginx", line.encode("utf-8"), ctx)
         event["organization"] = {"id": AGENCY}
         event["log"] = {"source": {"id": source_id}}
-        ops += [{"create": {"_index": names.web}}, event]
+        ops += [{"create": {"_index": names.stream("logs-web", event["organization"]["id"])}}, event]
     resp = client.bulk(body=ops, refresh=True)
     assert not resp["errors"], resp
 

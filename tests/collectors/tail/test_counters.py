@@ -50,7 +50,7 @@ def test_tail_counters_in_metrics_and_heartbeats(isolated: Settings, tmp_path: P
     assert _metric(text, "files", "web") == 2  # the file, and its new content after the truncation
     assert _metric(text, "lost_bytes", "web") == 0  # every byte before the truncation had been read
     client = search.client(isolated)
-    index = search.names(isolated).sources
+    index = search.names(isolated).heartbeats
     client.indices.refresh(index=index)
     beat = client.get(index=index, id="heartbeat.col-test.web")["_source"]
     assert beat["tail"]["lines_total"] == 351 and beat["tail"]["truncations_total"] == 1
