@@ -13,7 +13,10 @@ from soc.agencies.cli import operator
 from soc.config import Settings
 from soc.detection import convert, rules
 from soc.detection import settings as detect_settings
+from soc.errors import Invalid
 from soc.sources import configs, coverage, jobs, probe, service
+
+CA_NAME = "opensearch-ca.pem"
 
 
 def _paths(args: argparse.Namespace) -> configs.Paths:
@@ -79,10 +82,37 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _credentials(path: str) -> tuple[str, str]:
+    """``USER PASSWORD`` from the last non-empty line of a file (what collector-credentials prints)."""
+    try:
+        lines = [ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    except OSError as exc:
+        raise Invalid(f"--credentials: cannot read {path}: {exc.strerror}") from None
+    parts = lines[-1].split() if lines else []
+    if len(parts) != 2:
+        raise Invalid(f"--credentials: {path}:{len(lines)}: expected 'USER PASSWORD' on the last line")
+    return parts[0], parts[1]
+
+
 def cmd_collector_config(args: argparse.Namespace, settings: Settings) -> int:
+    url = args.opensearch_url or settings.url
     text = service.collector_config(search.client(settings), search.names(settings), operator(), args.collector,
-                                    args.opensearch_url or settings.url, settings.index_prefix, _paths(args))
-    _emit({f"{args.collector}.yml": text}, args.out)
+                                    url, settings.index_prefix, _paths(args))
+    files = {f"{args.collector}.yml": text}
+    user, password = _credentials(args.credentials) if args.credentials else (None, None)
+    ca_source = args.opensearch_ca or (settings.opensearch_ca_file if url.startswith("https") else None)
+    ca_target = None
+    if ca_source:
+        try:
+            files[CA_NAME] = Path(ca_source).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Invalid(f"--opensearch-ca: cannot read a PEM certificate from {ca_source}: {exc}") from None
+        ca_target = f"{_paths(args).collector_tls_dir}/{CA_NAME}"
+    if user or ca_target:
+        files[f"{args.collector}.yml"] = configs.with_credentials(text, user, password, ca_target)
+    _emit(files, args.out)
+    if args.out and user:
+        (Path(args.out) / f"{args.collector}.yml").chmod(0o600)  # it holds the collector's password
     return 0
 
 
@@ -173,6 +203,10 @@ def register(sub: Any) -> None:
     cc = sp.add_parser("collector-config", help="a whole collector file for every source on a collector")
     cc.add_argument("collector")
     cc.add_argument("--opensearch-url", help="how the collector reaches OpenSearch (default: this service's)")
+    cc.add_argument("--credentials", help="file whose last line is 'USER PASSWORD' (from soc agencies "
+                                          "collector-credentials): written into the collector file")
+    cc.add_argument("--opensearch-ca", help="CA certificate of the cluster, shipped as " + CA_NAME + " in --tls-dir "
+                                            "(default: SOC_OPENSEARCH_CA_FILE when the URL is https)")
     _path_options(cc)
     cc.set_defaults(func=cmd_collector_config)
     test = sp.add_parser("test", help="send a marker event along the real path; report latency or where it stopped")

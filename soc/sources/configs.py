@@ -78,6 +78,17 @@ def collector_file(agency: dict[str, Any], collector_id: str, sources: list[dict
     return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
+def with_credentials(text: str, user: str | None, password: str | None, ca_file: str | None) -> str:
+    """A generated collector file with the OpenSearch credentials and the CA to verify the cluster by."""
+    head = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
+    doc = yaml.safe_load(text)
+    if user is not None and password is not None:
+        doc["opensearch"]["user"], doc["opensearch"]["password"] = user, password
+    if ca_file is not None:
+        doc["opensearch"]["ca_file"] = ca_file
+    return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
 def rsyslog(source: dict[str, Any], paths: Paths) -> str:
     col = source["collector"]
     target = col["address"]
