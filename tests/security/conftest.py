@@ -7,6 +7,9 @@ index prefix and a service user whose ``soc_service`` role is written for that p
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import secrets
 import shutil
 import tempfile
@@ -17,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from soc import search
-from soc.config import Settings, default_cache
+from soc import cli, search
+from soc.config import Settings
 from soc.opensearch import bootstrap, node, roles, secured, security_store
 
 
@@ -32,18 +35,23 @@ class SecuredNode:
 
 @pytest.fixture(scope="session")
 def secured_node() -> Iterator[SecuredNode]:
+    """Started with the operator's command, ``soc opensearch start --security``, and its ``env``."""
     home = Path(tempfile.mkdtemp(prefix="soc-test-secured-"))
     home.chmod(0o755)  # the node runs as the service user when tests run as root
-    dist_home = secured.install(secured.VERSION, default_cache())
-    spec = node.start(dist_home, home, node.free_port(), heap="512m", timeout=180,
-                      secured=secured.preparer(dist_home, home))[0]
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("SOC_") and n not in ("SOC_CACHE_DIR", "SOC_M2_REPO")]:
+            mp.delenv(name)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = cli.main(["opensearch", "start", "--security", "--port", str(node.free_port()),
+                             "--home", str(home), "--heap", "512m"])
+        assert code == 0, out.getvalue()
     try:
-        secured.provision(home, spec.url)
         env = secured.env(home, admin=True)
         admin = Settings(opensearch_url=env["SOC_OPENSEARCH_URL"], opensearch_user=env["SOC_OPENSEARCH_USER"],
                          opensearch_password=env["SOC_OPENSEARCH_PASSWORD"],
                          opensearch_ca_file=env["SOC_OPENSEARCH_CA_FILE"])
-        yield SecuredNode(home, spec.url, env["SOC_OPENSEARCH_CA_FILE"], admin)
+        yield SecuredNode(home, env["SOC_OPENSEARCH_URL"], env["SOC_OPENSEARCH_CA_FILE"], admin)
     finally:
         node.stop(home)
         shutil.rmtree(home, ignore_errors=True)

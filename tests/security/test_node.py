@@ -9,6 +9,7 @@ import shlex
 import ssl
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import httpx
 import pytest
@@ -92,3 +93,10 @@ def test_status_reads_the_secured_node(secured_node: SecuredNode) -> None:
     assert rows[0]["running"] and rows[0]["health"] in ("green", "yellow"), rows
     with pytest.raises((urllib.error.URLError, ssl.SSLError)):
         urllib.request.urlopen(secured_node.url, timeout=10)
+
+
+def test_env_without_a_secured_node_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["opensearch", "env", "--home", str(tmp_path)]) == 1
+    assert "no secured node under" in capsys.readouterr().err
+    assert cli.main(["opensearch", "start", "--security", "--nodes", "3", "--home", str(tmp_path)]) == 1
+    assert "--security runs one node" in capsys.readouterr().err
