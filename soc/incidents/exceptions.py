@@ -81,7 +81,14 @@ class ExceptionService:
         expires = spec["expires"]
         if expires <= now or expires - now > MAX_LIFETIME:
             raise Invalid("expires: must be in the future and at most a year away")
-        doc = {"rule_id": spec["rule_id"], "organization": {"id": incident["organization"]["id"]},
+        # Scoped to the incident's agency; only an admin of every agency may make it apply to all.
+        scope = spec.get("scope") or "agency"
+        if scope == "all":
+            who.require_admin(global_scope=True)
+        elif scope != "agency":
+            raise Invalid(f"scope: {scope!r} is not agency or all")
+        agency = ALL_AGENCIES if scope == "all" else incident["organization"]["id"]
+        doc = {"rule_id": spec["rule_id"], "organization": {"id": agency},
                "conditions": spec["conditions"], "enabled": True, "expires": model.iso(expires),
                "owner": spec["owner"], "reason": spec["reason"], "incident_id": incident_id, "hits": 0,
                "last_hit": None, "created": model.iso(now), "updated": model.iso(now), "created_by": who.name}

@@ -214,6 +214,9 @@ class ExceptionIn(Strict):
     owner: Name
     reason: Annotated[str, StringConstraints(min_length=3, max_length=2000)]
     expires: When
+    scope: Literal["agency", "all"] = Field(
+        default="agency", description="agency: only the incident's agency (default); all: every agency, "
+                                      "which only an admin of every agency may choose")
 
 
 class ExceptionOut(BaseModel):

@@ -85,3 +85,32 @@ def test_bad_exceptions_are_refused_with_a_reason(rt: Runtime, alerts: Alerts, a
         assert reason in r.text
     rt.client.indices.refresh(index=rt.names.exceptions)
     assert api.get("/api/v1/exceptions", headers=head).json()["items"] == []
+
+
+EVENT_B = {"organization": {"id": "agency-b"}, "source": {"ip": "10.0.0.7"}, "url": {"path": "/health"}}
+
+
+def test_an_exception_covers_its_incidents_agency_unless_an_all_agency_admin_makes_it_global(
+        rt: Runtime, alerts: Alerts, api: TestClient, tokens: dict[str, str]) -> None:
+    alerts.add()
+    iid = grouping.run(rt).created[0]
+    url = f"/api/v1/incidents/{iid}/exceptions"
+    # an analyst of the agency: scoped to agency-a, whatever the same event looks like elsewhere
+    local = api.post(url, headers=bearer(tokens["analyst_a"]), json=_spec()).json()
+    assert local["agency"] == "agency-a"
+    r = api.post(url, headers=bearer(tokens["analyst_a"]), json=_spec(scope="all"))
+    assert r.status_code == 403 and "only an admin" in r.text
+    assert api.post(url, headers=bearer(tokens["analyst_a"]), json=_spec(scope="province")).status_code == 422
+    active = detection_store.active_exceptions(rt.client, rt.names, T0)
+    assert detection_exceptions.matching(active, "rule-a", EVENT_IN) == local["id"]
+    assert detection_exceptions.matching(active, "rule-a", EVENT_B) is None  # not agency-b's
+    # an admin of every agency may make it global: it then covers agency-b's events too
+    r = api.post(url, headers=bearer(tokens["admin"]), json=_spec(scope="all"))
+    assert r.status_code == 201, r.text
+    everywhere = r.json()
+    assert everywhere["agency"] == "*"
+    active = detection_store.active_exceptions(rt.client, rt.names, T0)
+    assert detection_exceptions.matching(active, "rule-a", EVENT_B) == everywhere["id"]
+    # agency-b's analyst sees the global one, never agency-a's
+    seen = api.get("/api/v1/exceptions", headers=bearer(tokens["analyst_b"])).json()["items"]
+    assert [e["id"] for e in seen] == [everywhere["id"]]
