@@ -17,7 +17,8 @@ from opensearchpy import AuthorizationException
 
 from soc import cli, search
 from soc.config import load_settings
-from soc.opensearch import node, roles, secured, security_store
+from soc.opensearch import node, retention, roles, secured, security_store
+from soc.sources import jobs
 from tests.security.conftest import Deployment, SecuredNode
 
 
@@ -78,6 +79,8 @@ def test_service_user_has_least_privilege(deployment: Deployment) -> None:
     client = search.client(deployment.service)
     names = search.names(deployment.service)
     client.index(index=names.incidents, id="x", body={"title": "ok"}, refresh=True)  # owns its indices
+    retention.apply(deployment.service, client, names)  # rollover and deletion of the log streams
+    jobs.run_health(deployment.service)  # reads the log streams, heartbeats and sources
     with pytest.raises(AuthorizationException):
         security_store.put_user(client, "intruder", "a-Long-password-123")
     with pytest.raises(AuthorizationException):
