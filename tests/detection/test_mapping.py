@@ -28,7 +28,9 @@ def _write_mapping(settings: Settings, stream: str) -> dict[str, Any]:
 
 
 def test_every_pattern_field_has_its_lower_cased_wildcard_subfield(isolated: Settings) -> None:
-    props = _write_mapping(isolated, search.names(isolated).web)
+    stream = search.names(isolated).stream("logs-web", "dept-m")
+    search.client(isolated).indices.create_data_stream(name=stream)  # an agency's stream, from the template
+    props = _write_mapping(isolated, stream)
     for name in ecs.PATTERN_FIELDS:
         node: dict[str, Any] = {"properties": props}
         for part in name.split("."):
@@ -43,15 +45,16 @@ def test_older_stream_is_rolled_over_and_new_events_are_searchable_by_pattern(is
     _strip_pattern_fields(old["template"]["mappings"]["properties"])
     old["template"]["settings"]["index"]["analysis"] = {"normalizer": {ecs.LOWERCASE_NORMALIZER: copy.deepcopy(
         templates.ANALYSIS["normalizer"][ecs.LOWERCASE_NORMALIZER])}}
-    client.indices.put_index_template(name=names.web, body=old)
-    client.indices.rollover(alias=names.web)  # a write index as an older release made it
-    assert "fields" not in _write_mapping(isolated, names.web)["url"]["properties"]["original"]
+    client.indices.put_index_template(name=names.template("logs-web"), body=old)
+    stream = names.stream("logs-web", "dept-m")
+    client.indices.create_data_stream(name=stream)  # a write index as an older release made it
+    assert "fields" not in _write_mapping(isolated, stream)["url"]["properties"]["original"]
 
     report = bootstrap.init(isolated, client, names)
     steps = dict(report.steps)
-    assert steps[f"data stream {names.web}"].startswith("rolled over (new fields: event.original.wildcard")
-    assert "wildcard" in _write_mapping(isolated, names.web)["url"]["properties"]["original"]["fields"]
-    assert dict(bootstrap.init(isolated, client, names).steps)[f"data stream {names.web}"] == "unchanged"
+    assert steps[f"data stream {stream}"].startswith("rolled over (new fields: event.original.wildcard")
+    assert "wildcard" in _write_mapping(isolated, stream)["url"]["properties"]["original"]["fields"]
+    assert dict(bootstrap.init(isolated, client, names).steps)[f"data stream {stream}"] == "unchanged"
 
     event = {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "dept-m"},
              "event": {"dataset": "nginx.access", "original": "GET /A?X=UNION%20SELECT\x00|"},

@@ -38,7 +38,7 @@ def test_a_raw_attack_line_becomes_one_incident(isolated: Settings, scheduler: S
     event = parse("nginx", LINE, ParseContext(received_at=datetime.now(UTC)))
     event["organization"] = {"id": "so-tttt"}
     event["log"] = {"source": {"id": "src-1"}}
-    client.index(index=names.web, body=event, op_type="create", refresh=True)
+    client.index(index=names.stream("logs-web", "so-tttt"), body=event, op_type="create", refresh=True)
 
     scheduler.detect_and_group()
     client.indices.refresh(index=f"{names.alerts},{names.incidents}")

@@ -43,8 +43,8 @@ def _count(client: Any, stream: str, query: dict[str, Any]) -> int:
 def test_parsed_events_index_and_search(isolated: Settings) -> None:
     client = search.client(isolated)
     names = search.names(isolated)
-    _index(client, names.syslog, [run("syslog", line) for line in SYSLOG])
-    _index(client, names.web, [run(kind, line) for kind, line in WEB])
+    _index(client, names.stream("logs-syslog", "so-test"), [run("syslog", line) for line in SYSLOG])
+    _index(client, names.stream("logs-web", "so-test"), [run(kind, line) for kind, line in WEB])
 
     term = "term"
     assert _count(client, names.syslog, {term: {"source.ip": "127.0.0.31"}}) == 1
