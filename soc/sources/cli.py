@@ -14,7 +14,8 @@ from soc.config import Settings
 from soc.detection import convert, rules
 from soc.detection import settings as detect_settings
 from soc.errors import Invalid
-from soc.sources import configs, coverage, jobs, probe, service
+from soc.opensearch import secured
+from soc.sources import clientcert, configs, coverage, jobs, probe, service
 
 CA_NAME = "opensearch-ca.pem"
 
@@ -24,6 +25,15 @@ def _paths(args: argparse.Namespace) -> configs.Paths:
     return configs.Paths(collector_tls_dir=args.tls_dir or base.collector_tls_dir,
                          host_ca_file=args.ca_path or base.host_ca_file,
                          queue_dir=args.queue_dir or base.queue_dir)
+
+
+def _ca_dir(args: argparse.Namespace, settings: Settings) -> Path | None:
+    """The SOC CA that signs hosts' client certificates, when the new source needs one."""
+    if args.type != "syslog" or args.protocol != "tls" or args.no_client_cert:
+        return None
+    folder = Path(args.ca_dir) if args.ca_dir else secured.private(settings.node_home) / "pki"
+    clientcert.ca_files(folder)  # refused before anything is stored
+    return folder
 
 
 def _emit(files: dict[str, str], out: str | None) -> None:
@@ -47,11 +57,18 @@ def _describe(doc: dict[str, Any]) -> str:
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     client, names = search.client(settings), search.names(settings)
+    ca_dir = _ca_dir(args, settings)
+    if ca_dir is not None and not args.host:
+        raise Invalid("--host: a TLS source names its host, whose client certificate is issued now")
     doc = service.new_source(client, names, operator(), args.agency, args.type, args.name, args.host,
                              args.expected_rate, args.silence_after, args.collector_address, args.port,
                              args.protocol, args.log_path)
     print(f"onboarded log source {doc['id']} (log.source.id) on collector {doc['collector']['id']}")
     _emit(service.configuration(client, names, operator(), doc["id"], _paths(args)), args.out)
+    if ca_dir is not None:
+        cert, key = clientcert.issue(ca_dir, args.host, args.agency, Path(args.out or "."))
+        print(f"wrote {cert} and {key}: the client certificate of {args.host}, signed by the SOC CA; install "
+              f"them on {args.host} as {_paths(args).host_cert_file} and {_paths(args).host_key_file}")
     return 0
 
 
@@ -119,7 +136,11 @@ def cmd_collector_config(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_test(args: argparse.Namespace, settings: Settings) -> int:
     client, names = search.client(settings), search.names(settings)
     doc = service.get(client, names, operator(), args.id)
-    result = probe.run(client, names, doc, ca_file=args.ca_file, url=args.url, timeout=args.timeout)
+    if bool(args.client_cert) != bool(args.client_key):
+        raise Invalid("--client-cert and --client-key go together")
+    pair = (args.client_cert, args.client_key) if args.client_cert else None
+    result = probe.run(client, names, doc, ca_file=args.ca_file, url=args.url, timeout=args.timeout,
+                       client_cert=pair)
     if result.ok:
         extra = f"; OpenSearch stamped it {result.ingest_delay_s:.2f}s after sending" \
             if result.ingest_delay_s is not None else ""
@@ -186,6 +207,10 @@ def register(sub: Any) -> None:
     add.add_argument("--port", type=int, help="listener port on the collector (default: the next free from 6514)")
     add.add_argument("--protocol", choices=service.PROTOCOLS, default="tls")
     add.add_argument("--log-path", help="access log of a web server (default: Debian's)")
+    add.add_argument("--ca-dir", help="the SOC CA (ca.pem, ca-key.pem) that signs the host's client certificate "
+                                      "(default: the project CA of 'soc opensearch start --security')")
+    add.add_argument("--no-client-cert", action="store_true",
+                     help="issue no client certificate (the collector entry still requires one)")
     _path_options(add)
     add.set_defaults(func=cmd_add)
     ls = sp.add_parser("list", help="list sources")
@@ -213,6 +238,8 @@ def register(sub: Any) -> None:
     test.add_argument("id")
     test.add_argument("--ca-file", help="CA to verify the collector's TLS certificate (default: system CAs)")
     test.add_argument("--url", help="web sources: the site to request (default http://HOST)")
+    test.add_argument("--client-cert", help="TLS sources: a client certificate signed by the SOC CA")
+    test.add_argument("--client-key", help="its key")
     test.add_argument("--timeout", type=float, default=60.0)
     test.set_defaults(func=cmd_test)
     hp = sp.add_parser("health", help="health of every source; opens / resolves silence incidents")

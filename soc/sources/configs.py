@@ -29,8 +29,10 @@ APACHE_FORMAT = ('LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\"
 class Paths:
     """Where files live on the machines involved (the defaults are the documented install)."""
 
-    collector_tls_dir: str = "/etc/soc/tls"  # collector.pem, collector.key (signed by the SOC CA)
+    collector_tls_dir: str = "/etc/soc/tls"  # collector.pem, collector.key (signed by the SOC CA), ca.pem
     host_ca_file: str = "/etc/ssl/soc/ca.pem"  # the SOC CA on each forwarding host
+    host_cert_file: str = "/etc/ssl/soc/client.pem"  # the host's client certificate (soc sources add issues it)
+    host_key_file: str = "/etc/ssl/soc/client-key.pem"
     queue_dir: str = "/var/lib/soc-collector"
     rsyslog_queue_max: str = "1g"
     syslog_ng_buffer_dir: str = "/var/lib/syslog-ng"
@@ -51,8 +53,10 @@ def collector_entry(source: dict[str, Any], agency: dict[str, Any], paths: Paths
         entry = {"id": source["id"], "type": "syslog", "protocol": col["protocol"]}
         entry["listen"] = f"0.0.0.0:{col['port']}"
         if col["protocol"] == "tls":
+            # only hosts holding a client certificate from the SOC CA may send
             entry["tls"] = {"cert": f"{paths.collector_tls_dir}/collector.pem",
-                            "key": f"{paths.collector_tls_dir}/collector.key", "client_auth": "none"}
+                            "key": f"{paths.collector_tls_dir}/collector.key",
+                            "ca": f"{paths.collector_tls_dir}/ca.pem", "client_auth": "required"}
     entry["timezone"] = agency.get("timezone") or "UTC"
     return entry
 
@@ -93,8 +97,10 @@ def rsyslog(source: dict[str, Any], paths: Paths) -> str:
     col = source["collector"]
     target = col["address"]
     return f"""# Forward every message of this host to the SOC as log source {source['id']} ({source['name']}).
-# Install: apt-get install rsyslog-gnutls; put the SOC CA certificate at {paths.host_ca_file};
-# copy this file to /etc/rsyslog.d/60-soc-{source['id']}.conf; check with 'rsyslogd -N1';
+# Install: apt-get install rsyslog-gnutls; put the SOC CA certificate at {paths.host_ca_file} and
+# this host's client certificate and key (from 'soc sources add') at {paths.host_cert_file} and
+# {paths.host_key_file} (readable by rsyslog only); copy this file to
+# /etc/rsyslog.d/60-soc-{source['id']}.conf; check with 'rsyslogd -N1';
 # then 'systemctl restart rsyslog'. Messages wait in a disk-assisted queue (under rsyslog's
 # work directory) while the collector is unreachable, up to {paths.rsyslog_queue_max}, and survive a restart.
 action(type="omfwd" name="soc-{source['id']}"
@@ -104,6 +110,7 @@ action(type="omfwd" name="soc-{source['id']}"
        StreamDriver="gtls" StreamDriverMode="1"
        StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="{target}"
        StreamDriver.CAFile="{paths.host_ca_file}"
+       StreamDriver.CertFile="{paths.host_cert_file}" StreamDriver.KeyFile="{paths.host_key_file}"
        queue.type="LinkedList" queue.filename="soc-{source['id']}"
        queue.size="100000" queue.maxDiskSpace="{paths.rsyslog_queue_max}"
        queue.saveOnShutdown="on"
@@ -115,14 +122,16 @@ def syslog_ng(source: dict[str, Any], paths: Paths) -> str:
     col = source["collector"]
     name = _slug(source["id"])
     return f"""# Forward this host's messages to the SOC as log source {source['id']} ({source['name']}).
-# Install: put the SOC CA certificate at {paths.host_ca_file}; copy this file to
+# Install: put the SOC CA certificate at {paths.host_ca_file}, and this host's client certificate
+# and key (from 'soc sources add') at {paths.host_cert_file} and {paths.host_key_file}; copy this file to
 # /etc/syslog-ng/conf.d/soc-{source['id']}.conf; check with 'syslog-ng --syntax-only';
 # then 'systemctl restart syslog-ng'. s_src is the local source of Debian's default configuration.
 # syslog() speaks RFC 5424 with octet-counted framing; the reliable disk buffer keeps messages
 # while the collector is unreachable.
 destination d_soc_{name} {{
     syslog("{col['address']}" port({col['port']}) transport("tls")
-        tls(ca-file("{paths.host_ca_file}") peer-verify(required-trusted))
+        tls(ca-file("{paths.host_ca_file}") peer-verify(required-trusted)
+            cert-file("{paths.host_cert_file}") key-file("{paths.host_key_file}"))
         disk-buffer(reliable(yes) disk-buf-size(1073741824) dir("{paths.syslog_ng_buffer_dir}"))
     );
 }};

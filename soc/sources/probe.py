@@ -41,8 +41,10 @@ def _frame(marker: str, source_id: str) -> bytes:
     return f"<14>1 {now} {host} soc-source-test - - - SOC source test for {source_id}: {marker}".encode()
 
 
-def send_syslog(address: str, port: int, protocol: str, frame: bytes, ca_file: str | None, timeout: float) -> None:
-    """Deliver one frame; raises OSError / ssl.SSLError when the collector cannot take it."""
+def send_syslog(address: str, port: int, protocol: str, frame: bytes, ca_file: str | None, timeout: float,
+                client_cert: tuple[str, str] | None = None) -> None:
+    """Deliver one frame; raises OSError / ssl.SSLError when the collector cannot take it.
+    ``client_cert`` (certificate, key): what TLS listeners requiring client certificates ask for."""
     if protocol == "udp":
         with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.sendto(frame, (address, port))
@@ -51,6 +53,8 @@ def send_syslog(address: str, port: int, protocol: str, frame: bytes, ca_file: s
         data = b"%d %s" % (len(frame), frame)
         if protocol == "tls":
             ctx = ssl.create_default_context(cafile=ca_file)
+            if client_cert is not None:
+                ctx.load_cert_chain(client_cert[0], client_cert[1])
             with ctx.wrap_socket(raw, server_hostname=address) as tls:
                 tls.sendall(data)
         else:
@@ -63,7 +67,8 @@ def _where(source: dict[str, Any]) -> str:
 
 
 def run(client: OpenSearch, names: Names, source: dict[str, Any], ca_file: str | None = None,
-        url: str | None = None, timeout: float = 60.0, poll: float = 0.25) -> ProbeResult:
+        url: str | None = None, timeout: float = 60.0, poll: float = 0.25,
+        client_cert: tuple[str, str] | None = None) -> ProbeResult:
     marker = "soctest" + uuid.uuid4().hex
     web = source["type"] in configs.WEB_TYPES
     index = names.web if web else names.syslog
@@ -76,7 +81,7 @@ def run(client: OpenSearch, names: Names, source: dict[str, Any], ca_file: str |
         else:
             col = source["collector"]
             send_syslog(col["address"], int(col["port"]), col["protocol"], _frame(marker, source["id"]),
-                        ca_file, min(timeout, 30.0))
+                        ca_file, min(timeout, 30.0), client_cert)
     except httpx.ConnectError as exc:
         return ProbeResult(False, "web server", "stopped at the web server: cannot connect to "
                                                 f"{url or source['host']}: {exc}", marker)

@@ -14,8 +14,8 @@ from typing import Any
 
 from soc import search
 from soc.config import Settings
-from soc.sources import configs, service
-from tests.sources.conftest import ADMIN, CollectorProcess, add_agency, free_port
+from soc.sources import service
+from tests.sources.conftest import ADMIN, CollectorProcess, add_agency, free_port, host_paths
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,8 +41,7 @@ def test_generated_syslog_ng_destination_ships_over_tls(isolated: Settings, tmp_
     sid = source["id"]
     buffer_dir = tmp_path / "ng-buffer"
     buffer_dir.mkdir()
-    paths = configs.Paths(collector_tls_dir=str(pki), host_ca_file=str(pki / "ca.pem"),
-                          queue_dir=str(tmp_path / "queue"), syslog_ng_buffer_dir=str(buffer_dir))
+    paths = host_paths(pki, queue_dir=str(tmp_path / "queue"), syslog_ng_buffer_dir=str(buffer_dir))
     files = service.configuration(client, names, ADMIN, sid, paths)
     col_file = tmp_path / "collector.yml"
     col_file.write_text(service.collector_config(client, names, ADMIN, "col-so-test", isolated.url,

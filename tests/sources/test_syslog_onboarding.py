@@ -5,6 +5,8 @@ reports the latency, and names the collector when it is stopped."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 import subprocess
 import sys
 import uuid
@@ -15,8 +17,8 @@ import pytest
 
 from soc import cli, search
 from soc.config import Settings
-from soc.sources import configs, probe, service
-from tests.sources.conftest import ADMIN, CollectorProcess, add_agency, free_port
+from soc.sources import probe, service
+from tests.sources.conftest import ADMIN, CollectorProcess, add_agency, free_port, host_paths
 
 
 def _rsyslog_conf(tmp: Path, infile: Path, snippet: Path) -> Path:
@@ -40,8 +42,7 @@ def test_syslog_source_end_to_end(isolated: Settings, tmp_path: Path, pki: Path,
     sid = source["id"]
     assert sid.startswith("so-test-syslog-") and source["collector"] == {
         "id": "col-so-test", "address": "localhost", "port": port, "protocol": "tls"}
-    paths = configs.Paths(collector_tls_dir=str(pki), host_ca_file=str(pki / "ca.pem"),
-                          queue_dir=str(tmp_path / "queue"))
+    paths = host_paths(pki, queue_dir=str(tmp_path / "queue"))
     files = service.configuration(client, names, ADMIN, sid, paths)
     assert set(files) == {f"collector-source-{sid}.yml", f"rsyslog-60-soc-{sid}.conf", f"syslog-ng-soc-{sid}.conf"}
 
@@ -83,12 +84,23 @@ def test_syslog_source_end_to_end(isolated: Settings, tmp_path: Path, pki: Path,
     assert "_parse_failure" not in (event.get("tags") or [])
 
     # soc sources test: through the collector's TLS listener into OpenSearch
-    result = probe.run(client, names, source, ca_file=str(pki / "ca.pem"), timeout=60)
+    # the listener requires a client certificate from the SOC CA: without one nothing gets in
+    with socket.create_connection(("localhost", port), timeout=10) as raw:
+        try:
+            tls = ssl.create_default_context(cafile=str(pki / "ca.pem")).wrap_socket(raw, server_hostname="localhost")
+            tls.sendall(b"<13>1 - h app - - - no certificate\n")
+            answer = tls.recv(1)  # an accepted connection would stay open: a timeout fails the test
+        except (ssl.SSLError, ConnectionResetError):
+            answer = b""
+    assert answer == b""
+    client_cert = (paths.host_cert_file, paths.host_key_file)
+    result = probe.run(client, names, source, ca_file=str(pki / "ca.pem"), timeout=60, client_cert=client_cert)
     assert result.ok and result.stage == "searchable", result.message
     assert result.latency_s is not None and 0 < result.latency_s < 60
     monkeypatch.setenv("SOC_OPENSEARCH_URL", isolated.url)
     monkeypatch.setenv("SOC_INDEX_PREFIX", isolated.index_prefix)
-    assert cli.main(["sources", "test", sid, "--ca-file", str(pki / "ca.pem"), "--timeout", "60"]) == 0
+    assert cli.main(["sources", "test", sid, "--ca-file", str(pki / "ca.pem"), "--timeout", "60",
+                     "--client-cert", paths.host_cert_file, "--client-key", paths.host_key_file]) == 0
     assert "ok: the marker event is searchable" in capsys.readouterr().out
 
     # the collector stopped: the command says where the event stopped
