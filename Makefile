@@ -1,5 +1,5 @@
 # The two set-up commands are `make demo` and `make test`; each installs what it needs first.
-.PHONY: demo test setup lint stop
+.PHONY: demo test setup lint stop bench
 
 setup:
 	@bash scripts/setup.sh
@@ -9,6 +9,10 @@ demo: setup
 
 test: setup
 	@bash scripts/test.sh
+
+# The benchmark set (scripts/bench.sh): a dated results file under tests/benchmarks/results/, see BENCHMARKS.md.
+bench: setup
+	@bash scripts/bench.sh
 
 lint: setup
 	.venv/bin/ruff check soc collectors tests

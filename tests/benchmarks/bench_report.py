@@ -33,6 +33,7 @@ from soc.config import Settings
 from soc.opensearch import bootstrap
 from soc.reports import content, period, render_csv, render_html, render_pdf
 from soc.reports.settings import ReportSettings
+from tests.benchmarks import measure
 
 WEEK = "2025-W10"
 TZ = "Asia/Ho_Chi_Minh"
@@ -56,11 +57,11 @@ def _events(n: int, start: datetime, seconds: int, names: search.Names) -> Itera
         doc["source"] = {"ip": rnd.choice(attackers) if bad else f"10.{i % 200}.{(i >> 8) % 250}.{i % 250}"}
         if kind == 0:
             doc["url"] = {"path": rnd.choice(["/wp-login.php", "/.env", "/admin", "/"]) if bad else f"/p/{i % 500}"}
-            stream = names.web
+            stream = measure.stream_of(names, "web", org)
         else:
             doc["host"] = {"name": f"{org}-h{i % 7}"}
             doc["user"] = {"name": rnd.choice(["root", "admin", "oracle"]) if bad else f"u{i % 50}"}
-            stream = names.syslog
+            stream = measure.stream_of(names, "syslog", org)
         yield {"_op_type": "create", "_index": stream, "_source": doc}
 
 
@@ -137,6 +138,7 @@ def report(prefix: str, out: Path) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--runs", type=int, default=1, help="load and report this many times, each on a fresh prefix")
     ap.add_argument("--prefix")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--report-only", action="store_true")
@@ -145,17 +147,27 @@ def main() -> None:
     if args.report_only:
         print(json.dumps(report(args.prefix, Path(args.out))))
         return
-    prefix = args.prefix or f"bench{uuid.uuid4().hex[:8]}-"
-    client = search.client(_settings(prefix))
-    try:
-        load_s = load(prefix, args.events)
-        child = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_report", "--report-only", "--prefix",
-                                prefix, "--out", args.out], capture_output=True, text=True, check=True)
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        print(json.dumps({"events_loaded": args.events, "load_s": round(load_s, 1), **result}, indent=2))
-    finally:
-        if not args.keep:
-            bootstrap.remove_prefix(client, prefix)
+    results = []
+    for run in range(args.runs):
+        prefix = args.prefix or f"bench{uuid.uuid4().hex[:8]}-"
+        client = search.client(_settings(prefix))
+        before = measure.loadavg()
+        try:
+            load_s = load(prefix, args.events)
+            child = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_report", "--report-only", "--prefix",
+                                    prefix, "--out", args.out], capture_output=True, text=True, check=True)
+            result = {"events_loaded": args.events, "load_s": round(load_s, 1),
+                      **json.loads(child.stdout.strip().splitlines()[-1])}
+            results.append(result)
+            print(f"run {run + 1} at {measure.stamp()}, load average before {before}, after {measure.loadavg()}:")
+            print(json.dumps(result, indent=2), flush=True)
+        finally:
+            if not args.keep:
+                bootstrap.remove_prefix(client, prefix)
+    if len(results) > 1:
+        print(f"\n| {args.events:,} events loaded, {len(results)} runs | min / median / max |\n|---|---|")
+        for key in ("load_s", "aggregations_s", "html_s", "pdf_s", "total_s", "peak_rss_mib"):
+            print(f"| {key} | {measure.spread([r[key] for r in results], lambda v: f'{v:.2f}')} |")
 
 
 if __name__ == "__main__":

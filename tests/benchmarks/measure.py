@@ -44,7 +44,11 @@ def log_stream(settings: Settings, kind: str, agency: str) -> str:
 
     Asked of the project's Names API, as the collector does; baselines write where it writes.
     """
-    names = search.names(settings)
+    return stream_of(search.names(settings), kind, agency)
+
+
+def stream_of(names: search.Names, kind: str, agency: str) -> str:
+    """``log_stream`` for a deployment's names."""
     if hasattr(names, "stream_for"):
         try:
             return str(names.stream_for(DATASETS[kind], agency))
