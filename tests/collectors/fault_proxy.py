@@ -7,6 +7,9 @@ keeps some items from the node and answers them 429/503 itself while the rest ar
 decompressed body is larger, as a node with a small ``http.max_content_length`` does.
 ``hold_first`` holds the answer to the first ``_bulk`` request until another one has been answered
 (``overtaken`` tells that it happened): a later batch finishes before an earlier one.
+``forbid`` (a set of index names) answers each ``_bulk`` item aimed at one of them 403
+``security_exception`` itself, as the security plugin does for a stream the user may not write,
+and forwards the others (``forbidden`` counts the items refused).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class FaultProxy:
         self.too_large = 0
         self.hold_first = False
         self.overtaken = threading.Event()
+        self.forbid: set[str] = set()
+        self.forbidden = 0
         self._bulks = 0
         self.http = httpx.Client(timeout=60)
         proxy = self
@@ -61,6 +66,8 @@ class FaultProxy:
                     return
                 if proxy.mode == "storm" and self.command == "POST" and self.path.startswith("/_bulk"):
                     status, answer = proxy.storm(self.path, body)
+                elif proxy.forbid and self.command == "POST" and self.path.startswith("/_bulk"):
+                    status, answer = proxy.refuse(self.path, body)
                 else:
                     r = proxy.http.request(
                         self.command,
@@ -123,6 +130,26 @@ class FaultProxy:
                 items.append({"create": {"status": status, "error": {"type": "injected", "reason": "storm"}}})
             else:
                 items.append(next(it))
+        return 200, json.dumps({"errors": True, "items": items}).encode()
+
+    def refuse(self, path: str, body: bytes) -> tuple[int, bytes]:
+        lines = body.split(b"\n")
+        pairs = [(lines[i], lines[i + 1]) for i in range(0, len(lines) - 1, 2)]
+        refused = [next(iter(json.loads(a).values())).get("_index") in self.forbid for a, _ in pairs]
+        with self.lock:
+            self.forbidden += sum(refused)
+        forward = [p for p, r in zip(pairs, refused, strict=True) if not r]
+        real: list[Any] = []
+        if forward:
+            r = self.http.post(self.upstream + path, content=b"".join(a + b"\n" + d + b"\n" for a, d in forward),
+                               headers={"Content-Type": "application/x-ndjson"})
+            if r.status_code != 200:
+                return r.status_code, r.content
+            real = r.json()["items"]
+        it = iter(real)
+        items = [{"create": {"status": 403, "error": {"type": "security_exception",
+                                                      "reason": "no permissions for [indices:data/write/bulk[s]]"}}}
+                 if r else next(it) for r in refused]
         return 200, json.dumps({"errors": True, "items": items}).encode()
 
     def __enter__(self) -> FaultProxy:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from collectors.metrics import Metrics
+from collectors.metrics import Metrics, prometheus
 from collectors.queue import DiskQueue
 from collectors.sink import BulkSink
 from soc import search
@@ -58,6 +58,42 @@ def test_rejected_item_goes_to_dead_letters_with_its_raw_text(isolated: Settings
     assert doc["error"]["status"] == 400 and doc["error"]["type"] == "mapper_parsing_exception"
     assert doc["target_index"] == stream and doc["log"]["source"]["id"] == "s"
     assert doc["document_id"] == batch.records[1].doc_id and "not-an-address" in doc["document"]
+
+
+def test_an_item_refused_with_403_is_counted_dead_lettered_in_its_agency_and_never_retried(
+        isolated: Settings, tmp_path: Path) -> None:
+    names = search.names(isolated)
+    own, other = names.stream("logs-syslog", "so-test"), names.stream("logs-syslog", "so-other")
+    with FaultProxy(isolated.url) as proxy:
+        proxy.forbid = {other}  # as the security plugin answers for another agency's stream
+        cfg = to_config(config_dict(isolated, tmp_path / "q", [{"id": "s", "protocol": "udp", "listen": "127.0.0.1:0"}],
+                                    url=proxy.url))
+        queue = DiskQueue(tmp_path / "q", "col-test", 1 << 20, 1 << 20)
+        mine = b'{"@timestamp":"2026-01-01T00:00:00Z","event":{"original":"own stream"}}'
+        theirs = b'{"@timestamp":"2026-01-01T00:00:00Z","event":{"original":"<13>into another agency"}}'
+        queue.append("s", [(b"f1", own, mine), (b"f2", other, theirs)])
+        metrics = Metrics()
+        metrics.recovered(2)
+        sink = BulkSink(cfg, queue, metrics)
+        batch = queue.read_batch(100, 1 << 20, wait=0)
+        assert batch is not None
+        assert sink.ship(batch) == (1, 1)
+        queue.ack(batch)
+        metrics.acknowledged(1, 1, queue.oldest_ms)
+        sink.client.close()
+        queue.close()
+    snap = metrics.snapshot()
+    assert proxy.forbidden == 1  # sent once: a 403 is not retried
+    assert snap["refused_items"] == 1 and snap["dead_lettered"] == 1 and snap["retried"] == 0
+    assert snap["received"] == snap["shipped"] + snap["dead_lettered"] + snap["dropped"] + snap["queued"]
+    assert "soc_collector_refused_items_total 1" in prometheus(snap)
+    client = search.client(isolated)
+    dead_index = names.deadletter("so-test")
+    client.indices.refresh(index=dead_index)
+    [dead] = client.search(index=dead_index, body={"query": {"match_all": {}}})["hits"]["hits"]
+    assert dead["_source"]["event"]["original"] == "<13>into another agency"
+    assert dead["_source"]["error"]["status"] == 403 and dead["_source"]["target_index"] == other
+    assert not client.indices.exists(index=other)
 
 
 def test_storm_of_429_and_503_is_retried_without_loss(isolated: Settings, tmp_path: Path) -> None:
