@@ -29,6 +29,7 @@ SYSTEM_INDICES = (
     "soc-checkpoints",
     "soc-exceptions",
     "soc-agencies",
+    "soc-indicators",  # threat-intelligence indicators (soc.intel.store)
 )
 INGEST_PIPELINE = "soc-ingest"
 DEADLETTER = "soc-deadletter"  # the collectors' dead letters, one index per agency: soc-deadletter-<agency>
@@ -154,6 +155,10 @@ class Names:
     @property
     def agencies(self) -> str:
         return self("soc-agencies")
+
+    @property
+    def indicators(self) -> str:
+        return self("soc-indicators")
 
     @property
     def pipeline(self) -> str:
