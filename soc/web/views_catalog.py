@@ -24,7 +24,7 @@ from soc.web.rulebook import Rulebook
 
 router = APIRouter()
 REPORTS_PAGE = 50
-STATE_ORDER = {"silent": 0, "degraded": 1, "healthy": 2}
+STATE_ORDER = {"silent": 0, "unknown": 1, "degraded": 2, "healthy": 3}
 # A stored HTML report is a document of its own: its inline styles and embedded charts, no script.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'"
 ReportId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -48,8 +48,9 @@ def rules_page(request: Request, current: Current) -> Response:
 
 
 def ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Silent sources first (the longest silence first), then degraded, then healthy; by name within."""
-    return sorted(rows, key=lambda r: (STATE_ORDER.get(r["state"], 3), -(r.get("silent_for_s") or 0),
+    """Silent sources first (the longest silence first), then unregistered senders, degraded, healthy;
+    by name within."""
+    return sorted(rows, key=lambda r: (STATE_ORDER.get(r["state"], 4), -(r.get("silent_for_s") or 0),
                                        str(r.get("name") or r["source_id"])))
 
 
@@ -61,7 +62,8 @@ def sources_page(current: Current) -> Response:
     except SocError as exc:
         return current.error(exc)
     now = current.rt.clock()
-    found = source_health.compute(current.rt.client, current.rt.names, listed, now)
+    found = source_health.compute(current.rt.client, current.rt.names, listed, now) + source_health.unknown(
+        current.rt.client, current.rt.names, sources.scope(current.who), now)  # unregistered senders
     return current.render("sources.html", rows=ordered([h.as_dict() for h in found]))
 
 

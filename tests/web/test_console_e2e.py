@@ -203,6 +203,14 @@ def test_rules_sources_and_reports_pages(page: Page, world: w.World, tmp_path: P
     expect(first).to_contain_text("silent")
     web_row = page.locator("#sources tr", has_text="Public web site")
     expect(web_row).to_contain_text("healthy")
+    # senders that are no registered source of the agency whose stream they reached: listed, in scope
+    for agency, sender in ((w.AGENCY, "stray-a"), ("agency-b", "stray-b")):
+        client.index(index=names.stream("logs-web", agency), refresh=True, body={
+            "@timestamp": datetime.now(UTC).isoformat(), "event": {"original": "GET / HTTP/1.1"},
+            "log": {"source": {"id": sender}}})
+    page.goto("/console/sources")
+    expect(page.locator("#sources tr", has_text="stray-a")).to_contain_text("unknown sender")
+    expect(page.locator("#sources")).not_to_contain_text("stray-b")  # agency-b's, not ana's
     shot(page, "sources")
     page.goto("/console/reports")
     expect(page.locator("#reports tbody tr")).to_have_count(1)  # agency-b's report is not listed
