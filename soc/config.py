@@ -80,6 +80,11 @@ class Settings:
     secure_cookies: bool = False
     # Webhooks may point at loopback, link-local and private addresses (a lab, an internal relay).
     webhook_allow_private: bool = False
+    # Incidents: "attacker" (one per agency and attacking address or user) or "rule"; the rule ids
+    # (comma-separated) kept rule-centred whatever their files say; how long a case stays joinable.
+    incident_grouping: str = "attacker"
+    incident_group_by_rule: str = ""
+    incident_window_minutes: int = 60
 
     @property
     def url(self) -> str:

@@ -31,6 +31,8 @@ class RuleRef(TypedDict):
     author: str  # travels with every alert (the Detection Rule License requires it)
     reference: list[str]
     tags: list[str]  # Sigma tags, e.g. attack.initial-access, attack.t1190
+    # The rule file's incident grouping, when it sets one: {"by": "attacker" | "rule", "window_s"}.
+    grouping: NotRequired[dict[str, object]]
 
 
 class EventRef(TypedDict):

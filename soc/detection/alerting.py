@@ -26,10 +26,12 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 def base(rule: LoadedRule, kind: str, created: str, agency: str) -> dict[str, Any]:
     level = cast(Severity, rule.level if rule.level in SEVERITY_RANK else "medium")
+    ref: dict[str, Any] = {"id": rule.id, "name": rule.title, "level": level, "author": rule.author,
+                           "reference": rule.references, "tags": rule.tags}
+    if rule.grouping is not None:  # how the incident service groups this rule's alerts
+        ref["grouping"] = rule.grouping
     return {
-        "kind": kind, "created": created,
-        "rule": {"id": rule.id, "name": rule.title, "level": level, "author": rule.author,
-                 "reference": rule.references, "tags": rule.tags},
+        "kind": kind, "created": created, "rule": ref,
         "threat": threat(rule.tags), "severity": level, "severity_rank": SEVERITY_RANK[level],
         "organization": {"id": agency},
     }

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
@@ -22,6 +23,8 @@ from sigma.validators.core.metadata import IdentifierExistenceValidator
 from sigma.validators.core.modifiers import InvalidModifierCombinationsValidator
 from sigma.validators.core.tags import DuplicateTagValidator, TagFormatValidator
 from sigma.validators.core.values import ControlCharacterValidator
+
+from soc.incidents import policy
 
 EVENTS_SUFFIX = ".events.yml"
 _TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
@@ -69,6 +72,12 @@ class LoadedRule:
     @property
     def tags(self) -> list[str]:
         return [f"{t.namespace}.{t.name}" for t in (self.rule.tags or [])]
+
+    @property
+    def grouping(self) -> dict[str, Any] | None:
+        """The rule's incident grouping (its ``grouping`` attribute, checked when the file loaded)."""
+        value = (self.rule.custom_attributes or {}).get("grouping")
+        return None if value is None else policy.check_rule_attribute(value)
 
 
 @dataclass
@@ -121,6 +130,11 @@ def load_file(path: Path) -> tuple[list[LoadedRule], list[LoadProblem]]:
             problems.append(LoadProblem(path, "; ".join(str(e) for e in errors)))
             continue
         item = LoadedRule(path, rule, digest)
+        try:
+            item.grouping  # noqa: B018 - a malformed grouping policy keeps the rule out, naming the file
+        except ValueError as exc:
+            problems.append(LoadProblem(path, f"rule {item.title!r}: {exc}"))
+            continue
         for validator in VALIDATORS:
             try:
                 issues = validator().validate(rule)

@@ -1,8 +1,12 @@
 """Grouping: each alert without an incident joins the open incident of its key, or opens one.
 
-The key is rule + agency + entity (the alert's ``group_key``). An alert joins when it was seen
-within the rule's window (default one hour) of the incident's last alert; otherwise it opens a new
-incident whose id is derived from the key and its first alert, so a repeated run names the same one.
+The key comes from the policy (``soc.incidents.policy``): by default agency + attacking entity, so
+one case collects every rule an attacker triggers; rule + agency + entity for rules kept
+rule-centred and for alerts that name no attacker. An alert joins when it was seen within its
+window (default one hour) of the incident's last alert; otherwise it opens a new incident whose id
+is derived from the key and its first alert, so a repeated run names the same one. An attacker's
+first alerts after an upgrade join the open rule-centred incident of the same rule and entity, if
+there is one, which then takes the attacker key too.
 
 A batch goes through three steps, each safe to repeat:
 
@@ -32,11 +36,11 @@ from typing import Any
 from soc.audit import store as audit_store
 from soc.auth import Principal
 from soc.detection import store
-from soc.incidents import model, sla
+from soc.incidents import model, policy, sla
 from soc.incidents.alerts_store import PendingAlert
 from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
-from soc.incidents.store import Stale
+from soc.incidents.store import Stale, Stored
 
 GROUPER = Principal("grouping", "admin", ("*",))
 # Called between steps ("claimed", "written" after each incident, "confirmed"); tests make it raise
@@ -74,18 +78,21 @@ def plan(rt: Runtime, pending: list[PendingAlert], unfinished: dict[str, Plan] |
     names (it may not exist yet); alerts of that key join it like an open incident."""
     by_key: dict[str, list[PendingAlert]] = defaultdict(list)
     for alert in pending:
-        by_key[model.group_key(alert.doc)].append(alert)
-    open_now = rt.incidents.open_by_keys(sorted(by_key))
+        by_key[rt.grouping.key(alert.doc)].append(alert)
+    # an attacker key may continue an open incident of the rule-centred keys its alerts had
+    legacy = {key: sorted({policy.rule_key(a.doc) for a in alerts}) for key, alerts in by_key.items()
+              if policy.is_attacker_key(key)}
+    open_now = rt.incidents.open_by_keys(sorted(set(by_key) | {k for ks in legacy.values() for k in ks}))
     plans: list[Plan] = []
     for key, alerts in by_key.items():
         alerts.sort(key=lambda a: (model.parse_time(a.doc["first_seen"]), a.id))
-        window = rt.grouping.window_for(alerts[0].doc["rule"]["id"])
-        found = open_now.get(key)
+        found = open_now.get(key) or _newest([open_now[k] for k in legacy.get(key, []) if k in open_now])
         cur = Plan(found.doc["id"], key, True, found.doc["last_seen"]) if found else None
         half = (unfinished or {}).get(key)
         if half is not None and (cur is None or model.parse_time(half.last_seen) > model.parse_time(cur.last_seen)):
             cur = Plan(half.incident_id, key, False, half.last_seen)
         for alert in alerts:
+            window = rt.grouping.window_for(alert.doc)
             if cur is None or model.parse_time(alert.doc["first_seen"]) > model.parse_time(cur.last_seen) + window:
                 cur = Plan(model.incident_id_for(key, alert.id), key, False, alert.doc["last_seen"])
                 plans.append(cur)
@@ -94,6 +101,10 @@ def plan(rt: Runtime, pending: list[PendingAlert], unfinished: dict[str, Plan] |
             cur.alerts.append(alert)
             cur.last_seen = max(cur.last_seen, alert.doc["last_seen"], key=model.parse_time)
     return plans
+
+
+def _newest(found: list[Stored]) -> Stored | None:
+    return max(found, key=lambda s: model.parse_time(s.doc["last_seen"]), default=None)
 
 
 LEASE_ID = "lease:grouping"
@@ -172,7 +183,7 @@ def claim(rt: Runtime, pending: list[PendingAlert]) -> dict[str, Work]:
     unfinished: dict[str, Plan] = {}
     for alert in pending:
         if alert.doc.get("incident_id"):
-            key = model.group_key(alert.doc)
+            key = rt.grouping.key(alert.doc)
             known = unfinished.get(key)
             if known is None or model.parse_time(alert.doc["last_seen"]) > model.parse_time(known.last_seen):
                 unfinished[key] = Plan(alert.doc["incident_id"], key, False, alert.doc["last_seen"])
@@ -185,7 +196,7 @@ def claim(rt: Runtime, pending: list[PendingAlert]) -> dict[str, Work]:
             work.setdefault(p.incident_id, Work(p.key, p.existing)).alerts.extend(taken)
     for alert in pending:
         if alert.doc.get("incident_id"):  # claimed before, its incident maybe never written
-            work.setdefault(alert.doc["incident_id"], Work(model.group_key(alert.doc), False)).alerts.append(alert)
+            work.setdefault(alert.doc["incident_id"], Work(rt.grouping.key(alert.doc), False)).alerts.append(alert)
     for w in work.values():
         w.alerts.sort(key=lambda a: (model.parse_time(a.doc["first_seen"]), a.id))
     return work
@@ -195,14 +206,16 @@ def write(rt: Runtime, service: IncidentService, incident_id: str, w: Work) -> b
     """Step 2: create the incident, or fold the alerts into it; True when it was created."""
     if not w.existing and _create(rt, incident_id, w):
         return True
-    service.mutate(GROUPER, incident_id, _folder(rt, w.alerts), "incident.alerts_added",
+    service.mutate(GROUPER, incident_id, _folder(rt, w.key, w.alerts), "incident.alerts_added",
                    {"alerts": [a.id for a in w.alerts[:50]], "alerts_taken": len(w.alerts)})
     return False
 
 
-def _folder(rt: Runtime, alerts: list[PendingAlert]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _folder(rt: Runtime, key: str, alerts: list[PendingAlert]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def fold(doc: dict[str, Any]) -> dict[str, Any]:
         new = dict(doc)
+        if key not in new.get("keys", []):  # an incident continued under the attacker key takes it
+            new["keys"] = sorted({*new.get("keys", []), key})
         for alert in alerts:
             model.fold_alert(new, alert.doc)
         new["alert_count"] = rt.alerts.count([doc["id"], *doc.get("merged_from", [])])

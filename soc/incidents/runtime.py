@@ -1,5 +1,6 @@
 """What the incident services share: stores, the clock, policies and the notifier.
 
+``GroupingPolicy`` is re-exported here for callers that built it from this module.
 Time is injected (``clock``) so SLA tests move it instead of sleeping.
 """
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from opensearchpy import OpenSearch
 
@@ -16,24 +17,17 @@ from soc.auth import PrincipalCache
 from soc.config import Settings
 from soc.incidents.alerts_store import AlertStore
 from soc.incidents.notify import Notifier
+from soc.incidents.policy import GroupingPolicy
 from soc.incidents.sla import SlaPolicy
 from soc.incidents.store import IncidentStore
 from soc.search import Names
 
 Clock = Callable[[], datetime]
+__all__ = ["Clock", "GroupingPolicy", "Runtime", "utc_now"]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class GroupingPolicy:
-    window: timedelta = timedelta(hours=1)
-    per_rule: dict[str, timedelta] = field(default_factory=dict)  # rule id -> window
-
-    def window_for(self, rule_id: str) -> timedelta:
-        return self.per_rule.get(rule_id, self.window)
 
 
 @dataclass
@@ -52,6 +46,7 @@ class Runtime:
     def build(cls, settings: Settings, **kwargs: object) -> Runtime:
         # The API's client decodes and encodes with orjson: JSON is a large part of a request's CPU.
         client = search.client(settings, pool_maxsize=32, serializer=search.OrjsonSerializer())
+        kwargs.setdefault("grouping", GroupingPolicy.from_settings(settings))
         return cls(settings, client, search.names(settings), **kwargs)  # type: ignore[arg-type]
 
     @property

@@ -39,22 +39,36 @@ def test_a_gap_longer_than_the_window_opens_a_new_incident(rt: Runtime, alerts: 
     assert [i["alert_count"] for i in _incidents(rt)] == [1, 1]
 
 
-def test_rule_agency_and_entity_each_split_incidents(rt: Runtime, alerts: Alerts) -> None:
+def _five(alerts: Alerts) -> None:
     alerts.add()
     alerts.add(rule="rule-b")
     alerts.add(agency="agency-b")
     alerts.add(ip="10.0.0.2")
     alerts.add(key="user.name=root", ip="10.0.0.1")
+
+
+def test_rule_centred_grouping_splits_by_rule_agency_and_entity(rt: Runtime, alerts: Alerts) -> None:
+    rt.grouping = GroupingPolicy(default="rule")
+    _five(alerts)
     grouping.run(rt)
     assert len(_incidents(rt)) == 5
+
+
+def test_attacker_centred_grouping_splits_by_agency_and_attacker_only(rt: Runtime, alerts: Alerts) -> None:
+    _five(alerts)
+    grouping.run(rt)
+    by_size = sorted(_incidents(rt), key=lambda i: -i["alert_count"])
+    assert [i["alert_count"] for i in by_size] == [3, 1, 1]
+    assert by_size[0]["rule_ids"] == ["rule-a", "rule-b"]
+    assert by_size[0]["keys"] == ["@attacker|agency-a|source.ip=10.0.0.1"]
 
 
 def test_a_per_rule_window_overrides_the_default(rt: Runtime, alerts: Alerts) -> None:
     rt.grouping = GroupingPolicy(per_rule={"rule-a": timedelta(hours=6)})
     alerts.add(at=T0)
     alerts.add(at=T0 + timedelta(hours=5))
-    alerts.add(rule="rule-b", at=T0)
-    alerts.add(rule="rule-b", at=T0 + timedelta(hours=5))
+    alerts.add(rule="rule-b", ip="10.0.0.2", at=T0)
+    alerts.add(rule="rule-b", ip="10.0.0.2", at=T0 + timedelta(hours=5))
     grouping.run(rt)
     counts = sorted((i["rule_ids"][0], i["alert_count"]) for i in _incidents(rt))
     assert counts == [("rule-a", 2), ("rule-b", 1), ("rule-b", 1)]
