@@ -31,3 +31,11 @@ class Forbidden(SocError):
 
 class Conflict(SocError):
     """The object changed or already exists."""
+
+
+class TooMany(SocError):
+    """A costly request came too often from one caller; ``retry_after`` says in how many seconds to retry."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after

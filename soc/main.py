@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from soc.api import admin, alerts, exceptions, incidents
 from soc.auth import Unauthorized
 from soc.config import Settings, load_settings
-from soc.errors import Conflict, Forbidden, Invalid, NotFound, SocError
+from soc.errors import Conflict, Forbidden, Invalid, NotFound, SocError, TooMany
 from soc.incidents.notify import Notifier
 from soc.incidents.runtime import Runtime
 from soc.telemetry import api as telemetry
@@ -32,6 +32,7 @@ PROBLEM = "application/problem+json"
 STATUS: list[tuple[type[SocError], int, str]] = [
     (Unauthorized, 401, "Not authenticated"), (Forbidden, 403, "Not allowed"), (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"), (Invalid, 422, "Not acceptable"),
+    (TooMany, 429, "Too many requests"),
 ]
 
 
@@ -93,7 +94,10 @@ def _handlers(app: FastAPI) -> None:
             if isinstance(exc, kind):
                 current = getattr(exc, "current", None)
                 extra = {"current": current} if current else {}
-                return problem(status, title, str(exc), request, **extra)
+                response = problem(status, title, str(exc), request, **extra)
+                if isinstance(exc, TooMany):
+                    response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+                return response
         return problem(500, "Service error", str(exc), request)
 
     @app.exception_handler(RequestValidationError)

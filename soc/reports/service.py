@@ -15,8 +15,9 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from soc.api.costly import Budget, Recent, shared
 from soc.auth import Principal
-from soc.errors import Forbidden, Invalid, NotFound
+from soc.errors import Conflict, Forbidden, Invalid, NotFound
 from soc.reports import content as report_content
 from soc.reports import render_csv, render_html, render_pdf, store
 from soc.reports.period import Week
@@ -27,6 +28,25 @@ from soc.search import Names
 AGENCY_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
                "json": "application/json", "csv": "text/csv; charset=utf-8"}
+
+
+RENDERED_TTL_S = 600.0  # a rendered file is served again for this long (the content of a report id only
+RENDERED_MAX = 16       # changes when it is produced again, and then its creation time changes the key)
+RENDERS_PER_MINUTE = 20  # renders (cache misses) per caller
+GENERATIONS_PER_10_MIN = 10  # on-demand productions per caller
+
+
+class _Costly:
+    """This process's cache of rendered files and the callers' budgets, made on first use."""
+
+    def __init__(self) -> None:
+        self.rendered: Recent[bytes] = Recent(RENDERED_TTL_S, RENDERED_MAX)
+        self.renders = Budget(RENDERS_PER_MINUTE, 60, "rendering reports")
+        self.generations = Budget(GENERATIONS_PER_10_MIN, 600, "producing reports on demand")
+
+
+def costly() -> _Costly:
+    return shared("reports", _Costly)
 
 
 @dataclass(frozen=True)
@@ -77,17 +97,22 @@ def produce(client: OpenSearch, names: Names, rs: ReportSettings, week: Week, ag
         tmp.write_bytes(data)
         tmp.replace(path)
         paths[fmt] = path
-    doc = {"id": rid, "created": now.isoformat(), "week": week.label, "week_start": week.start.isoformat(),
-           "week_end": week.end.isoformat(), "scope": "agency" if agency else "province",
-           "organization": {"id": agency or PROVINCE}, "lang": lang, "formats": list(formats), "trigger": trigger,
-           "files": {fmt: str(p) for fmt, p in paths.items()},
-           "summary": {"events": content["events"]["total"]["current"],
-                       "alerts": content["alerts"]["total"]["current"],
-                       "incidents_opened": content["incidents"]["opened"]["current"],
-                       "open_at_end": content["incidents"]["open_at_end"]["current"]},
-           "content": content}
+    doc = _document(rid, week, agency, lang, formats, trigger, now, content, paths)
     store.save_report(client, names, doc)
     return Produced(doc, paths)
+
+
+def _document(rid: str, week: Week, agency: str | None, lang: str, formats: list[str] | tuple[str, ...],
+              trigger: str, now: datetime, content: dict[str, Any], paths: dict[str, Path]) -> dict[str, Any]:
+    return {"id": rid, "created": now.isoformat(), "week": week.label, "week_start": week.start.isoformat(),
+            "week_end": week.end.isoformat(), "scope": "agency" if agency else "province",
+            "organization": {"id": agency or PROVINCE}, "lang": lang, "formats": list(formats), "trigger": trigger,
+            "files": {fmt: str(p) for fmt, p in paths.items()},
+            "summary": {"events": content["events"]["total"]["current"],
+                        "alerts": content["alerts"]["total"]["current"],
+                        "incidents_opened": content["incidents"]["opened"]["current"],
+                        "open_at_end": content["incidents"]["open_at_end"]["current"]},
+            "content": content}
 
 
 # Reading, within the caller's scope: a province-wide report is for principals of every agency.
@@ -128,7 +153,14 @@ def file_for(client: OpenSearch, names: Names, who: Principal, rid: str, fmt: st
     doc = get_for(client, names, who, rid)
     stored = (doc.get("files") or {}).get(fmt)
     path = Path(stored) if stored else None
-    data = path.read_bytes() if path is not None and path.is_file() else render(doc["content"], fmt)
+    if path is not None and path.is_file():
+        return path.read_bytes(), MEDIA_TYPES[fmt], f"{rid}.{fmt}"
+
+    def make() -> bytes:
+        costly().renders.spend(who.name)  # only a render that is not cached costs the caller
+        return render(doc["content"], fmt)
+
+    data = costly().rendered.get((names.reports, rid, doc.get("created"), fmt), make)
     return data, MEDIA_TYPES[fmt], f"{rid}.{fmt}"
 
 
@@ -136,11 +168,29 @@ def generate_for(client: OpenSearch, names: Names, who: Principal, rs: ReportSet
                  agency: str | None, lang: str) -> dict[str, Any]:
     """On demand through the API: analysts for their agencies, the province-wide one for every-agency roles.
 
-    Only the JSON is written: a request never waits for a PDF, which is rendered when downloaded.
+    Only the content is stored, no file is written: a request never waits for a PDF, which is
+    rendered when downloaded. A report the schedule or an operator produced is never replaced
+    this way (409): the check and the write are one scripted update.
     """
     who.require_writer()
     if agency is None and not who.everywhere:
         raise Forbidden("only a principal of every agency can produce the province-wide report")
     if agency is not None:
         who.require_visible(agency, "agency", agency)
-    return produce(client, names, rs, week, agency, lang, ("json",), trigger="api").doc
+    check_request(agency, lang, ("json",))
+    rid = report_id(week.label, agency, lang)
+    existing = store.get_report(client, names, rid)
+    if existing is not None and existing.get("trigger") != "api":
+        raise Conflict(_kept(rid, existing))
+    costly().generations.spend(who.name)
+    now = datetime.now(UTC)
+    content = report_content.build(client, names, week, agency, lang, rs, now)
+    doc = _document(rid, week, agency, lang, ("json",), "api", now, content, {})
+    if not store.save_on_demand(client, names, doc):
+        raise Conflict(_kept(rid, store.get_report(client, names, rid) or {}))
+    return doc
+
+
+def _kept(rid: str, existing: dict[str, Any]) -> str:
+    return (f"report {rid} was produced by {existing.get('trigger') or 'the schedule'} at "
+            f"{existing.get('created')}; it is kept, not replaced on demand")

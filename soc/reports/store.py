@@ -235,6 +235,20 @@ def save_report(client: OpenSearch, names: Names, doc: dict[str, Any], refresh: 
     client.index(index=names.reports, id=doc["id"], body=doc, refresh=refresh)
 
 
+# Replaces a report only when it too was produced on demand (or does not exist yet).
+_ON_DEMAND = ("if (ctx._source.trigger != null && ctx._source.trigger != 'api') { ctx.op = 'none'; }"
+              " else { ctx._source.clear(); ctx._source.putAll(params.doc); }")
+
+
+def save_on_demand(client: OpenSearch, names: Names, doc: dict[str, Any]) -> bool:
+    """Store an on-demand report unless a scheduled or operator's report holds its id; one atomic
+    step (a scheduled run between a check and a write cannot be overwritten). False when kept."""
+    resp = client.update(index=names.reports, id=doc["id"], refresh=True, retry_on_conflict=5,
+                         body={"scripted_upsert": True, "upsert": {},
+                               "script": {"lang": "painless", "source": _ON_DEMAND, "params": {"doc": doc}}})
+    return bool(resp.get("result") != "noop")
+
+
 def get_report(client: OpenSearch, names: Names, report_id: str) -> dict[str, Any] | None:
     resp = client.get(index=names.reports, id=report_id, ignore=[404])
     return resp.get("_source") if resp.get("found") else None

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from soc.api.costly import Recent, shared
 from soc.api.deps import IdPath, Rt, Who
 from soc.detection import convert, rules
 from soc.detection import settings as detect_settings
@@ -15,6 +16,7 @@ from soc.sources import coverage, health, service, store
 from soc.sources.schemas import CoverageOut, HealthOut, OnboardedOut, SourceIn, SourceOut
 
 router = APIRouter(prefix="/sources", tags=["sources"])
+COVERAGE_TTL_S = 60.0  # the coverage of an agency's data changes slowly; an answer is reused this long
 AgencyQuery = Annotated[str | None, Query(pattern=AGENCY_ID_PATTERN)]
 
 
@@ -47,10 +49,15 @@ def sources_coverage(rt: Rt, who: Who, agency: Annotated[str, Query(pattern=AGEN
                      days: Annotated[float, Query(gt=0, le=90)] = 7) -> CoverageOut:
     who.require_reader()
     who.require_visible(agency, "agency", agency)
-    ds = detect_settings.load()
-    loaded, _ = rules.load(list(ds.rule_paths))
-    report = coverage.check(rt.client, rt.names, agency, type, convert.compile_rules(loaded), ds, days)
-    return CoverageOut(**coverage.as_dict(report))
+
+    def compute() -> CoverageOut:  # loads and compiles every rule, then aggregates a week of events
+        ds = detect_settings.load()
+        loaded, _ = rules.load(list(ds.rule_paths))
+        report = coverage.check(rt.client, rt.names, agency, type, convert.compile_rules(loaded), ds, days)
+        return CoverageOut(**coverage.as_dict(report))
+
+    recent: Recent[CoverageOut] = shared("sources.coverage", lambda: Recent(COVERAGE_TTL_S, 64))
+    return recent.get((rt.names.sources, agency, type, days), compute)
 
 
 @router.get("/{source_id}", response_model=OnboardedOut)
