@@ -1,7 +1,7 @@
 """Collector benchmark: end-to-end TCP → OpenSearch rate against raw ``_bulk`` and against rsyslog.
 
     .venv/bin/python -m tests.benchmarks.bench_collector [--url URL] [--events N] [--runs R]
-        [--raw 1:plain 2:gzip 2:plain 4:plain] [--rsyslog-workers 1 2 4] [--sink K=V]
+        [--raw 1:plain 2:gzip 2:plain 4:plain] [--rsyslog-workers 1 2 4] [--sink K=V] [--secured-home DIR]
 
 Each run, on the same node and the same input (N RFC 5424 sshd-style lines, a unique marker each),
 every measurement on a fresh deployment of its own (deleted afterwards), in an order rotated from
@@ -13,7 +13,10 @@ run to run:
 - the collector: ``soc-collector run`` as its own process, one TCP sender with octet-counted
   frames, with its shipped sink settings (``--sink`` overrides them);
 - rsyslog (Debian's, omelasticsearch in bulk mode, see rsyslog_run.py) with each
-  ``--rsyslog-workers`` count; the comparison takes its best.
+  ``--rsyslog-workers`` count; the comparison takes its best;
+- with ``--secured-home``, the collector again into the secured node started there
+  (``soc opensearch start --security``): HTTPS verified with the node's CA, as the agency's
+  collector user with its own role (the deployment and identity made with the admin user).
 
 All three are timed alike: from the first byte or request sent to the latest ``event.ingested`` of
 the stored documents once the stream holds all N (measure.py). The collector's own "all
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -44,8 +48,10 @@ import yaml
 
 from collectors import ids
 from collectors.parsers import ParseContext, parse
+from soc import search
+from soc.agencies import identities
 from soc.config import Settings
-from soc.opensearch import bootstrap
+from soc.opensearch import bootstrap, secured, security_store
 from tests.benchmarks import measure, raw_bulk, rsyslog_run
 
 BATCH = 5000
@@ -84,12 +90,13 @@ def send(port: int, data: list[bytes]) -> None:
             sock.sendall(b"".join(b"%d %s" % (len(x), x) for x in data[start:start + 2000]))
 
 
-def collector(settings: Settings, data: list[bytes], work: Path, sink: dict[str, Any]) -> tuple[float, float, int]:
+def collector(settings: Settings, data: list[bytes], work: Path, sink: dict[str, Any],
+              identity: dict[str, str] | None = None) -> tuple[float, float, int]:
     """(events/s to the last event.ingested, events/s to "all acknowledged", peak RSS in KiB)."""
     queue = work / f"q-{uuid.uuid4().hex[:6]}"
     cfg = {"organization": {"id": AGENCY},
            "collector": {"id": "bench", "queue_dir": str(queue), "heartbeat_seconds": 3600},
-           "opensearch": {"url": settings.url, "index_prefix": settings.index_prefix},
+           "opensearch": {"url": settings.url, "index_prefix": settings.index_prefix, **(identity or {})},
            "sink": {"batch_max_events": BATCH, **sink}, "metrics": {"listen": "127.0.0.1:0"},
            "sources": [{"id": "s", "protocol": "tcp", "listen": "127.0.0.1:0"}]}
     path = work / "collector.yml"
@@ -117,6 +124,23 @@ def collector(settings: Settings, data: list[bytes], work: Path, sink: dict[str,
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(queue, ignore_errors=True)
+
+
+def secured_admin(home: str) -> Settings:
+    env = secured.env(Path(home), admin=True)
+    return Settings(opensearch_url=env["SOC_OPENSEARCH_URL"], opensearch_user=env["SOC_OPENSEARCH_USER"],
+                    opensearch_password=env["SOC_OPENSEARCH_PASSWORD"],
+                    opensearch_ca_file=env["SOC_OPENSEARCH_CA_FILE"])
+
+
+def collector_identity(settings: Settings) -> dict[str, str]:
+    """The bench agency's collector role and user in this deployment, with a fresh password."""
+    client = search.client(settings)
+    ident = identities.ensure(client, search.names(settings), AGENCY)
+    assert ident is not None, "the secured node has no security plugin"
+    password = secrets.token_urlsafe(24)
+    security_store.put_user(client, ident.user, password)
+    return {"user": ident.user, "password": password, "ca_file": settings.opensearch_ca_file or ""}
 
 
 def one_run(run: int, base: Settings, data: list[bytes], work: Path, args: argparse.Namespace,
@@ -147,7 +171,13 @@ def one_run(run: int, base: Settings, data: list[bytes], work: Path, args: argpa
                     s, data, work, index, pattern(s), workers, BATCH, send)
         return go
 
+    def ours_secured() -> None:
+        with bootstrap.scratch(secured_admin(args.secured_home), "bench") as s:
+            rate, acked, _ = collector(s, data, work, sink, collector_identity(s))
+        result["collector, secured node"], result["collector, secured node, to all acknowledged"] = rate, acked
+
     steps = [raw(raw_bulk.Setting.parse(x)) for x in args.raw] + [ours] + [rsyslog(w) for w in args.rsyslog_workers]
+    steps += [ours_secured] if args.secured_home else []
     shift = run % len(steps)
     for step in steps[shift:] + steps[:shift]:
         step()
@@ -164,6 +194,8 @@ def main() -> None:
     ap.add_argument("--rsyslog-workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--sink", action="append", default=[], metavar="KEY=VALUE",
                     help="a collector sink setting for the run, e.g. in_flight=1 or gzip=false (repeatable)")
+    ap.add_argument("--secured-home", metavar="DIR",
+                    help="also ship into the secured node started with 'soc opensearch start --security --home DIR'")
     args = ap.parse_args()
     for text in args.raw:
         raw_bulk.Setting.parse(text)  # a wrong setting is refused before anything runs
@@ -180,6 +212,8 @@ def main() -> None:
             result["best rsyslog"] = max(v for k, v in result.items() if k.startswith("rsyslog"))
             result["collector / best raw _bulk"] = result["collector"] / result["best raw _bulk"]
             result["collector / best rsyslog"] = result["collector"] / result["best rsyslog"]
+            if args.secured_home:
+                result["collector, secured / plain node"] = result["collector, secured node"] / result["collector"]
             runs.append(result)
             print(f"run {run + 1} at {measure.stamp()}, load average before {before}, after {measure.loadavg()}: "
                   + ", ".join(f"{k} {v:,.2f}" if "/" in k else f"{k} {v:,.0f}" for k, v in result.items()), flush=True)

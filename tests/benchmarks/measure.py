@@ -11,10 +11,12 @@ do: they only talk to loopback.
 from __future__ import annotations
 
 import os
+import ssl
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -64,12 +66,22 @@ def streams_pattern(settings: Settings, kind: str) -> str:
     return name if name.endswith("*") else f"{name}*"
 
 
+def access(settings: Settings) -> dict[str, Any]:
+    """httpx arguments that reach the cluster of ``settings`` (credentials and CA of a secured node)."""
+    out: dict[str, Any] = {}
+    if settings.opensearch_user:
+        out["auth"] = (settings.opensearch_user, settings.opensearch_password or "")
+    if settings.opensearch_ca_file:
+        out["verify"] = ssl.create_default_context(cafile=settings.opensearch_ca_file)
+    return out
+
+
 def stored(settings: Settings, pattern: str) -> tuple[int, float | None]:
     """(documents stored, latest ``event.ingested`` as epoch seconds) after a refresh."""
     url = settings.url
-    httpx.post(f"{url}/{pattern}/_refresh", timeout=60)
+    httpx.post(f"{url}/{pattern}/_refresh", timeout=60, **access(settings))
     body = {"size": 0, "track_total_hits": True, "aggs": {"last": {"max": {"field": "event.ingested"}}}}
-    r = httpx.post(f"{url}/{pattern}/_search", json=body, timeout=60)
+    r = httpx.post(f"{url}/{pattern}/_search", json=body, timeout=60, **access(settings))
     if r.status_code != 200:
         return 0, None
     data = r.json()
