@@ -30,6 +30,7 @@ from soc.detection.convert import Compiled, CompiledCorrelation, Result, referen
 from soc.detection.settings import DetectionSettings
 from soc.detection.slots import Slot
 from soc.ecs import TIME_TAGS
+from soc.intel import cycle as intel_cycle
 from soc.search import Names
 
 
@@ -251,6 +252,8 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
     found.updates += result.updated
     for rule_id, n in result.hits.items():
         found.hits[rule_id] += n
+    # threat-intelligence matches of the windows (and the retro-hunt of new indicators); every alert enriched
+    found.alerts = intel_cycle.run(client, names, works, created, found.alerts)
     return found
 
 
