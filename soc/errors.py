@@ -33,6 +33,15 @@ class Conflict(SocError):
     """The object changed or already exists."""
 
 
+class BadQuery(Invalid):
+    """A search query that cannot be parsed or would cost too much; ``position`` is where (0-based), if known."""
+
+    def __init__(self, reason: str, position: int | None = None) -> None:
+        super().__init__(f"position {position}: {reason}" if position is not None else reason)
+        self.reason = reason
+        self.position = position
+
+
 class TooMany(SocError):
     """A costly request came too often from one caller; ``retry_after`` says in how many seconds to retry."""
 

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from soc.api import admin, alerts, exceptions, incidents
 from soc.auth import Unauthorized
 from soc.config import Settings, load_settings
-from soc.errors import Conflict, Forbidden, Invalid, NotFound, SocError, TooMany
+from soc.errors import BadQuery, Conflict, Forbidden, Invalid, NotFound, SocError, TooMany
 from soc.incidents.notify import Notifier
 from soc.incidents.runtime import Runtime
 from soc.telemetry import api as telemetry
@@ -31,7 +31,7 @@ MAX_BODY = 256 * 1024
 PROBLEM = "application/problem+json"
 STATUS: list[tuple[type[SocError], int, str]] = [
     (Unauthorized, 401, "Not authenticated"), (Forbidden, 403, "Not allowed"), (NotFound, 404, "Not found"),
-    (Conflict, 409, "Conflict"), (Invalid, 422, "Not acceptable"),
+    (Conflict, 409, "Conflict"), (BadQuery, 400, "Bad query"), (Invalid, 422, "Not acceptable"),
     (TooMany, 429, "Too many requests"),
 ]
 
@@ -94,6 +94,8 @@ def _handlers(app: FastAPI) -> None:
             if isinstance(exc, kind):
                 current = getattr(exc, "current", None)
                 extra = {"current": current} if current else {}
+                if isinstance(exc, BadQuery):  # a search query: where it went wrong, and why
+                    extra = {"position": exc.position, "reason": exc.reason}
                 response = problem(status, title, str(exc), request, **extra)
                 if isinstance(exc, TooMany):
                     response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
@@ -137,11 +139,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                               "(RFC 9457).")
     app.state.runtime = rt
     from soc.agencies.api import router as agencies_router
+    from soc.hunt.api import router as hunt_router
     from soc.reports.api import router as reports_router
     from soc.sources.api import router as sources_router
 
     for router in (incidents.router, alerts.router, exceptions.router, admin.router, agencies_router,
-                   sources_router, reports_router):
+                   sources_router, reports_router, hunt_router):
         app.include_router(router, prefix=API_PREFIX, responses={
             401: {"description": "no or bad token"}, 404: {"description": "absent or outside your agencies"},
             422: {"description": "invalid request"}})

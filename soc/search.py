@@ -30,6 +30,7 @@ SYSTEM_INDICES = (
     "soc-exceptions",
     "soc-agencies",
     "soc-indicators",  # threat-intelligence indicators (soc.intel.store)
+    "soc-saved-searches",
 )
 INGEST_PIPELINE = "soc-ingest"
 DEADLETTER = "soc-deadletter"  # the collectors' dead letters, one index per agency: soc-deadletter-<agency>

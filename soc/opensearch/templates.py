@@ -96,6 +96,10 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
                        "confidence": _LONG, "valid_from": _DATE, "valid_until": _DATE, "first_import": _DATE,
                        "last_import": _DATE, "source_ref": _KW, "description": _TEXT, "tags": _KW,
                        "retro": {"properties": {"done": {"type": "boolean"}, "at": _DATE, "alerts": _LONG}}},
+    # Saved searches (soc.hunt.saved) and the key that signs search cursors (kind: cursor-key).
+    "soc-saved-searches": {"kind": _KW, "id": _KW, "owner": _KW, "agency": _KW, "shared": {"type": "boolean"},
+                           "name": _KW, "query": {"type": "keyword", "index": False}, "created": _DATE,
+                           "key": {"type": "keyword", "index": False}},
 }
 
 # Which data class each log stream and system index belongs to, for retention.

@@ -1,0 +1,1 @@
+"""Hunting: log search with facets and a histogram, exports, saved searches, and the Sigma rule lab."""
