@@ -103,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
            f"{', '.join(b.name for b in chosen)}\n"]
     ok = True
     needs_node = any(URL in b.args or b.env_url for b in chosen)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{stamp:%Y-%m-%d-%H%M}.md"
     with (nullcontext(args.url) if args.url or not needs_node else dedicated_node("1g")) as url:
         out.append(f"- OpenSearch node: {'given' if args.url else 'dedicated, 1 GiB heap, started by the run'}\n")
         for bench in chosen:
             ok &= run_one(bench, url, out)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{stamp:%Y-%m-%d-%H%M}.md"
-    path.write_text("\n".join(out))
+            path.write_text("\n".join(out))  # after each benchmark: an interrupted set keeps what it measured
     print(f"results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0 if ok else 1
 
