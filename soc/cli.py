@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     from soc.dashboards.cli import register as register_dashboards
 
     register_dashboards(sub)
+    from soc.intel.cli import register as register_intel
+
+    register_intel(sub)
     return parser
 
 
