@@ -81,3 +81,12 @@ def count_exception_hits(client: OpenSearch, names: Names, hits: dict[str, int],
                             "source": "ctx._source.hits = (ctx._source.hits == null ? 0 : ctx._source.hits) + params.n;"
                                       "ctx._source.last_hit = params.when;"}}]
     client.bulk(body=ops, refresh=True)
+
+
+def hits_by_rule(client: OpenSearch, names: Names, agencies: list[str]) -> dict[str, int]:
+    """Alerts per rule id within ``agencies`` (what an agency-scoped reader may count)."""
+    body = {"size": 0, "query": {"bool": {"filter": [{"terms": {"organization.id": agencies}}]}},
+            "aggs": {"rules": {"terms": {"field": "rule.id", "size": 10_000}}}}
+    resp = client.search(index=names.alerts, body=body, ignore_unavailable=True)
+    buckets = ((resp.get("aggregations") or {}).get("rules") or {}).get("buckets", [])
+    return {str(b["key"]): int(b["doc_count"]) for b in buckets}

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from soc.alerts import store as alerts_store
 from soc.detection import store as detection_store
 from soc.errors import SocError
 from soc.incidents.schemas import ID_PATTERN
@@ -39,10 +40,15 @@ def rules_page(request: Request, current: Current) -> Response:
     book_cache: Rulebook = request.app.state.console_rulebook
     book = book_cache.get()
     states = detection_store.rule_states(current.rt.client, current.rt.names)
+    # the stored hit counts are every agency's: a reader of some agencies sees their alerts counted
+    scoped = None if current.who.everywhere else alerts_store.hits_by_rule(
+        current.rt.client, current.rt.names, list(current.who.agencies))
     disabled = book_cache.ds.disabled_rules
     rows = []
     for info in sorted(book.rules.values(), key=lambda r: (r.title.lower(), r.id)):
         state: dict[str, Any] = states.get(info.id, {})
+        if scoped is not None:
+            state = state | {"hits": scoped.get(info.id, 0)}
         rows.append({"info": info, "enabled": info.id not in disabled and not info.unsupported, "state": state})
     return current.render("rules.html", rows=rows, coverage=book.coverage(), problems=book.problems)
 
