@@ -16,13 +16,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from soc.search import LOG_STREAMS
+from soc.search import LOG_STREAMS, Names
 
 SERVICE_ROLE = "soc_service"
 SERVICE_USER = "soc-service"
 ADMIN_USER = "soc-admin"
-HEARTBEATS = "soc-heartbeats"
-DEADLETTER = "soc-deadletter"
 
 # What a collector does with its own streams: bulk requests of create operations (a data stream
 # accepts no other), and the first write creates the stream from its template.
@@ -63,21 +61,22 @@ def service_role(prefix: str = "") -> dict[str, Any]:
     }
 
 
-def _backing(prefix: str, stream: str) -> str:
-    return "/" + re.escape(f".ds-{prefix}{stream}-") + "[0-9]{6,}/"
+def _backing(stream: str) -> str:
+    return "/" + re.escape(f".ds-{stream}-") + "[0-9]{6,}/"
 
 
 def collector_role(agency: str, prefix: str = "") -> dict[str, Any]:
-    streams = [f"{prefix}{logical}-{agency}" for logical in LOG_STREAMS]
+    names = Names(prefix)
+    streams = [names.stream(logical, agency) for logical in LOG_STREAMS]
     return {
         "description": f"The collectors of agency {agency}: create events in its own log streams only",
         "cluster_permissions": ["indices:data/write/bulk"],
         "index_permissions": [
-            {"index_patterns": streams + [_backing(prefix, s[len(prefix):]) for s in streams],
+            {"index_patterns": streams + [_backing(s) for s in streams],
              "allowed_actions": COLLECTOR_STREAM_ACTIONS},
-            {"index_patterns": [f"{prefix}{DEADLETTER}-{agency}"],
+            {"index_patterns": [names.deadletter(agency)],
              "allowed_actions": ["indices:data/write/bulk*", "indices:data/write/index", "indices:admin/create"]},
-            {"index_patterns": [f"{prefix}{HEARTBEATS}"],
+            {"index_patterns": [names.heartbeats],
              "allowed_actions": ["indices:data/write/bulk*", "indices:data/write/index"]},
         ],
     }
