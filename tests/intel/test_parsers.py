@@ -42,7 +42,8 @@ def test_unsupported_patterns_say_why(pattern: str, why: str) -> None:
 
 def test_unsupported_indicators_are_reported_and_the_rest_imported() -> None:
     bundle = json.loads(stix_bundle("[ipv4-addr:value = '198.51.100.1']", "[process:name = 'x']"))
-    bundle["objects"].append({"type": "indicator", "id": "indicator--7", "pattern": "rule x {}", "pattern_type": "yara"})
+    bundle["objects"].append({"type": "indicator", "id": "indicator--7", "pattern": "rule x {}",
+                              "pattern_type": "yara"})
     found, notes = stix.parse(bundle)
     assert [i.name for i in found] == ["198.51.100.1"] and found[0].confidence == 80
     assert found[0].valid_from == "2026-01-01T00:00:00Z" and found[0].source_ref.startswith("indicator--")
@@ -91,7 +92,7 @@ def test_plain_lists_guess_types_and_csv_reads_columns() -> None:
         service.parse("value,colour\nx.example.org,red\n")
     with pytest.raises(Invalid, match="line 3: no value"):
         service.parse("value,type\nx.example.org,domain\n,domain\n")
-    with pytest.raises(Invalid, match="line 1: 'example.org' is not an IP address or network"):
+    with pytest.raises(Invalid, match=r"line 1: 'example\.org' is not an IP address or network"):
         service.parse("example.org\n", kind="ip")
 
 
