@@ -171,6 +171,9 @@ def register(sub: Any) -> None:
     ev.add_argument("--logs", required=True, help="folder with nginx/, syslog/ logs and labels/<path>.actors")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
     ev.set_defaults(func=cmd_rules_evaluate)
+    from soc.hunt.cli import add_preview
+
+    add_preview(rsub)
     det = sub.add_parser("detect", help="run detection")
     det.add_argument("--once", action="store_true", help="one full cycle now, with a summary")
     det.add_argument("paths", nargs="*", help="rule files or folders (default: the configured rule paths)")
