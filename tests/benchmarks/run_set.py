@@ -42,13 +42,13 @@ class Bench:
 
 SET = (
     Bench("parse", "bench_parse", ("--lines", "20000", "--runs", "5")),
-    Bench("storage", "bench_storage", ("--url", URL, "--events", "30000", "--runs", "3")),
-    Bench("collector", "bench_collector", ("--url", URL, "--events", "50000", "--runs", "3")),
-    Bench("tail", "bench_tail", ("--url", URL, "--lines", "50000", "--runs", "3", "--replay-lines", "200000")),
-    Bench("incidents", "bench_incidents", ("--url", URL, "--incidents", "100000", "--alerts", "300000",
+    Bench("storage", "bench_storage", ("--url", URL, "--events", "20000", "--runs", "3")),
+    Bench("collector", "bench_collector", ("--url", URL, "--events", "30000", "--runs", "3")),
+    Bench("tail", "bench_tail", ("--url", URL, "--lines", "30000", "--runs", "3", "--replay-lines", "100000")),
+    Bench("incidents", "bench_incidents", ("--url", URL, "--incidents", "100000", "--alerts", "200000",
                                            "--clients", "50", "--requests", "2000", "--rate", "50",
-                                           "--duration", "20", "--repeat", "3")),
-    Bench("report", "bench_report", ("--events", "100000", "--runs", "3"), env_url=True),
+                                           "--duration", "15", "--repeat", "3")),
+    Bench("report", "bench_report", ("--events", "50000", "--runs", "3"), env_url=True),
     Bench("detection", "bench_detection", ()),  # its default arguments; it starts its own node
 )
 
