@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from collectors.metrics import TAIL_COUNTERS
 from soc import ecs
 from soc.config import Settings
 from soc.search import Names
@@ -66,7 +67,16 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
                        "agent": {"properties": {"id": _KW, "type": _KW, "version": _KW}},
                        "observer": {"properties": {"name": _KW, "hostname": _KW}},
                        "log": {"properties": {"source": {"properties": {"id": _KW}}}},
-                       "source_type": _KW, "protocol": _KW, "last_event": _DATE},
+                       "source_type": _KW, "protocol": _KW, "last_event": _DATE,
+                       # Every field a collector sends is declared: on a secured cluster its role may
+                       # write documents but not change the mapping, so a new field would be refused.
+                       "rate_per_second": {"type": "double"}, "received_total": _LONG,
+                       "parse_failures_total": _LONG, "dropped_total": _LONG,
+                       "collector": {"properties": {"queued": _LONG, "shipped_total": _LONG,
+                                                    "dead_lettered_total": _LONG,
+                                                    "oldest_unacked_age_seconds": {"type": "double"},
+                                                    "status": _KW}},
+                       "tail": {"properties": {f"{name}_total": _LONG for name in TAIL_COUNTERS}}},
     "soc-rules-state": {"rule_id": _KW, "last_run": _DATE, "duration_ms": _LONG, "hits": _LONG,
                         "errors": _LONG, "last_error": _TEXT, "enabled": {"type": "boolean"}},
     "soc-audit": {"@timestamp": _DATE, "actor": _KW, "action": _KW, "object_type": _KW, "object_id": _KW,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,8 +48,11 @@ def test_collector_ships_over_tls_with_its_credentials(deployment: Deployment, t
     assert generated["ca_file"] == str(bundle / "opensearch-ca.pem")
     assert (bundle / "opensearch-ca.pem").read_text() == Path(admin.opensearch_ca_file or "").read_text()
     assert col_file.stat().st_mode & 0o077 == 0  # it holds a password
-    # the metrics endpoint on a port the system picks, so parallel runs do not collide
-    col_file.write_text(col_file.read_text() + "metrics:\n  listen: 127.0.0.1:0\n")
+    # for the test: metrics on a port the system picks (parallel runs), heartbeats every 0.2 s
+    doc = yaml.safe_load(col_file.read_text())
+    doc["metrics"] = {"listen": "127.0.0.1:0"}
+    doc["collector"]["heartbeat_seconds"] = 0.2
+    col_file.write_text(yaml.safe_dump(doc))
     check = subprocess.run([sys.executable, "-m", "collectors.cli", "check", "-c", str(col_file)],
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
@@ -72,3 +76,11 @@ def test_collector_ships_over_tls_with_its_credentials(deployment: Deployment, t
     assert len(hits) == 25
     assert {h["_source"]["organization"]["id"] for h in hits} == {"so-e2e"}
     assert all(h["_index"].startswith(f".ds-{stream}-") for h in hits)
+    # its heartbeats arrive too (the role's write-only grant on the heartbeats index)
+    beats = f"{p}soc-heartbeats"
+    deadline = time.monotonic() + 20
+    found = 0
+    while not found and time.monotonic() < deadline:
+        service.indices.refresh(index=beats)
+        found = service.count(index=beats, body={"query": {"term": {"organization.id": "so-e2e"}}})["count"]
+    assert found >= 1, collector.log[-20:]
