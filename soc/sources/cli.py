@@ -105,7 +105,9 @@ def _credentials(path: str) -> tuple[str, str]:
         lines = [ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
     except OSError as exc:
         raise Invalid(f"--credentials: cannot read {path}: {exc.strerror}") from None
-    parts = lines[-1].split() if lines else []
+    if not lines:
+        raise Invalid(f"--credentials: {path} is empty: expected 'USER PASSWORD' on its last line")
+    parts = lines[-1].split()
     if len(parts) != 2:
         raise Invalid(f"--credentials: {path}:{len(lines)}: expected 'USER PASSWORD' on the last line")
     return parts[0], parts[1]
@@ -113,10 +115,10 @@ def _credentials(path: str) -> tuple[str, str]:
 
 def cmd_collector_config(args: argparse.Namespace, settings: Settings) -> int:
     url = args.opensearch_url or settings.url
+    user, password = _credentials(args.credentials) if args.credentials else (None, None)
     text = service.collector_config(search.client(settings), search.names(settings), operator(), args.collector,
                                     url, settings.index_prefix, _paths(args))
     files = {f"{args.collector}.yml": text}
-    user, password = _credentials(args.credentials) if args.credentials else (None, None)
     ca_source = args.opensearch_ca or (settings.opensearch_ca_file if url.startswith("https") else None)
     ca_target = None
     if ca_source:
