@@ -120,3 +120,6 @@ def test_identities_need_the_admin_user(deployment: Deployment, monkeypatch: pyt
     assert code == 1 and "OpenSearch refused" in err, err
     code, _, err = run_cli(deployment.admin, monkeypatch, "agencies", "collector-credentials", "no-such")
     assert code == 1 and "'no-such' does not exist" in err, err
+    # the admin makes the missing identity when issuing its first password
+    admin, p = deployment.admin, deployment.admin.index_prefix
+    assert Collector(admin, credentials(admin, monkeypatch, "so-svc")).create(f"{p}logs-web-so-svc", "v1") == 201
