@@ -17,6 +17,8 @@ from soc.search import Names
 
 LOOKUP_FIELDS = ("ip", "domain", "url", "hash")
 CHUNK = 5000  # documents per bulk request; values per lookup clause
+IP_CHUNK = 500  # addresses per lookup query (each costs clauses on the ip_range field; 1024 at most)
+MSEARCH_BATCH = 20
 
 
 def live(now: datetime) -> list[dict[str, Any]]:
@@ -74,14 +76,25 @@ def count(client: OpenSearch, names: Names) -> int:
 
 def lookup(client: OpenSearch, names: Names, values: dict[str, list[str]], now: datetime,
            size: int = 10000) -> list[dict[str, Any]]:
-    """Live indicators one of whose atoms is among ``values`` (lookup field -> values seen)."""
-    found: dict[str, dict[str, Any]] = {}
+    """Live indicators one of whose atoms is among ``values`` (lookup field -> values seen).
+
+    A terms query on the ``ip_range`` field becomes one clause per address (1024 at most per query),
+    so addresses are asked in chunks of ``IP_CHUNK``; all chunks share ``_msearch`` requests.
+    """
+    searches: list[dict[str, Any]] = []
     for fld in LOOKUP_FIELDS:
         vals = values.get(fld) or []
-        for start in range(0, len(vals), CHUNK):
-            body = {"size": size, "query": {"bool": {"filter": [
-                {"terms": {fld: vals[start:start + CHUNK]}}, *live(now)]}}}
-            resp = client.search(index=names.indicators, body=body, ignore_unavailable=True)
+        step = IP_CHUNK if fld == "ip" else CHUNK
+        searches += [{"size": size, "query": {"bool": {"filter": [{"terms": {fld: vals[i:i + step]}}, *live(now)]}}}
+                     for i in range(0, len(vals), step)]
+    found: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(searches), MSEARCH_BATCH):
+        body: list[dict[str, Any]] = []
+        for search in searches[i:i + MSEARCH_BATCH]:
+            body += [{"index": names.indicators, "ignore_unavailable": True}, search]
+        for resp in client.msearch(body=body)["responses"]:
+            if "error" in resp:
+                raise RuntimeError(f"indicator lookup failed: {str(resp['error'])[:300]}")
             for hit in resp["hits"]["hits"]:
                 found[hit["_id"]] = {"id": hit["_id"], **hit["_source"]}
     return list(found.values())

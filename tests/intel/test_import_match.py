@@ -152,3 +152,13 @@ def test_a_too_broad_indicator_is_refused_with_the_reason(isolated: Settings, te
     with pytest.raises(Invalid, match=f"line 2: '{text}' is {reason}"):
         _import(isolated, f"198.51.100.1\n{text}\n", "broad")
     assert intel_store.count(search.client(isolated), search.names(isolated)) == 0
+
+
+def test_a_window_with_thousands_of_distinct_addresses_is_matched(isolated: Settings) -> None:
+    # a lookup on the ip_range field costs a query clause per address: the window's are asked in chunks
+    _import(isolated, "198.51.100.200\n2001:db8::77\n", "big-window")
+    cycle(isolated)
+    crowd = [web_event({"source.ip": f"10.{i // 250}.{i % 250}.1"}) for i in range(2500)]
+    write(isolated, [*crowd, web_event({"source.ip": "198.51.100.200"}), web_event({"source.ip": "2001:db8::77"})])
+    cycle(isolated)
+    assert set(_by_value(intel_alerts(isolated))) == {"198.51.100.200", "2001:db8::77"}
