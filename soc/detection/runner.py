@@ -182,7 +182,9 @@ def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: Det
     for (w, fields), resp in zip(asks, responses, strict=True):
         if "error" in resp:
             continue  # unknown: every rule runs
-        aggs = resp.get("aggregations", {})
+        aggs = resp.get("aggregations")
+        if not aggs:  # the pattern names no index yet (no agency has written this stream)
+            continue
         if w.slot.group == 0:  # a stream's events are counted once, by its first slot
             for tag, bucket in aggs.get("fresh", {}).get("time_tags", {}).get("buckets", {}).items():
                 report.time_tags[tag] = report.time_tags.get(tag, 0) + int(bucket["doc_count"])
