@@ -72,15 +72,22 @@ def search_logs(client: OpenSearch, names: Names, body: dict[str, Any]) -> dict[
     return resp
 
 
+_keys: dict[tuple[str, str], bytes] = {}  # (cluster hosts, index) -> key: it never changes once made
+
+
 def cursor_key(client: OpenSearch, names: Names) -> bytes:
     """The deployment's key for signing cursors: made once, shared by every service process."""
     index = names(SAVED)
+    cache_key = (repr(client.transport.hosts), index)
+    if cache_key in _keys:
+        return _keys[cache_key]
     got = client.get(index=index, id=KEY_ID, ignore=[404])
     if not got.get("found"):
         doc = {"kind": "cursor-key", "key": secrets.token_hex(32), "created": _now()}
         client.index(index=index, id=KEY_ID, body=doc, op_type="create", ignore=[409], refresh="wait_for")
         got = client.get(index=index, id=KEY_ID)
-    return bytes.fromhex(got["_source"]["key"])
+    _keys[cache_key] = bytes.fromhex(got["_source"]["key"])
+    return _keys[cache_key]
 
 
 def _now() -> str:
