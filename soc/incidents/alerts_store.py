@@ -57,7 +57,10 @@ class AlertStore:
         for alert, incident_id in assignments:
             body.append({"update": {"_index": self.index, "_id": alert.id, "if_seq_no": alert.seq_no,
                                     "if_primary_term": alert.primary_term}})
-            body.append({"doc": {"incident_id": incident_id, "grouped": False}})
+            change: dict[str, Any] = {"incident_id": incident_id, "grouped": False}
+            if alert.doc.get("outcome"):  # judged by this run (soc.incidents.outcome)
+                change["outcome"] = alert.doc["outcome"]
+            body.append({"doc": change})
         resp = self.client.bulk(body=body, refresh=refresh)
         return {item["update"]["_id"] for item in resp["items"] if not item["update"].get("error")}
 
@@ -78,6 +81,21 @@ class AlertStore:
         """How many alerts carry one of these incident ids (the source of every incident's alert count)."""
         resp = self.client.count(index=self.index, body={"query": {"terms": {"incident_id": incident_ids}}})
         return int(resp["count"])
+
+    def outcomes(self, incident_ids: list[str]) -> tuple[dict[str, int], list[str]]:
+        """How many alerts of some incidents succeeded, failed... (none judged: unknown), and the reasons
+        of the successes (a few)."""
+        resp = self.client.search(index=self.index, track_total_hits=True, body={
+            "size": 0, "query": {"terms": {"incident_id": incident_ids}},
+            "aggs": {"results": {"terms": {"field": "outcome.result", "size": 10}},
+                     "won": {"filter": {"term": {"outcome.result": "succeeded"}},
+                             "aggs": {"reasons": {"terms": {"field": "outcome.reason", "size": 5}}}}}})
+        aggs = resp.get("aggregations", {})
+        counts = {str(b["key"]): int(b["doc_count"]) for b in aggs.get("results", {}).get("buckets", [])}
+        judged = sum(counts.values())
+        counts["unknown"] = counts.get("unknown", 0) + int(resp["hits"]["total"]["value"]) - judged
+        reasons = sorted(str(b["key"]) for b in aggs.get("won", {}).get("reasons", {}).get("buckets", []))
+        return counts, reasons
 
     def get(self, alert_id: str) -> dict[str, Any]:
         try:

@@ -36,7 +36,7 @@ from typing import Any
 from soc.audit import store as audit_store
 from soc.auth import Principal
 from soc.detection import store
-from soc.incidents import model, policy, sla
+from soc.incidents import model, outcome, policy, sla
 from soc.incidents.alerts_store import PendingAlert
 from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
@@ -188,6 +188,7 @@ def claim(rt: Runtime, pending: list[PendingAlert]) -> dict[str, Work]:
             if known is None or model.parse_time(alert.doc["last_seen"]) > model.parse_time(known.last_seen):
                 unfinished[key] = Plan(alert.doc["incident_id"], key, False, alert.doc["last_seen"])
     plans = plan(rt, fresh, unfinished)
+    outcome.Judge(rt).judge(fresh)  # written with the claim, so a repeated run keeps the first judgement
     claimed = rt.alerts.claim([(a, p.incident_id) for p in plans for a in p.alerts], refresh=True)
     work: dict[str, Work] = {}
     for p in plans:
@@ -218,7 +219,9 @@ def _folder(rt: Runtime, key: str, alerts: list[PendingAlert]) -> Callable[[dict
             new["keys"] = sorted({*new.get("keys", []), key})
         for alert in alerts:
             model.fold_alert(new, alert.doc)
-        new["alert_count"] = rt.alerts.count([doc["id"], *doc.get("merged_from", [])])
+        ids = [doc["id"], *doc.get("merged_from", [])]
+        new["alert_count"] = rt.alerts.count(ids)
+        model.apply_outcome(new, *rt.alerts.outcomes(ids))
         if new != doc:  # a repeated write that changes nothing is not written (nor audited) again
             new["updated"] = model.iso(rt.clock())
         return new
@@ -234,6 +237,7 @@ def _create(rt: Runtime, incident_id: str, w: Work) -> bool:
     for alert in alerts:
         model.fold_alert(doc, alert.doc)
     doc["alert_count"] = rt.alerts.count([incident_id])
+    model.apply_outcome(doc, *rt.alerts.outcomes([incident_id]))
     sla.set_dues(doc, rt.sla)
     breaches = sla.evaluate(doc, now)
     try:

@@ -28,7 +28,12 @@ def _recompute(rt: Runtime, doc: dict[str, Any], severity_floor: int) -> dict[st
     if agg["alert_count"]:
         doc["first_seen"], doc["last_seen"] = agg["first_seen"], agg["last_seen"]
         doc["rule_ids"], doc["tags"], doc["entities"] = agg["rule_ids"], agg["tags"], agg["entities"]
-    rank = max(agg["severity_rank"], severity_floor)
+    counts, reasons = rt.alerts.outcomes([doc["id"], *doc.get("merged_from", [])])
+    state = model.outcome_of(counts)  # recomputed from the alerts, like the severity they raise
+    doc["outcome"], doc["outcome_reasons"] = state, reasons
+    doc["outcome_counts"] = {k: v for k, v in sorted(counts.items()) if v}
+    alert_rank = model.escalated(agg["severity_rank"]) if state == "compromise_likely" else agg["severity_rank"]
+    rank = max(alert_rank, severity_floor)
     if rank:
         doc["severity"] = next(s for s, r in SEVERITY_RANK.items() if r == rank)
         doc["severity_rank"] = rank

@@ -8,7 +8,8 @@ A stored incident (``soc-incidents``, ``_id`` = ``id``)::
      created, updated, acknowledged_at, resolved_at, closed_at, tta_seconds, ttr_seconds,
      history: [{status, at, actor}], comments: [{id, at, author, text}],
      sla: {ack_due, resolve_due, ack_breached, resolve_breached},
-     merged_into, merged_from: [...], merge_state: {...}}
+     merged_into, merged_from: [...], merge_state: {...},
+     outcome, outcome_reasons: [...], outcome_counts: {succeeded, failed, possible, unknown}}
 """
 
 from __future__ import annotations
@@ -115,6 +116,33 @@ def fold_alert(doc: dict[str, Any], alert: dict[str, Any]) -> None:
     doc["entities"] = sorted(set(doc["entities"]) | alert_entities(alert))
 
 
+OUTCOMES = ("compromise_likely", "attempts_failed", "undetermined")
+
+
+def escalated(rank: int) -> int:
+    """The severity rank of a case whose attack likely worked: one step up, at least high."""
+    return min(SEVERITY_RANK["critical"], max(SEVERITY_RANK["high"], rank + 1))
+
+
+def outcome_of(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    if counts.get("succeeded"):
+        return "compromise_likely"
+    return "attempts_failed" if total and counts.get("failed", 0) == total else "undetermined"
+
+
+def apply_outcome(doc: dict[str, Any], counts: dict[str, int], reasons: list[str]) -> None:
+    """The case's outcome from its alerts' (``soc.incidents.outcome``): compromise likely when any
+    succeeded, which raises its severity once; attempts failed when every alert failed."""
+    state = outcome_of(counts)
+    if state == "compromise_likely" and doc.get("outcome") != state:
+        rank = escalated(int(doc["severity_rank"]))
+        doc["severity"], doc["severity_rank"] = next(s for s, r in SEVERITY_RANK.items() if r == rank), rank
+    doc["outcome"] = state
+    doc["outcome_reasons"] = list(reasons)
+    doc["outcome_counts"] = {k: v for k, v in sorted(counts.items()) if v}
+
+
 def _check_patch(doc: dict[str, Any], patch: dict[str, Any]) -> None:
     if doc.get("merged_into"):
         raise Conflict(f"incident {doc['id']} is merged into {doc['merged_into']}; un-merge it first")
@@ -167,4 +195,4 @@ def set_status(doc: dict[str, Any], target: str, actor: str, now: datetime) -> N
 def summary(doc: dict[str, Any]) -> dict[str, Any]:
     """The fields an audit entry records before and after a change."""
     return {k: doc.get(k) for k in ("status", "resolution", "assignee", "severity", "title", "alert_count",
-                                     "merged_into", "merged_from")}
+                                     "merged_into", "merged_from", "outcome")}

@@ -85,7 +85,8 @@ class IncidentService:
     def query(self, who: Principal, f: dict[str, Any]) -> dict[str, Any]:
         filters: list[dict[str, Any]] = list(who.scope_filter())
         for name, field in (("agency", "organization.id"), ("status", "status"), ("severity", "severity"),
-                            ("assignee", "assignee"), ("rule", "rule_ids"), ("tag", "tags"), ("entity", "entities")):
+                            ("assignee", "assignee"), ("rule", "rule_ids"), ("tag", "tags"), ("entity", "entities"),
+                            ("outcome", "outcome")):
             value = f.get(name)
             if value:
                 filters.append({"terms": {field: value if isinstance(value, list) else [value]}})

@@ -16,12 +16,12 @@ from pydantic import ValidationError
 
 from soc import ecs
 from soc.errors import Invalid, SocError
-from soc.incidents import evidence, merging, model
+from soc.incidents import evidence, merging, model, storyline
 from soc.incidents.exceptions import OPS, ExceptionService
 from soc.incidents.schemas import ID_PATTERN, ExceptionIn, IncidentPatch
 from soc.incidents.service import IncidentService
 from soc.incidents.store import Version
-from soc.web import i18n, store
+from soc.web import history, i18n, store
 from soc.web.context import Current, Page, Posted
 from soc.web.rulebook import Rulebook
 
@@ -66,6 +66,7 @@ def incident_page(request: Request, current: Current, incident_id: IncidentId) -
         found = evidence.alerts(rt, who, incident_id, cursor, 20)
         timeline = IncidentService(rt).timeline(who, incident_id, None, 200)
         excs = ExceptionService(rt).search(who, {"incident_id": incident_id, "limit": 50})
+        story = storyline.for_incident(rt, stored.doc)
     except SocError as exc:
         return current.error(exc)
     doc = stored.doc
@@ -80,7 +81,8 @@ def incident_page(request: Request, current: Current, incident_id: IncidentId) -
                                    "rows": event_rows(e, marked)} for e in item["events"]]})
     transitions = sorted(model.TRANSITIONS[doc["status"]])
     return current.render("incident.html", doc=doc, version=str(stored.version), alerts=alerts,
-                          next_alerts=found["next_cursor"], timeline=timeline["items"], exceptions=excs["items"],
+                          next_alerts=found["next_cursor"], timeline=history.lines(current.lang, timeline["items"]),
+                          story=story, story_max=storyline.MAX_ALERTS, exceptions=excs["items"],
                           pivots=pivots(doc), transitions=transitions, resolutions=model.RESOLUTIONS,
                           ops=OPS, fields=sorted(ecs.FIELDS), rule_names={r: book.rules[r].title
                                                                            for r in doc["rule_ids"] if r in book.rules},

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from soc.errors import Invalid, SocError
-from soc.incidents.model import OPEN_STATUSES, RESOLUTIONS, SEVERITIES, STATUSES
+from soc.incidents.model import OPEN_STATUSES, OUTCOMES, RESOLUTIONS, SEVERITIES, STATUSES
 from soc.incidents.service import IncidentService
 from soc.web import i18n, render
 from soc.web.context import Current, Posted, safe_next
@@ -20,7 +20,8 @@ PAGE_SIZE = 50
 SPANS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 QUEUE_SORTS = ("-severity", "created", "-last_seen", "-created", "-alert_count")
 BULK = ("acknowledge", "start", "assign_me", "resolve", "close")
-FILTER_KEYS = ("agency", "severity", "status", "assignee", "rule", "since", "sort", "q", "entity", "breached")
+FILTER_KEYS = ("agency", "severity", "status", "assignee", "rule", "since", "sort", "q", "entity", "breached",
+               "outcome")
 
 
 def _text(request: Request, name: str, limit: int = 128) -> str:
@@ -48,6 +49,8 @@ def filters(request: Request, me: str, now: Any) -> tuple[dict[str, Any], dict[s
             f[name] = shown[name]
     if shown["since"] in SPANS:
         f["since"] = now - SPANS[shown["since"]]
+    if shown["outcome"] in OUTCOMES:  # "attempts_failed": the cases to close together with one resolution
+        f["outcome"] = [shown["outcome"]]
     if shown["breached"] == "1":
         f["breached"] = True
     sort = shown["sort"] if shown["sort"] in QUEUE_SORTS else "-severity"
@@ -89,7 +92,7 @@ def queue(request: Request, current: Current) -> Response:
     return current.render("queue.html", rows=rows, total=result["total"], shown=shown, next_url=next_url,
                           first_url=f"?{urlencode(base)}", paged=bool(cursor), back=urlencode(base),
                           severities=SEVERITIES, statuses=STATUSES, resolutions=RESOLUTIONS, spans=list(SPANS),
-                          sorts=QUEUE_SORTS, bulk_actions=BULK, agencies=_agency_choices(current))
+                          sorts=QUEUE_SORTS, bulk_actions=BULK, outcomes=OUTCOMES, agencies=_agency_choices(current))
 
 
 def _agency_choices(current: Any) -> list[str]:

@@ -97,7 +97,7 @@ class World:
     settings: Settings
     rt: Runtime
     web_source: str
-    incidents: dict[str, str] = field(default_factory=dict)  # "<rule title>|<ip>" -> incident id
+    incidents: dict[str, str] = field(default_factory=dict)  # "<rule title>|<ip>" -> incident id (of its rules)
 
     def incident(self, rule_word: str, ip: str) -> str:
         for key, ident in self.incidents.items():
@@ -136,7 +136,9 @@ def build(settings: Settings, shared: Path | None) -> World:
     for stored in page["items"]:
         doc = stored.doc
         ip = next((e.split("=", 1)[1] for e in doc["entities"] if e.startswith("source.ip=")), "")
-        world.incidents[f"{doc['title']}|{ip}"] = doc["id"]
+        # an attacker's incident collects several rules: it is found by the name of any of them
+        for _, alert in rt.alerts.search([{"term": {"incident_id": doc["id"]}}], 200):
+            world.incidents[f"{alert['rule']['name']}|{ip}"] = doc["id"]
     return world
 
 
