@@ -139,13 +139,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                               "(RFC 9457).")
     app.state.runtime = rt
     from soc.agencies.api import router as agencies_router
+    from soc.campaigns.api import router as campaigns_router
     from soc.hunt.api import router as hunt_router
     from soc.intel.api import router as intel_router
     from soc.reports.api import router as reports_router
     from soc.sources.api import router as sources_router
 
     for router in (incidents.router, alerts.router, exceptions.router, admin.router, agencies_router,
-                   sources_router, reports_router, hunt_router, intel_router):
+                   sources_router, reports_router, hunt_router, intel_router, campaigns_router):
         app.include_router(router, prefix=API_PREFIX, responses={
             401: {"description": "no or bad token"}, 404: {"description": "absent or outside your agencies"},
             422: {"description": "invalid request"}})

@@ -24,7 +24,7 @@ STATIC = Path(__file__).with_name("static")
 
 
 def router() -> APIRouter:
-    from soc.web import views_auth, views_catalog, views_incident, views_queue, views_search
+    from soc.web import views_auth, views_campaigns, views_catalog, views_incident, views_queue, views_search
 
     top = APIRouter(include_in_schema=False)
     pages = APIRouter(prefix=PREFIX)
@@ -35,7 +35,7 @@ def router() -> APIRouter:
     def home() -> Response:
         return render.redirect(f"{PREFIX}/incidents")
 
-    for module in (views_auth, views_queue, views_incident, views_catalog, views_search):
+    for module in (views_auth, views_queue, views_incident, views_catalog, views_search, views_campaigns):
         pages.include_router(module.router)
     top.include_router(pages)
     return top
