@@ -2,7 +2,9 @@
 
 Per source: the last arrival (``event.ingested``) and event time, events per minute over the
 last hour and day (and that against the expected rate), the share of events tagged
-``_parse_failure`` over the day, and the age of the newest heartbeat. The state is
+``_parse_failure`` over the day, the day's "late events" (and times clamped from the future, or
+missing; see the ingest pipeline's time tags: counted, not a state, since a backfill of old files
+is late by design), and the age of the newest heartbeat. The state is
 
 - ``silent``: nothing arrived for ``silence_after_minutes`` (counted from onboarding when the
   source never sent anything);
@@ -46,6 +48,11 @@ class Health:
     rate_day: float = 0.0
     expected_rate: float | None = None
     parse_failure_rate: float | None = None  # share of the last day's events; None when there were none
+    # last day's events that arrived older than the lateness bound (stored, not correlated), whose time
+    # was clamped from the future (a sender's clock ahead), or that had no readable time
+    late_events: int = 0
+    future_events: int = 0
+    timeless_events: int = 0
     heartbeat_age_s: float | None = None
     silent_for_s: float | None = None
 
@@ -67,6 +74,9 @@ def evaluate(source: dict[str, Any], stats: dict[str, Any] | None, beat: dict[st
                expected_rate=source.get("expected_rate"))
     if stats.get("day"):
         h.parse_failure_rate = round(stats.get("day_failures", 0) / stats["day"], 4)
+    h.late_events = int(stats.get("day_late", 0))
+    h.future_events = int(stats.get("day_future", 0))
+    h.timeless_events = int(stats.get("day_no_time", 0))
     beat_at = _time((beat or {}).get("@timestamp"))
     if beat_at is not None:
         h.heartbeat_age_s = round(max(0.0, (now - beat_at).total_seconds()), 1)

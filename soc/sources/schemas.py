@@ -71,6 +71,9 @@ class HealthOut(BaseModel):
     rate_day: float
     expected_rate: float | None
     parse_failure_rate: float | None
+    late_events: int = 0  # last day: older than the lateness bound on arrival (stored, not correlated)
+    future_events: int = 0  # last day: times in the future, clamped to arrival
+    timeless_events: int = 0  # last day: no readable time, arrival time used
     heartbeat_age_s: float | None
     silent_for_s: float | None
 

@@ -110,7 +110,13 @@ def event_stats(client: OpenSearch, index: str, source_ids: list[str], now: date
                 "last_ingested": {"max": {"field": "event.ingested"}},
                 "last_event": {"max": {"field": "@timestamp"}},
                 "hour": {"filter": window(hour)},
-                "day": {"filter": window(day), "aggs": {"failures": {"filter": {"term": {"tags": "_parse_failure"}}}}},
+                "day": {"filter": window(day), "aggs": {
+                    "failures": {"filter": {"term": {"tags": "_parse_failure"}}},
+                    # events whose own time the ingest pipeline flagged: late (not correlated), clamped
+                    # from the future, or missing
+                    "late": {"filter": {"term": {"tags": "_late"}}},
+                    "future": {"filter": {"term": {"tags": "_future_timestamp"}}},
+                    "no_time": {"filter": {"term": {"tags": "_time_missing"}}}}},
             }}}}
     client.indices.refresh(index=index, ignore_unavailable=True)
     resp = client.search(index=index, body=body, ignore_unavailable=True)
@@ -120,7 +126,10 @@ def event_stats(client: OpenSearch, index: str, source_ids: list[str], now: date
             "last_ingested": bucket["last_ingested"].get("value_as_string"),
             "last_event": bucket["last_event"].get("value_as_string"),
             "hour": int(bucket["hour"]["doc_count"]), "day": int(bucket["day"]["doc_count"]),
-            "day_failures": int(bucket["day"]["failures"]["doc_count"])}
+            "day_failures": int(bucket["day"]["failures"]["doc_count"]),
+            "day_late": int(bucket["day"]["late"]["doc_count"]),
+            "day_future": int(bucket["day"]["future"]["doc_count"]),
+            "day_no_time": int(bucket["day"]["no_time"]["doc_count"])}
     return out
 
 

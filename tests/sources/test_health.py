@@ -94,3 +94,31 @@ def test_silence_opens_and_resolves_an_incident(isolated: Settings, tmp_path: Pa
     # resolving happened once: a later healthy check finds no open incident to resolve
     _, later = jobs.run_health(isolated, runtime=rt)
     assert later.resolved == []
+
+
+def test_late_and_future_dated_events_are_reported() -> None:
+    stats = {"last_ingested": _at(1), "last_event": _at(1), "hour": 60, "day": 1440, "day_failures": 0,
+             "day_late": 12, "day_future": 3, "day_no_time": 1}
+    h = health.evaluate(_source(), stats, None, NOW)
+    assert (h.late_events, h.future_events, h.timeless_events) == (12, 3, 1)
+    assert h.state == "healthy"  # counted, not a fault: a backfill of old files is late by design
+
+
+def test_late_events_are_counted_per_source_on_the_real_node(isolated: Settings) -> None:
+    from soc.detection import store as detection_store
+    from soc.sources import store
+
+    client, names = search.client(isolated), search.names(isolated)
+    add_agency(isolated)
+    fw = service.new_source(client, names, ADMIN, "so-test", "syslog", "Edge firewall", protocol="udp",
+                            collector_address="col.example", port=free_port())
+    now = datetime.now(UTC)
+    events = [{"@timestamp": detection_store.iso(t), "organization": {"id": "so-test"},
+               "event": {"dataset": "syslog", "original": f"line {i}"}, "log": {"source": {"id": fw["id"]}}}
+              for i, t in enumerate([now - timedelta(days=9), now - timedelta(days=8), now - timedelta(minutes=1),
+                                     now + timedelta(hours=1)])]
+    detection_store.index_events(client, names, events)
+    stats = store.event_stats(client, names.syslog, [fw["id"]], datetime.now(UTC) + timedelta(minutes=5))[fw["id"]]
+    assert (stats["day_late"], stats["day_future"], stats["day"]) == (2, 1, 4)
+    [h] = health.compute(client, names, [fw])
+    assert h.late_events == 2 and h.future_events == 1
