@@ -24,6 +24,7 @@ from soc.incidents.store import Version
 from soc.web import history, i18n, store
 from soc.web.context import Current, Page, Posted
 from soc.web.rulebook import Rulebook
+from soc.web.views_search import pivot_url
 
 router = APIRouter()
 IncidentId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -53,7 +54,8 @@ def pivots(doc: dict[str, Any]) -> list[dict[str, str]]:
         for value in values:
             query = urlencode({"incident": doc["id"], "field": name, "value": value})
             out.append({"field": name, "value": value, "events": f"/console/events?{query}",
-                        "incidents": "/console/incidents?" + urlencode({"entity": f"{name}={value}", "status": "all"})})
+                        "incidents": "/console/incidents?" + urlencode({"entity": f"{name}={value}", "status": "all"}),
+                        "search": pivot_url(doc, name, value)})
     return out
 
 

@@ -42,6 +42,17 @@ def refine(q: str, field: str, value: Any, keep: bool) -> str:
     return f"({q}) AND {cond}" if q.strip() else cond
 
 
+def pivot_url(incident: dict[str, Any], field: str, value: Any) -> str:
+    """The Search page for one entity of an incident: from a day before it began to an hour after it."""
+    first, last = render.parse(incident.get("first_seen")), render.parse(incident.get("last_seen"))
+    args: dict[str, str] = {"q": f"{field}:{quoted(value)}"}
+    if first and last:
+        args |= {"start": iso(first - timedelta(hours=24)), "end": iso(last + timedelta(hours=1))}
+    else:
+        args["range"] = "7d"
+    return "/console/search?" + urlencode(args)
+
+
 def bars(histogram: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Histogram buckets as SVG rectangles (x, y, width, height in the chart's own units)."""
     if not histogram:

@@ -56,3 +56,13 @@ def test_search_is_scoped_to_the_agency(page: Page, world: w.World) -> None:
     page.goto("/console/search?range=30d&q=")
     expect(page.locator("#search-total")).to_contain_text("0 events")
     assert page.locator("#results tbody tr").count() == 0
+
+
+def test_incident_pivot_opens_the_search_prefilled(page: Page, world: w.World) -> None:
+    login(page, "ana")
+    ident = next(v for k, v in world.incidents.items() if k.endswith("|" + w.HOSTILE_IP))
+    page.goto(f"/console/incidents/{ident}")
+    page.locator(f'li:has(code:text-is("source.ip={w.HOSTILE_IP}")) a.pivot-search').click()
+    page.wait_for_url("**/console/search**")
+    expect(page.locator("#search-q")).to_have_value(f'source.ip:"{w.HOSTILE_IP}"')
+    expect(page.locator("#search-total")).to_contain_text("4 events")  # the day before it, up to an hour after
