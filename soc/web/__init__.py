@@ -24,7 +24,15 @@ STATIC = Path(__file__).with_name("static")
 
 
 def router() -> APIRouter:
-    from soc.web import views_auth, views_campaigns, views_catalog, views_incident, views_queue, views_search
+    from soc.web import (
+        views_auth,
+        views_campaigns,
+        views_catalog,
+        views_incident,
+        views_queue,
+        views_rulelab,
+        views_search,
+    )
 
     top = APIRouter(include_in_schema=False)
     pages = APIRouter(prefix=PREFIX)
@@ -35,6 +43,7 @@ def router() -> APIRouter:
     def home() -> Response:
         return render.redirect(f"{PREFIX}/incidents")
 
+    pages.include_router(views_rulelab.router)  # /rules/lab before the catalog's /rules pages
     for module in (views_auth, views_queue, views_incident, views_catalog, views_search, views_campaigns):
         pages.include_router(module.router)
     top.include_router(pages)

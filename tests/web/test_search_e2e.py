@@ -11,7 +11,8 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from soc.auth import Principal
-from soc.hunt.schemas import SearchIn
+from soc.hunt import preview
+from soc.hunt.schemas import PreviewIn, SearchIn
 from soc.hunt.service import SearchService
 from tests.web import world as w
 from tests.web.conftest import login, shot
@@ -66,3 +67,22 @@ def test_incident_pivot_opens_the_search_prefilled(page: Page, world: w.World) -
     page.wait_for_url("**/console/search**")
     expect(page.locator("#search-q")).to_have_value(f'source.ip:"{w.HOSTILE_IP}"')
     expect(page.locator("#search-total")).to_contain_text("4 events")  # the day before it, up to an hour after
+
+
+def test_rule_lab_previews_a_rule(page: Page, world: w.World) -> None:
+    rule = (w.RULES / "path_traversal.yml").read_text(encoding="utf-8")
+    now = datetime.now(UTC)
+    req = PreviewIn.model_validate({"rule": rule, "from": now - timedelta(days=30), "to": now})
+    want = preview.preview(world.rt.client, world.rt.names, Principal("ana", "analyst", (w.AGENCY,)), req, now)
+    assert want["total"] >= 1
+    login(page, "ana")
+    page.goto("/console/rules")
+    page.locator("#rule-lab").click()
+    page.locator("#lab-rule").fill(rule)
+    page.select_option("#lab-range", "30d")
+    page.locator("#lab-run").click()
+    expect(page.locator("#lab-total")).to_contain_text(f"{want['total']} alerts")
+    expect(page.locator("#lab-entities")).to_contain_text(f"source.ip={w.SCANNER_IP}")
+    page.locator("#lab-rule").fill("title: broken\ndetection: [")
+    page.locator("#lab-run").click()
+    expect(page.locator("#lab-error")).to_contain_text("not a valid Sigma file")
