@@ -107,6 +107,10 @@ FIELDS: dict[str, str] = {
     "user_agent.os.name": "keyword",
     "user_agent.os.version": "keyword",
     "user_agent.device.name": "keyword",
+    # files (a hash a log line names, e.g. an upload or a download): threat-intelligence indicators match them
+    "file.hash.md5": "ci_keyword",
+    "file.hash.sha1": "ci_keyword",
+    "file.hash.sha256": "ci_keyword",
     # service-specific details that have no ECS field
     "soc.parser": "keyword",
     "soc.truncated": "boolean",

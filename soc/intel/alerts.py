@@ -49,7 +49,7 @@ def severity(value: int | None) -> str:
     return "medium" if value is None else "high" if value >= 70 else "medium" if value >= 30 else "low"
 
 
-def _matched(atom: dict[str, Any], flat: dict[str, Any]) -> tuple[str, str] | None:
+def matched(atom: dict[str, Any], flat: dict[str, Any]) -> tuple[str, str] | None:
     """(field, value) of the event that holds the atom."""
     for f in fields_of(atom):
         got = flat.get(f)
@@ -103,7 +103,7 @@ def build(ind: dict[str, Any], hit: dict[str, Any], created: str, window: dict[s
     flat = ecs.flatten(hit.get("_source", {}))
     agency = str(flat.get("organization.id") or "unknown")
     level = severity(ind.get("confidence"))
-    matched = _matched(ind["atoms"][0], flat) or (fields_of(ind["atoms"][0])[0], ind["atoms"][0]["value"])
+    on = matched(ind["atoms"][0], flat) or (fields_of(ind["atoms"][0])[0], ind["atoms"][0]["value"])
     entities = {f: flat[f] for f in ENTITIES if flat.get(f) not in (None, "")}
     when = str(flat.get("@timestamp") or flat.get("event.ingested") or created)
     feed = ind["feed"]
@@ -112,12 +112,12 @@ def build(ind: dict[str, Any], hit: dict[str, Any], created: str, window: dict[s
         "rule": {"id": f"intel:{feed}", "name": f"Threat intelligence: {feed}", "level": level, "author": feed,
                  "reference": [], "tags": ["threat-intel"]},
         "threat": {"tactic": {"name": []}, "technique": {"id": []}, "indicator": _indicator_fields(ind),
-                   "feed": {"name": feed}, "matched": {"field": matched[0], "atomic": matched[1], "how": how}},
+                   "feed": {"name": feed}, "matched": {"field": on[0], "atomic": on[1], "how": how}},
         "severity": level, "severity_rank": SEVERITY_RANK[level], "organization": {"id": agency},
         **_nest(entities), **timing(when, created, window),
         "events": [EventRef(index=hit["_index"], id=hit["_id"])], "event_count": 1,
-        "group_key": f"{matched[0]}={matched[1]}", "first_seen": when, "last_seen": when,
+        "group_key": f"{on[0]}={on[1]}", "first_seen": when, "last_seen": when,
         "window": {"start": when, "end": when},
-        "summary": f"{feed}: {matched[0]} {matched[1]} is indicator {ind['name'][:200]}",
+        "summary": f"{feed}: {on[0]} {on[1]} is indicator {ind['name'][:200]}",
     }
     return alert_id(f"intel:{ind['id']}", hit["_id"]), cast(AlertDoc, doc)

@@ -21,6 +21,7 @@ IP_TYPES = ("ipv4-addr", "ipv6-addr")
 TYPES = (*IP_TYPES, "domain-name", "url", "file")
 HASH_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256"}
 HASH_ALGORITHMS = ("md5", "sha1", "sha256")
+URL_SCHEMES = ("http", "https", "ftp")
 # Networks wider than these would match a large share of all traffic (0.0.0.0/0 is everything).
 MIN_PREFIX = {4: 8, 6: 32}
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -111,10 +112,15 @@ def domain_atom(value: str) -> Atom:
 
 
 def url_atom(value: str) -> Atom:
+    """An http, https or ftp URL; one without a scheme (``host/path``, as some feeds write them) is http."""
     text = value.strip()
+    if "://" not in text and re.match(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?/", text):
+        text = f"http://{text}"
     m = re.match(r"^([a-z][a-z0-9+.-]*)://([^/?#]+)", text, re.IGNORECASE)
     if not m or any(c.isspace() for c in text):
         raise IndicatorError(f"{value!r} is not a URL (scheme://host/...)")
+    if m.group(1).lower() not in URL_SCHEMES:
+        raise IndicatorError(f"{value!r}: only {', '.join(URL_SCHEMES)} URLs are matched")
     if len(text) > 8191:
         raise IndicatorError(f"URL of {len(text)} characters is longer than the 8191 the service indexes")
     host = m.group(2).rsplit("@", 1)[-1].split(":")[0].strip("[]").lower()

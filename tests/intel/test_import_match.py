@@ -162,3 +162,14 @@ def test_a_window_with_thousands_of_distinct_addresses_is_matched(isolated: Sett
     write(isolated, [*crowd, web_event({"source.ip": "198.51.100.200"}), web_event({"source.ip": "2001:db8::77"})])
     cycle(isolated)
     assert set(_by_value(intel_alerts(isolated))) == {"198.51.100.200", "2001:db8::77"}
+
+
+def test_a_file_hash_indicator_matches_an_event_naming_the_file(isolated: Settings) -> None:
+    _import(isolated, stix_bundle(f"[file:hashes.'SHA-256' = '{SHA256}']"), "hashes")
+    cycle(isolated)
+    write(isolated, [web_event({"source.ip": "10.0.0.9", "file.hash.sha256": SHA256.upper()}),
+                     web_event({"source.ip": "10.0.0.9", "file.hash.sha256": "0" * 64})])
+    cycle(isolated)
+    (got,) = intel_alerts(isolated)
+    assert got["threat"]["indicator"]["file"] == {"hash": {"sha256": SHA256}}
+    assert got["threat"]["matched"]["field"] == "file.hash.sha256"

@@ -104,3 +104,10 @@ def test_plain_lists_guess_types_and_csv_reads_columns() -> None:
 def test_values_that_match_everything_or_nothing_are_refused(value: str, reason: str) -> None:
     with pytest.raises(IndicatorError, match=reason):
         guess(value)
+
+
+def test_urls_without_a_scheme_are_http_and_other_schemes_are_refused() -> None:
+    _, found, _ = service.parse("value\nevil.example.com/x/y.php\n", kind="url")
+    assert found[0].atoms[0] == Atom("url", "http://evil.example.com/x/y.php")
+    with pytest.raises(Invalid, match=r"line 2: 'javascript://x\.example\.org/': only http, https, ftp URLs"):
+        service.parse("value\njavascript://x.example.org/\n", kind="url")
