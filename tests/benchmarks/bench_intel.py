@@ -1,0 +1,154 @@
+"""Threat-intelligence matching at scale: ``.venv/bin/python -m tests.benchmarks.bench_intel``.
+
+Loads ``--indicators`` live indicators (default one million: addresses, /24 networks, domains, URLs
+and SHA-256 hashes, generated, through the real import path in chunks), then measures what one
+detection cycle's matching costs (``soc.intel.matching.match_window``: the window's distinct values,
+the indicator lookup, the per-indicator searches) over windows of ``--events`` web events (a 1 s
+window at 1k events/s by default, and a one-minute window of 60 times as many), one event in a
+hundred holding an indicator. The baseline, measured in the same run over the same windows, is the
+same matching with only ``--baseline`` indicators loaded: matching is done from the events' side,
+so its cost should follow the window, not the number of indicators.
+
+A dedicated OpenSearch node is started on a free port in a temporary folder and stopped at the end.
+Figures are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from soc import search
+from soc.auth import Principal
+from soc.config import Settings
+from soc.detection import store
+from soc.intel import matching, service
+from soc.intel import store as intel_store
+from soc.opensearch import bootstrap
+from tests.benchmarks.dedicated import dedicated_node
+from tests.benchmarks.measure import loadavg, spread
+
+ADMIN = Principal("bench", "admin", ("*",))
+CHUNK = 100_000
+
+
+def _address(rng: random.Random) -> str:
+    return f"{rng.randint(11, 90)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+
+
+def indicator_lines(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out: list[str] = []
+    for i in range(n):
+        k = i % 20
+        if k < 12:
+            out.append(_address(rng))
+        elif k == 12:
+            out.append(f"{rng.randint(11, 90)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.0/24")
+        elif k < 17:
+            out.append(f"h{i}.bad{rng.randint(0, 99999)}.com")
+        elif k < 19:
+            out.append(f"http://c{i}.drop{rng.randint(0, 9999)}.net/p/{i}.bin")
+        else:
+            out.append(f"{rng.getrandbits(256):064x}")
+    return out
+
+
+def load(settings: Settings, lines: list[str], feed: str, real_path: bool) -> float:
+    """Imports ``lines``: through ``soc.intel.service`` (``real_path``), or validated the same way but
+    written with plain bulk index requests (the scale step: a million upserts would take the run's
+    time on a shared 2-core machine, and the import is not what this measures)."""
+    client = search.client(settings, serializer=search.OrjsonSerializer())
+    names = search.names(settings)
+    t0 = time.monotonic()
+    for start in range(0, len(lines), CHUNK):
+        text = "\n".join(lines[start:start + CHUNK])
+        if real_path:
+            service.import_text(client, names, ADMIN, text, feed, "list")
+            continue
+        _, found, _ = service.parse(text, "list")
+        now = datetime.now(UTC)
+        docs = [service.document(ind, feed, now, 90) for ind in found]
+        for i in range(0, len(docs), 5000):
+            body: list[dict[str, object]] = []
+            for ident, doc in docs[i:i + 5000]:
+                body += [{"index": {"_index": names.indicators, "_id": ident}},
+                         {**doc, "first_import": now.isoformat(), "retro": {"done": True}}]
+            resp = client.bulk(body=body)
+            assert not resp["errors"], str(resp["items"][0])[:300]
+    client.indices.refresh(index=names.indicators)
+    return time.monotonic() - t0
+
+
+def write_window(settings: Settings, n: int, hits: list[str], seed: int) -> tuple[datetime, datetime]:
+    """``n`` web events from about n/2 distinct addresses, 1 in 100 holding one of ``hits``; their ingest span."""
+    rng = random.Random(seed)
+    client, names = search.client(settings), search.names(settings)
+    start = store.node_now(client)
+    events = []
+    for i in range(n):
+        src = hits[i // 100 % len(hits)] if i % 100 == 7 else f"{rng.randint(91, 120)}.{rng.randint(0, 255)}." \
+                                                                f"{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        events.append({"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": f"agency-{i % 41:02d}"},
+                       "event": {"dataset": "nginx.access", "original": f"GET /p/{i} HTTP/1.1"},
+                       "source": {"ip": src}, "url": {"domain": f"site{i % 300}.example.org", "original": f"/p/{i}"}})
+    for i in range(0, n, 5000):
+        store.index_events(client, names, events[i:i + 5000])
+    return start - timedelta(milliseconds=1), store.node_now(client)
+
+
+def measure(settings: Settings, span: tuple[datetime, datetime], runs: int) -> dict[str, list[float]]:
+    """Milliseconds of each part of ``match_window`` and of the whole, per run; and the alerts made."""
+    client, names = search.client(settings), search.names(settings)
+    out: dict[str, list[float]] = {"values": [], "lookup": [], "events": [], "total": [], "alerts": []}
+    ingested = {"range": {"event.ingested": {"gt": span[0].isoformat(), "lte": span[1].isoformat()}}}
+    window = {"start": span[0].isoformat(), "end": span[1].isoformat()}
+    for _ in range(runs):
+        t0 = time.monotonic()
+        values = matching.window_values(client, names.web, ingested)
+        t1 = time.monotonic()
+        found = intel_store.lookup(client, names, values, datetime.now(UTC))
+        t2 = time.monotonic()
+        alerts = matching.hunt(client, names.web, found, ingested, "bench", window, 500, "window")[0]
+        t3 = time.monotonic()
+        for key, value in (("values", t1 - t0), ("lookup", t2 - t1), ("events", t3 - t2), ("total", t3 - t0)):
+            out[key].append(value * 1000)
+        out["alerts"].append(len(alerts))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--indicators", type=int, default=1_000_000)
+    ap.add_argument("--baseline", type=int, default=1_000)
+    ap.add_argument("--events", type=int, default=1_000)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--heap", default="1g")
+    args = ap.parse_args()
+    lines = indicator_lines(args.indicators, 1)
+    hits = [line for line in lines[:200] if "/" not in line and line.count(".") == 3][:20]
+    with dedicated_node(args.heap) as url:
+        settings = replace(Settings(opensearch_url=url), index_prefix="bench-intel-")
+        bootstrap.init(settings, search.client(settings), search.names(settings))
+        small = write_window(settings, args.events, hits, 2)
+        large = write_window(settings, args.events * 60, hits, 3)
+        print(f"load average before: {loadavg()}")
+        for label, count in (("baseline", args.baseline), ("scale", args.indicators)):
+            have = intel_store.count(search.client(settings), search.names(settings))
+            took = load(settings, lines[have:count], "bench", label == "baseline")
+            total = intel_store.count(search.client(settings), search.names(settings))
+            print(f"{label}: {total:,} live indicators ({count - have:,} imported in {took:.1f} s, "
+                  f"{(count - have) / max(took, 1e-9):,.0f}/s)")
+            for name, span, n in (("1 s window", small, args.events), ("1 min window", large, args.events * 60)):
+                got = measure(settings, span, args.runs)
+                print(f"  {name} ({n:,} events, {got['alerts'][-1]:.0f} alerts), ms min / median / max:")
+                for part in ("total", "values", "lookup", "events"):
+                    print(f"    {part:>6}: {spread(got[part], lambda v: f'{v:,.1f}')}")
+        print(f"load average after: {loadavg()}")
+
+
+if __name__ == "__main__":
+    main()
