@@ -30,6 +30,7 @@ from soc.incidents.runtime import Runtime
 RESULTS = ("succeeded", "failed", "possible", "unknown")
 USUAL_LOOKBACK = timedelta(days=7)  # where a path's usual response size is learnt
 FOLLOW_UP = timedelta(hours=24)  # how long after failures a login from the address counts
+MAX_EVENTS = 20  # of an alert's events, the first ones judged (a correlation keeps up to 50)
 PRIVILEGED = {"sudo_command": "sudo", "su_session": "su", "user_created": "account created"}
 Verdict = tuple[str, str]
 
@@ -69,19 +70,28 @@ class Judge:
         found = self._logins[key]
         return found[0] if found else None
 
-    def auth(self, agency: str, e: dict[str, Any]) -> Verdict | None:
-        action, result = model.dotted(e, "event.action"), model.dotted(e, "event.outcome")
-        address, user = model.dotted(e, "source.ip"), model.dotted(e, "user.name")
-        if action == "ssh_login" and result == "success":
-            return "succeeded", f"SSH login accepted for {user} from {address}"
-        categories = model.dotted(e, "event.category") or []
-        if result == "failure" and "authentication" in categories and address:
-            login = self._login_after(agency, str(address), str(model.dotted(e, "@timestamp")))
-            if login is not None:
-                return "succeeded", (f"after failed attempts, SSH login accepted for {model.dotted(login, 'user.name')}"
-                                     f" from {address} at {login['@timestamp']}")
-            return "failed", "authentication failed, no login from the address followed"
-        return None
+    def auth(self, agency: str, events: list[dict[str, Any]]) -> list[Verdict]:
+        """Accepted logins succeed; failed authentications succeed when a login from the same address
+        followed the first of them (one look-up per address), and fail otherwise."""
+        out: list[Verdict] = []
+        first_failure: dict[str, str] = {}
+        for e in events:
+            action, result = model.dotted(e, "event.action"), model.dotted(e, "event.outcome")
+            address, user = model.dotted(e, "source.ip"), model.dotted(e, "user.name")
+            if action == "ssh_login" and result == "success":
+                out.append(("succeeded", f"SSH login accepted for {user} from {address}"))
+            elif result == "failure" and "authentication" in (model.dotted(e, "event.category") or []) and address:
+                at = str(model.dotted(e, "@timestamp"))
+                known = first_failure.get(str(address))
+                first_failure[str(address)] = at if known is None else min(known, at, key=model.parse_time)
+        for address, since in sorted(first_failure.items()):
+            login = self._login_after(agency, address, since)
+            if login is None:
+                out.append(("failed", "authentication failed, no login from the address followed"))
+            else:
+                out.append(("succeeded", f"after failed attempts, SSH login accepted for "
+                                         f"{model.dotted(login, 'user.name')} from {address} at {login['@timestamp']}"))
+        return out
 
     def privileged(self, agency: str, e: dict[str, Any]) -> Verdict | None:
         action = str(model.dotted(e, "event.action") or "")
@@ -105,9 +115,10 @@ class Judge:
 
     def judge(self, alerts: list[PendingAlert]) -> None:
         """Set ``outcome`` on each alert's document (not stored here: the claim writes it)."""
-        refs = [r for a in alerts for r in a.doc.get("events") or []]
+        sample = {a.id: (a.doc.get("events") or [])[:MAX_EVENTS] for a in alerts}
+        refs = [r for refs in sample.values() for r in refs]
         found = EvidenceStore(self.rt.client, self.rt.names).events(refs) if refs else {}
-        events = {a.id: [found[(r["index"], r["id"])] for r in a.doc.get("events") or []
+        events = {a.id: [found[(r["index"], r["id"])] for r in sample[a.id]
                          if (r.get("index"), r.get("id")) in found] for a in alerts}
         paths: dict[str, set[str]] = defaultdict(set)
         spans: dict[str, list[str]] = {}
@@ -127,11 +138,14 @@ class Judge:
             verdicts: list[Verdict] = []
             web = [e for e in events[a.id] if model.dotted(e, "http.response.status_code") is not None]
             verdicts += self.web(agency, web, sizes.get(agency, {}))
-            for e in events[a.id]:
-                if e in web:
-                    continue
-                v = self.auth(agency, e) or self.privileged(agency, e)
-                verdicts.append(v or ("unknown", ""))
+            rest = [e for e in events[a.id] if model.dotted(e, "http.response.status_code") is None]
+            verdicts += self.auth(agency, rest)
+            for e in rest:
+                v = self.privileged(agency, e)
+                if v is not None:
+                    verdicts.append(v)
+            if rest and len(verdicts) == len(web):  # events of a kind the logs say nothing more about
+                verdicts.append(("unknown", ""))
             a.doc["outcome"] = combine(verdicts)
 
 

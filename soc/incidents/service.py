@@ -225,7 +225,10 @@ class IncidentService:
                     for kind in breaches]
         audit_store.append(self.rt.client, self.rt.names, entries)
         if SEVERITY_RANK[new["severity"]] > SEVERITY_RANK[old["severity"]]:
-            self.rt.publish("incident.escalated", new, previous_severity=old["severity"])
+            # one notification per case and escalation; a likely compromise says why
+            why = {"outcome": new["outcome"], "reasons": new.get("outcome_reasons", [])} \
+                if new.get("outcome") == "compromise_likely" and old.get("outcome") != "compromise_likely" else {}
+            self.rt.publish("incident.escalated", new, previous_severity=old["severity"], **why)
         for kind in breaches:
             self.rt.publish("incident.sla_breach", new, breach=kind)
         return Stored(new, version)

@@ -4,7 +4,8 @@ local receiver. Actors, by source address:
 
 - 127.0.0.10 benign browsing (and an admin's publickey login and sudo);
 - 127.0.0.31 / .32 web probers (404s), 127.0.0.23 attack payloads, 127.0.0.22 a scanner;
-- 127.0.0.51 guesses SSH passwords and gets in; 127.0.0.52 guesses and never does.
+- 127.0.0.51 guesses SSH passwords, gets in as oracle and runs a root shell with sudo;
+  127.0.0.52 guesses and never gets in.
 """
 
 from __future__ import annotations
@@ -66,11 +67,10 @@ class Receiver:
         self.sock.close()
 
 
-def _logger(port: int, pid: int, message: str) -> None:
+def _logger(port: int, pid: int, message: str, tag: str = "sshd") -> None:
     logger = shutil.which("logger") or "/usr/bin/logger"
     subprocess.run([logger, "--rfc5424", "--tcp", "--octet-count", "-n", "127.0.0.1", "-P", str(port),
-                    "-p", "authpriv.info", "-t", "sshd" if "sudo" not in message else "sudo", f"--id={pid}",
-                    "--", message], check=True, timeout=10)
+                    "-p", "authpriv.info", "-t", tag, f"--id={pid}", "--", message], check=True, timeout=10)
 
 
 def ssh_lines() -> list[bytes]:
@@ -83,7 +83,8 @@ def ssh_lines() -> list[bytes]:
                 user = USERS[i % len(USERS)]
                 _logger(rx.port, 5000 + i, f"Failed password for {user} from {who} port {40000 + i} ssh2")
         _logger(rx.port, 5100, f"Accepted password for oracle from {WINNER} port 41000 ssh2")
-        expected = 1 + 28 + 1
+        _logger(rx.port, 5120, "oracle : TTY=pts/1 ; PWD=/home/oracle ; USER=root ; COMMAND=/bin/bash", "sudo")
+        expected = 1 + 28 + 2
         for _ in range(200):
             if len(rx.frames) >= expected:
                 break

@@ -78,6 +78,9 @@ def test_a_guessed_password_escalates_the_case_with_its_reason(rt: Runtime,
     assert won["outcome"] == "compromise_likely" and won["severity"] == "critical", won
     assert any(f"SSH login accepted for oracle from {labelled.WINNER}" in r for r in won["outcome_reasons"])
     assert lost["outcome"] == "attempts_failed" and lost["severity"] == "high" and lost["outcome_reasons"] == []
+    [root_shell] = [d for d in _incidents(rt) if "user.name=oracle" in d["entities"] and not _addresses(d)]
+    assert root_shell["outcome"] == "compromise_likely"  # sudo to root right after the guessed login
+    assert any(f"by oracle after a login from {labelled.WINNER}" in r for r in root_shell["outcome_reasons"])
     assert by_actor["127.0.0.23"]["outcome"] != "compromise_likely"  # a static site answered the payloads as usual
     for alert in _alerts(rt):
         assert alert["outcome"]["result"] in ("succeeded", "failed", "possible", "unknown")
