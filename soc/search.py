@@ -92,6 +92,12 @@ class Names:
                     return rest if is_agency_id(rest) else None
         return None
 
+    def placeholder(self, logical: str) -> str:
+        """An always-empty data stream of a log stream, so that its read pattern names at least one index
+        before any agency wrote (OpenSearch answers a search over a pattern that matches nothing without
+        its aggregations). ``_none`` is no agency id: nothing can be written to it."""
+        return f"{self.prefix}{logical}-_none"
+
     def legacy_stream(self, logical: str) -> str:
         """The single data stream of a log stream that versions before per-agency streams wrote."""
         return f"{self.prefix}{logical}"

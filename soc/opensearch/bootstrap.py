@@ -151,6 +151,10 @@ class Bootstrap:
             streams = self.client.indices.get_data_stream(name=self.names.pattern(stream))["data_streams"]
         except NotFoundError:
             streams = []
+        placeholder = self.names.placeholder(stream)
+        if not any(info["name"] == placeholder for info in streams):
+            self.client.indices.create_data_stream(name=placeholder)
+            self.report.add(f"data stream {placeholder}", "created")
         conflicts: list[str] = []
         for info in streams:
             conflicts += self._check_stream(info, body)
