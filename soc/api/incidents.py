@@ -25,6 +25,7 @@ from soc.incidents.schemas import (
     IncidentPatch,
     MergeIn,
     Metrics,
+    Outcome,
     Page,
     Severity,
     Sort,
@@ -53,10 +54,11 @@ def _out(stored: Stored, status_code: int = 200) -> Response:
 
 def _filters(agency: list[Agency] | None, status: list[Status] | None, severity: list[Severity] | None,
              assignee: str | None, rule: str | None, tag: str | None, entity: str | None, since: When | None,
-             until: When | None, q: str | None, breached: bool | None, include_merged: bool) -> dict[str, Any]:
+             until: When | None, q: str | None, breached: bool | None, include_merged: bool,
+             outcome: list[Outcome] | None = None) -> dict[str, Any]:
     return {"agency": agency, "status": status, "severity": severity, "assignee": assignee, "rule": rule,
             "tag": tag, "entity": entity, "since": since, "until": until, "q": q, "breached": breached,
-            "include_merged": include_merged}
+            "include_merged": include_merged, "outcome": outcome}
 
 
 @router.get("", response_model=IncidentPage, summary="List incidents in the caller's agencies")
@@ -71,9 +73,11 @@ def list_incidents(
     until: Annotated[When | None, Query(description="last seen at or before")] = None,
     q: Annotated[str | None, Query(max_length=200, description="words in title, comments, entities")] = None,
     breached: bool | None = None, include_merged: bool = False,
+    outcome: Annotated[list[Outcome] | None, Query(description="attempts_failed: cases to close together")] = None,
     sort: Sort = "-last_seen", cursor: Cursor = None, limit: Limit = 50,
 ) -> Response:
-    f = _filters(agency, status, severity, assignee, rule, tag, entity, since, until, q, breached, include_merged)
+    f = _filters(agency, status, severity, assignee, rule, tag, entity, since, until, q, breached, include_merged,
+                 outcome)
     page = IncidentService(rt).search(who, f | {"sort": sort, "cursor": cursor, "limit": limit})
     return _json({"items": [incident_dict(s.doc, s.version, full=False) for s in page["items"]],
                   "next_cursor": page["next_cursor"], "total": page["total"]})

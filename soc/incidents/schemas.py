@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 Status = Literal["new", "acknowledged", "in_progress", "resolved", "closed"]
 Resolution = Literal["true_positive", "false_positive", "benign", "duplicate"]
 Severity = Literal["informational", "low", "medium", "high", "critical"]
+Outcome = Literal["compromise_likely", "attempts_failed", "undetermined"]
 Sort = Literal["-last_seen", "last_seen", "-created", "created", "-severity", "severity", "-alert_count"]
 ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 Ident = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -81,6 +82,8 @@ class IncidentOut(BaseModel):
     sla: SlaOut
     merged_into: str | None = None
     merged_from: list[str] = []
+    outcome: Outcome | None = Field(None, description="whether the attacks worked, from the alerts' outcomes")
+    outcome_reasons: list[str] = []
     history: list[HistoryOut] | None = None
     comments: list[CommentOut] | None = None
 

@@ -7,10 +7,12 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from soc.incidents import grouping, policy
 from soc.incidents.runtime import Runtime
 from tests.incidents import labelled
+from tests.incidents.conftest import bearer
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_one_case_per_attacker_none_for_benign_traffic(rt: Runtime, traffic: tup
           f"by attacker {by_attacker}")
 
 
-def test_a_guessed_password_escalates_the_case_with_its_reason(rt: Runtime,
+def test_a_guessed_password_escalates_the_case_with_its_reason(rt: Runtime, api: TestClient, tokens: dict[str, str],
                                                                traffic: tuple[list[str], list[bytes]]) -> None:
     web, ssh = traffic
     labelled.index(rt.settings, "agency-a", web, ssh)
@@ -86,3 +88,15 @@ def test_a_guessed_password_escalates_the_case_with_its_reason(rt: Runtime,
         assert alert["outcome"]["result"] in ("succeeded", "failed", "possible", "unknown")
         if (alert.get("source") or {}).get("ip") == labelled.LOSER:
             assert alert["outcome"]["result"] == "failed"
+    # the cases whose attempts all failed are closed together, with one resolution
+    head = bearer(tokens["analyst_a"])
+    failed = api.get("/api/v1/incidents", params={"outcome": "attempts_failed", "limit": 200}, headers=head).json()
+    ids = [i["id"] for i in failed["items"]]
+    assert lost["id"] in ids and won["id"] not in ids
+    assert all(i["outcome"] == "attempts_failed" for i in failed["items"])
+    done = api.post("/api/v1/incidents/bulk", headers=head,
+                    json={"ids": ids, "action": "resolve", "resolution": "true_positive"})
+    assert done.status_code == 200 and all(item["ok"] for item in done.json()["items"])
+    still = api.get(f"/api/v1/incidents/{won['id']}", headers=head).json()
+    assert still["status"] == "new" and still["outcome"] == "compromise_likely" and still["outcome_reasons"]
+    assert api.get("/api/v1/incidents", params={"outcome": "worked"}, headers=head).status_code == 422
