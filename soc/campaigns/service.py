@@ -1,4 +1,5 @@
-"""Campaigns: an attacking address seen by two or more agencies within a window.
+"""Campaigns: an attacking address, or the user agent of web attacks, seen by two or more agencies
+within a window.
 
 An all-agency reader sees each campaign whole: the entity, its agencies, first and last seen, the
 rules it triggered and the incident ids. A reader scoped to some agencies sees only the part of a
@@ -21,7 +22,8 @@ from soc.incidents.runtime import Runtime
 WINDOW = timedelta(days=7)
 MAX_WINDOW = timedelta(days=90)
 MIN_AGENCIES = 2
-ENTITY_FIELDS = ("source.ip",)
+# (incident field, entity): attacking addresses, and the user agents of web attacks (fingerprints)
+ENTITY_FIELDS = (("entities", "source.ip"), ("fingerprints", "user_agent.original"))
 
 
 def _view(who: Principal, entity: str, agencies: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
@@ -49,8 +51,8 @@ def campaigns(rt: Runtime, who: Principal, since: datetime | None = None, limit:
         raise Invalid(f"since: campaigns look back at most {MAX_WINDOW.days} days")
     store = CampaignStore(rt.client, rt.names)
     items = []
-    for name in ENTITY_FIELDS:
-        for row in store.shared_entities(name, model.iso(start), MIN_AGENCIES):
+    for field, name in ENTITY_FIELDS:
+        for row in store.shared_entities(field, name, model.iso(start), MIN_AGENCIES):
             seen = _view(who, row["entity"], row["agencies"])
             if seen is not None:
                 items.append(seen)

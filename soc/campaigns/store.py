@@ -2,7 +2,8 @@
 
 One aggregation: attacker keys (``@attacker|<agency>|<entity>``) are per agency, so the entity is
 read from the incidents' ``entities`` (``source.ip=…``) and kept when its incidents belong to two or
-more agencies. Each bucket returns, per agency, the incidents (id, rules, seen times) it holds.
+more agencies; user agents likewise from ``fingerprints``. Each bucket returns, per agency, the
+incidents (id, rules, seen times) it holds.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ class CampaignStore:
         self.client = client
         self.names = names
 
-    def shared_entities(self, entity_field: str, since: str, min_agencies: int) -> list[dict[str, Any]]:
-        """Entities of ``entity_field`` with incidents in at least ``min_agencies`` agencies, last seen
-        since ``since``: ``[{entity, agencies: {agency: [incident docs (id, rule_ids, first/last seen)]}}]``."""
+    def shared_entities(self, field: str, entity_field: str, since: str, min_agencies: int) -> list[dict[str, Any]]:
+        """Values ``<entity_field>=…`` of the incidents' ``field`` (entities, fingerprints) with incidents in
+        at least ``min_agencies`` agencies, last seen since ``since``:
+        ``[{entity, agencies: {agency: [incident docs (id, rule_ids, first/last seen)]}}]``."""
         pattern = entity_field.replace(".", "\\.") + "=.*"
         body = {"size": 0, "query": {"bool": {
-                    "filter": [{"range": {"last_seen": {"gte": since}}}, {"prefix": {"entities": entity_field + "="}}],
+                    "filter": [{"range": {"last_seen": {"gte": since}}}, {"prefix": {field: entity_field + "="}}],
                     "must_not": [{"exists": {"field": "merged_into"}}]}},
                 "aggs": {"entities": {
-                    "terms": {"field": "entities", "include": pattern, "size": MAX_ENTITIES},
+                    "terms": {"field": field, "include": pattern, "size": MAX_ENTITIES},
                     "aggs": {"spread": {"cardinality": {"field": "organization.id"}},
                              "enough": {"bucket_selector": {"buckets_path": {"n": "spread"},
                                                             "script": f"params.n >= {int(min_agencies)}"}},

@@ -58,8 +58,9 @@ class AlertStore:
             body.append({"update": {"_index": self.index, "_id": alert.id, "if_seq_no": alert.seq_no,
                                     "if_primary_term": alert.primary_term}})
             change: dict[str, Any] = {"incident_id": incident_id, "grouped": False}
-            if alert.doc.get("outcome"):  # judged by this run (soc.incidents.outcome)
-                change["outcome"] = alert.doc["outcome"]
+            for name in ("outcome", "fingerprints"):  # judged by this run (soc.incidents.outcome)
+                if alert.doc.get(name):
+                    change[name] = alert.doc[name]
             body.append({"doc": change})
         resp = self.client.bulk(body=body, refresh=refresh)
         return {item["update"]["_id"] for item in resp["items"] if not item["update"].get("error")}
@@ -130,7 +131,8 @@ class AlertStore:
             "rule_tags": {"terms": {"field": "rule.tags", "size": 100}},
             "techniques": {"terms": {"field": "threat.technique.id", "size": 100}},
             "tactics": {"terms": {"field": "threat.tactic.name", "size": 100}},
-            "group_keys": {"terms": {"field": "group_key", "size": 100}}, **terms}
+            "group_keys": {"terms": {"field": "group_key", "size": 100}},
+            "fingerprints": {"terms": {"field": "fingerprints", "size": 20}}, **terms}
         self.client.indices.refresh(index=self.index)
         resp = self.client.search(index=self.index, track_total_hits=True, body={
             "size": 0, "query": {"terms": {"incident_id": incident_ids}}, "aggs": aggs})
@@ -147,4 +149,4 @@ class AlertStore:
         return {"alert_count": int(resp["hits"]["total"]["value"]),
                 "first_seen": a["first"].get("value_as_string"), "last_seen": a["last"].get("value_as_string"),
                 "severity_rank": int(a["rank"]["value"] or 0), "rule_ids": sorted(keys("rules")),
-                "tags": sorted(tags), "entities": sorted(entities)}
+                "tags": sorted(tags), "entities": sorted(entities), "fingerprints": sorted(keys("fingerprints"))}

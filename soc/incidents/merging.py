@@ -28,6 +28,7 @@ def _recompute(rt: Runtime, doc: dict[str, Any], severity_floor: int) -> dict[st
     if agg["alert_count"]:
         doc["first_seen"], doc["last_seen"] = agg["first_seen"], agg["last_seen"]
         doc["rule_ids"], doc["tags"], doc["entities"] = agg["rule_ids"], agg["tags"], agg["entities"]
+        doc["fingerprints"] = agg["fingerprints"]
     counts, reasons = rt.alerts.outcomes([doc["id"], *doc.get("merged_from", [])])
     state = model.outcome_of(counts)  # recomputed from the alerts, like the severity they raise
     doc["outcome"], doc["outcome_reasons"] = state, reasons

@@ -9,7 +9,8 @@ A stored incident (``soc-incidents``, ``_id`` = ``id``)::
      history: [{status, at, actor}], comments: [{id, at, author, text}],
      sla: {ack_due, resolve_due, ack_breached, resolve_breached},
      merged_into, merged_from: [...], merge_state: {...},
-     outcome, outcome_reasons: [...], outcome_counts: {succeeded, failed, possible, unknown}}
+     outcome, outcome_reasons: [...], outcome_counts: {succeeded, failed, possible, unknown},
+     fingerprints: ["user_agent.original=…"]}
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # Alert fields that name an entity, copied into the incident's entity list when present.
 ENTITY_FIELDS = ("source.ip", "user.name", "host.name", "url.domain")
 MAX_COMMENT_COUNT = 1000
+MAX_FINGERPRINTS = 20
 PATCHABLE = ("status", "resolution", "assignee", "severity", "title")
 
 
@@ -114,6 +116,8 @@ def fold_alert(doc: dict[str, Any], alert: dict[str, Any]) -> None:
     doc["rule_ids"] = sorted(set(doc["rule_ids"]) | {alert["rule"]["id"]})
     doc["tags"] = sorted(set(doc["tags"]) | alert_tags(alert))
     doc["entities"] = sorted(set(doc["entities"]) | alert_entities(alert))
+    if alert.get("fingerprints"):  # user agents of web alerts, for campaigns (a few: attackers write them)
+        doc["fingerprints"] = sorted(set(doc.get("fingerprints", [])) | set(alert["fingerprints"]))[:MAX_FINGERPRINTS]
 
 
 OUTCOMES = ("compromise_likely", "attempts_failed", "undetermined")

@@ -13,6 +13,7 @@ An alert gets ``outcome: {"result", "reason"}`` where result is one of:
 - ``unknown``: the logs cannot tell (no events kept, or events of another kind).
 
 An alert's result is its events' strongest: any success, else failed when every event failed.
+Web alerts also get ``fingerprints`` (their events' user agents), which campaigns match on.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ RESULTS = ("succeeded", "failed", "possible", "unknown")
 USUAL_LOOKBACK = timedelta(days=7)  # where a path's usual response size is learnt
 FOLLOW_UP = timedelta(hours=24)  # how long after failures a login from the address counts
 MAX_EVENTS = 20  # of an alert's events, the first ones judged (a correlation keeps up to 50)
+MAX_AGENT = 300  # characters of a user agent kept as a fingerprint
 PRIVILEGED = {"sudo_command": "sudo", "su_session": "su", "user_created": "account created"}
 Verdict = tuple[str, str]
 
@@ -147,6 +149,9 @@ class Judge:
             if rest and len(verdicts) == len(web):  # events of a kind the logs say nothing more about
                 verdicts.append(("unknown", ""))
             a.doc["outcome"] = combine(verdicts)
+            agents = sorted({str(ua)[:MAX_AGENT] for e in web if (ua := model.dotted(e, "user_agent.original"))})
+            if agents:  # what campaigns match across agencies besides the address
+                a.doc["fingerprints"] = [f"user_agent.original={ua}" for ua in agents[:5]]
 
 
 def combine(verdicts: list[Verdict]) -> dict[str, str]:

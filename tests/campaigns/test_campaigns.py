@@ -40,6 +40,9 @@ def test_the_same_attackers_in_two_agencies_form_campaigns(rt: Runtime, api: Tes
         assert c["rules"] and c["first_seen"] <= c["last_seen"]
     assert found[f"source.ip={labelled.WINNER}"]["compromise_likely"] is True
     assert f"source.ip={labelled.BENIGN}" not in found
+    agents = [c for e, c in found.items() if e.startswith("user_agent.original=")]
+    assert agents and all(c["agencies"] == ["agency-a", "agency-b"] for c in agents)  # the same tools, two agencies
+    assert not any("Firefox" in e or "Chrome" in e for e in found)  # browsers raised no alert: no fingerprint
 
     mine = api.get("/api/v1/campaigns", headers=bearer(tokens["analyst_a"]))
     assert mine.status_code == 200

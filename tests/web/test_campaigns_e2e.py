@@ -30,6 +30,9 @@ def test_campaigns_page_by_scope(page: Page, world: w.World) -> None:
     row = page.locator(f"#campaigns tr.campaign[data-entity='{entity}']")
     expect(row.locator(".agencies")).to_have_text("agency-a, agency-b")
     expect(row.locator(".incidents a")).to_have_count(2)
+    # the attacker's user agent is a campaign too, shown as the text it is
+    expect(page.locator("#campaigns")).to_contain_text("user_agent.original=<img src=x onerror=alert('own-2')>")
+    assert page.locator("#campaigns [onerror], #campaigns img").count() == 0
     shot(page, "campaigns")
     page.locator("#logout").click()
 
