@@ -74,9 +74,9 @@ def document(ind: Indicator, feed: str, now: datetime, expires_days: float) -> t
     for kind in intel_store.LOOKUP_FIELDS:
         doc[kind] = []
     for a in ind.atoms:
-        value = a.value.lower() if a.type == "url" else a.value
-        doc[LOOKUP[a.type]].append(value if a.type != "ipv4-addr" or "/" in value else f"{value}/32")
-    doc["ip"] = [v if "/" in v else f"{v}/128" for v in doc["ip"]]
+        # one address is an exact term (cheap to look up by the thousand); a network a range
+        kind = "address" if LOOKUP[a.type] == "ip" and "/" not in a.value else LOOKUP[a.type]
+        doc[kind].append(a.value.lower() if a.type == "url" else a.value)
     return ind.ident(feed), doc
 
 

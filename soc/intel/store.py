@@ -1,7 +1,8 @@
 """``soc-indicators``: the only module that reads or writes it.
 
 A document per (feed, indicator), id ``Indicator.ident``. Its atoms are indexed for lookup by kind:
-``ip`` (ip_range, so an event's address finds the networks containing it), ``domain``, ``url``
+``address`` (one address: a window's thousands of addresses are one set query), ``ip`` (a network,
+as ip_range, so an event's address finds the networks containing it), ``domain``, ``url``
 (lower case, as events' ``url.original`` is normalized) and ``hash``. A re-import updates the
 document and keeps ``first_import`` and the retro-hunt state.
 """
@@ -15,7 +16,7 @@ from opensearchpy import OpenSearch
 
 from soc.search import Names
 
-LOOKUP_FIELDS = ("ip", "domain", "url", "hash")
+LOOKUP_FIELDS = ("address", "ip", "domain", "url", "hash")
 CHUNK = 5000  # documents per bulk request; values per lookup clause
 IP_CHUNK = 500  # addresses per lookup query (each costs clauses on the ip_range field; 1024 at most)
 MSEARCH_BATCH = 20
@@ -78,10 +79,12 @@ def lookup(client: OpenSearch, names: Names, values: dict[str, list[str]], now: 
            size: int = 10000) -> list[dict[str, Any]]:
     """Live indicators one of whose atoms is among ``values`` (lookup field -> values seen).
 
-    A terms query on the ``ip_range`` field becomes one clause per address (1024 at most per query),
-    so addresses are asked in chunks of ``IP_CHUNK``; all chunks share ``_msearch`` requests.
+    Exact addresses are one set query per ``CHUNK``; against networks, a terms query on the ``ip_range``
+    field becomes one clause per address (1024 at most per query), so addresses are asked in chunks of
+    ``IP_CHUNK``; all share ``_msearch`` requests.
     """
     searches: list[dict[str, Any]] = []
+    values = {**values, "address": values.get("ip") or []}  # a window's addresses: exact ones and networks
     for fld in LOOKUP_FIELDS:
         vals = values.get(fld) or []
         step = IP_CHUNK if fld == "ip" else CHUNK

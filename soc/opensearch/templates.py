@@ -99,9 +99,10 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
     "soc-agencies": {"id": _KW, "name_vi": _TEXT | {"fields": {"keyword": _KW}},
                      "name_en": _TEXT | {"fields": {"keyword": _KW}}, "timezone": _KW, "contacts": _KW,
                      "collector_address": _KW, "created": _DATE},
-    # Threat-intelligence indicators (soc.intel.store): the atoms to look up as ip (ip_range: an address
-    # is a /32 or /128), domain, url (lower case) and hash; the atoms themselves only in _source.
-    "soc-indicators": {"feed": _KW, "type": _KW, "name": _KW, "ip": {"type": "ip_range"}, "domain": _KW, "url": _KW,
+    # Threat-intelligence indicators (soc.intel.store): the atoms to look up as address (ip), network
+    # (ip_range), domain, url (lower case) and hash; the atoms themselves only in _source.
+    "soc-indicators": {"feed": _KW, "type": _KW, "name": _KW, "address": {"type": "ip"}, "ip": {"type": "ip_range"},
+                       "domain": _KW, "url": _KW,
                        "hash": _KW, "atom_count": _LONG, "atoms": {"type": "object", "enabled": False},
                        "confidence": _LONG, "valid_from": _DATE, "valid_until": _DATE, "first_import": _DATE,
                        "last_import": _DATE, "source_ref": _KW, "description": _TEXT, "tags": _KW,
