@@ -92,7 +92,8 @@ def import_text(client: OpenSearch, names: Names, who: Principal, text: str, fee
     fmt, found, notes = parse(text, fmt, kind, source)
     docs = dict(document(ind, feed, now, expires_days) for ind in found)  # a repeated indicator: the last wins
     result = ImportResult(feed, fmt, read=len(docs), notes=notes)
-    result.expired = sum(1 for d in docs.values() if d["valid_until"] <= now.isoformat().replace("+00:00", "Z"))
+    result.expired = sum(1 for d in docs.values()
+                         if datetime.fromisoformat(d["valid_until"].replace("Z", "+00:00")) <= now)
     first = {"first_import": now.isoformat(), "retro": {"done": False}}
     result.created, result.updated = intel_store.upsert(client, names, [(i, d, first) for i, d in docs.items()])
     audit.append(client, names, [audit.entry(now, who.name, "intel.import", "feed", feed, None,
