@@ -126,7 +126,6 @@ def bench(url: str, args: argparse.Namespace) -> int:
                             "SOC_SCHEDULER": "off"}
         port = args.port or node.free_port()
         server_log = tempfile.NamedTemporaryFile(prefix="soc-bench-api-", suffix=".log", delete=False)  # noqa: SIM115
-        print(f"API server log: {server_log.name}")
         server = subprocess.Popen([sys.executable, "-m", "soc.cli", "serve", "--port", str(port),
                                    "--workers", str(args.workers)], env=env, stdout=subprocess.DEVNULL,
                                   stderr=server_log)
@@ -180,7 +179,9 @@ def bench(url: str, args: argparse.Namespace) -> int:
             server.terminate()
             server.wait(10)
         if server_log is not None and done:
-            os.unlink(server_log.name)  # kept when something failed
+            os.unlink(server_log.name)
+        elif server_log is not None:
+            print(f"API server log kept: {server_log.name}")  # something failed
         bootstrap.remove_prefix(client, settings.index_prefix)
     return 0
 
