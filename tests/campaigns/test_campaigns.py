@@ -4,12 +4,16 @@ agency's analyst sees only their own part of them (never another agency's incide
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
 
 from soc.incidents import grouping
 from soc.incidents.runtime import Runtime
+from soc.main import create_app
 from tests.incidents import labelled
 from tests.incidents.conftest import T0, Alerts, bearer
 
@@ -78,3 +82,28 @@ def test_a_scoped_analyst_sees_only_campaigns_touching_their_agency(rt: Runtime,
     assert api.get("/api/v1/campaigns").status_code == 401
     bad = api.get("/api/v1/campaigns", params={"since": "2020-01-01T00:00:00Z"}, headers=bearer(tokens["admin"]))
     assert bad.status_code == 422 and "90 days" in bad.text
+
+
+def test_fuzzing_the_campaigns_and_outcome_listing_finds_no_server_error(rt: Runtime, alerts: Alerts,
+                                                                         tokens: dict[str, str]) -> None:
+    alerts.add(ip="203.0.113.1", agency="agency-a")
+    alerts.add(ip="203.0.113.1", agency="agency-b")
+    grouping.run(rt)
+    app = create_app(runtime=rt)
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+    operations: list[Any] = [cast(Any, result).ok() for result in schema.get_all_operations()]
+    wanted = [op for op in operations if op.label in ("GET /api/v1/campaigns", "GET /api/v1/incidents")]
+    assert len(wanted) == 2
+    codes: list[int] = []
+    with TestClient(app):
+        for operation in wanted:
+            @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy())
+            def check(case: Any) -> None:
+                for token in (tokens["admin"], tokens["analyst_a"]):
+                    response = case.call(headers=bearer(token))
+                    codes.append(response.status_code)
+                    assert response.status_code < 500, response.text[:300]
+
+            check()
+    assert any(c == 200 for c in codes) and any(c == 422 for c in codes)
