@@ -14,6 +14,9 @@ run to run:
   frames, with its shipped sink settings (``--sink`` overrides them);
 - rsyslog (Debian's, omelasticsearch in bulk mode, see rsyslog_run.py) with each
   ``--rsyslog-workers`` count; the comparison takes its best;
+- raw ``_bulk`` of rsyslog-shaped documents (``--raw-thin`` settings): what the node takes of
+  documents as thin as rsyslog's, so that "collector / rsyslog" can be split into the weight of
+  the documents and the shipper;
 - with ``--secured-home``, the collector again into the secured node started there
   (``soc opensearch start --security``): HTTPS verified with the node's CA, as the agency's
   collector user with its own role (the deployment and identity made with the admin user).
@@ -64,8 +67,12 @@ def lines(n: int, tag: str) -> list[bytes]:
                                                  30000 + i % 30000, tag.encode(), i) for i in range(n)]
 
 
-def bodies(settings: Settings, data: list[bytes]) -> list[bytes]:
-    """The collector's documents for ``data``, with its ids, as uncompressed _bulk bodies of BATCH."""
+def bodies(settings: Settings, data: list[bytes], thin: bool = False) -> list[bytes]:
+    """The collector's documents for ``data``, with its ids, as uncompressed _bulk bodies of BATCH.
+
+    ``thin``: documents shaped like rsyslog's instead (rsyslog_run.CONF's template: time, message,
+    raw text, host, program), so that the weight of a document and the shipper can be told apart.
+    """
     stream = measure.log_stream(settings, "syslog", AGENCY).encode()
     ctx = ParseContext(received_at=datetime.now(UTC), peer_ip="127.0.0.1")
     epoch = os.urandom(16)
@@ -77,6 +84,11 @@ def bodies(settings: Settings, data: list[bytes]) -> list[bytes]:
             event.update({"organization": {"id": AGENCY}, "observer": {"name": "bench"},
                           "agent": {"id": "bench", "type": "soc-collector"}})
             event.setdefault("log", {}).setdefault("source", {})["id"] = "s"
+            if thin:
+                event = {"@timestamp": event.get("@timestamp"), "message": event.get("message"),
+                         "event": {"original": raw.decode(), "dataset": "syslog"},
+                         "host": {"name": event.get("host", {}).get("name")},
+                         "process": {"name": event.get("process", {}).get("name")}}
             doc_id = ids.syslog_id(epoch, "bench", "s", seq, raw)
             head = b'{"create":{"_index":"%s","_id":"%s"}}\n' % (stream, doc_id.encode())
             parts.append(head + orjson.dumps(event) + b"\n")
@@ -176,7 +188,15 @@ def one_run(run: int, base: Settings, data: list[bytes], work: Path, args: argpa
             rate, acked, _ = collector(s, data, work, sink, collector_identity(s))
         result["collector, secured node"], result["collector, secured node, to all acknowledged"] = rate, acked
 
+    def thin(setting: raw_bulk.Setting) -> Callable[[], None]:
+        def go() -> None:
+            with bootstrap.scratch(base, "bench") as s:
+                result[f"thin raw _bulk (rsyslog-shaped documents), {setting.label}"] = raw_bulk.run(
+                    s, bodies(s, data, thin=True), len(data), pattern(s), setting)
+        return go
+
     steps = [raw(raw_bulk.Setting.parse(x)) for x in args.raw] + [ours] + [rsyslog(w) for w in args.rsyslog_workers]
+    steps += [thin(raw_bulk.Setting.parse(x)) for x in args.raw_thin]
     steps += [ours_secured] if args.secured_home else []
     shift = run % len(steps)
     for step in steps[shift:] + steps[:shift]:
@@ -192,12 +212,14 @@ def main() -> None:
     ap.add_argument("--raw", nargs="+", default=list(raw_bulk.DEFAULT_SETTINGS), metavar="N:gzip|N:plain",
                     help="raw _bulk settings to measure (requests in flight : compression)")
     ap.add_argument("--rsyslog-workers", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--raw-thin", nargs="*", default=["2:plain"], metavar="N:gzip|N:plain",
+                    help="raw _bulk of rsyslog-shaped documents with these settings (none: skipped)")
     ap.add_argument("--sink", action="append", default=[], metavar="KEY=VALUE",
                     help="a collector sink setting for the run, e.g. in_flight=1 or gzip=false (repeatable)")
     ap.add_argument("--secured-home", metavar="DIR",
                     help="also ship into the secured node started with 'soc opensearch start --security --home DIR'")
     args = ap.parse_args()
-    for text in args.raw:
+    for text in args.raw + args.raw_thin:
         raw_bulk.Setting.parse(text)  # a wrong setting is refused before anything runs
     sink = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.sink)}
     runs: list[dict[str, float]] = []
@@ -212,6 +234,9 @@ def main() -> None:
             result["best rsyslog"] = max(v for k, v in result.items() if k.startswith("rsyslog"))
             result["collector / best raw _bulk"] = result["collector"] / result["best raw _bulk"]
             result["collector / best rsyslog"] = result["collector"] / result["best rsyslog"]
+            thin_rates = [v for k, v in result.items() if k.startswith("thin")]
+            if thin_rates:
+                result["best rsyslog / best thin raw _bulk"] = result["best rsyslog"] / max(thin_rates)
             if args.secured_home:
                 result["collector, secured / plain node"] = result["collector, secured node"] / result["collector"]
             runs.append(result)
