@@ -9,6 +9,7 @@ A database is reopened when its file changes, so the operator updates it in plac
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,8 @@ DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
     "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20"))
 SHARED = ipaddress.ip_network("100.64.0.0/10")
 SIDES = ("source", "destination")
+log = logging.getLogger(__name__)
+_reported: set[str] = set()
 
 
 def scope(address: str) -> str | None:
@@ -85,10 +88,20 @@ def _open(paths: tuple[Path, ...], stamps: tuple[float, ...]) -> GeoDatabases:
 
 
 def databases(paths: tuple[Path, ...]) -> GeoDatabases | None:
-    """The readers of ``paths`` (cached until a file changes); None when no database is configured."""
+    """The readers of ``paths`` (cached until a file changes); None when no database is configured.
+
+    A database that cannot be read is logged (once per path and reason) and enrichment is left out:
+    detection goes on without geo rather than stopping on a misplaced file.
+    """
     if not paths:
         return None
-    return _open(paths, tuple(p.stat().st_mtime for p in paths))
+    try:
+        return _open(paths, tuple(p.stat().st_mtime for p in paths))
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+        if str(exc) not in _reported:
+            _reported.add(str(exc))
+            log.error("address enrichment is off: cannot read SOC_GEOIP_DATABASES (%s)", exc)
+        return None
 
 
 def enrich(doc: dict[str, Any], db: GeoDatabases | None) -> dict[str, Any]:

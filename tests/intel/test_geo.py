@@ -65,3 +65,13 @@ def test_alerts_carry_geo_beside_public_addresses(isolated: Settings, db_path: P
     doc = by["203.0.113.10"]
     assert "geo" not in doc["source"] and "as" not in doc["source"]
     assert doc["labels"] == {"source_ip_scope": "documentation"}
+
+
+def test_an_unreadable_database_leaves_enrichment_out_and_says_so(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "broken.mmdb").write_bytes(b"not a database")
+    for path in (tmp_path / "absent.mmdb", tmp_path / "broken.mmdb"):
+        assert geo.databases((path,)) is None
+    assert sum("address enrichment is off" in r.message for r in caplog.records) == 2
+    doc: dict[str, Any] = {"source": {"ip": "10.0.0.1"}}
+    assert geo.enrich(doc, None) == {"source": {"ip": "10.0.0.1"}, "labels": {"source_ip_scope": "private"}}
