@@ -60,7 +60,8 @@ def _attribute(attr: Any, event: str, n: int, level: Any, skipped: Counter[str])
         raise IndicatorError(f"{where}: {exc}") from None
     return Indicator((one,), where, confidence=CONFIDENCE.get(str(level)), valid_from=first, valid_until=last,
                      description=str(attr.get("comment") or "")[:1000], source_ref=str(attr.get("uuid") or ""),
-                     tags=[str(t.get("name")) for t in attr.get("Tag") or [] if isinstance(t, dict)])
+                     tags=[str(t.get("name")) for t in attr.get("Tag") or [] if isinstance(t, dict)]
+                     if isinstance(attr.get("Tag"), list) else [])
 
 
 def parse(doc: Any) -> tuple[list[Indicator], list[str]]:

@@ -7,6 +7,7 @@ result's notes, never dropped silently.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ def parse(text: str, fmt: str = "auto", kind: str | None = None, source: str = "
             found, notes = lists.parse_csv(text, kind) if fmt == "csv" else lists.parse_plain(text, kind)
     except IndicatorError as exc:
         raise Invalid(f"{source}: {exc}; nothing was imported") from None
+    except (csv.Error, RecursionError, TypeError, AttributeError) as exc:  # shapes no reader expects
+        raise Invalid(f"{source}: not a readable {fmt} file ({type(exc).__name__}: {exc}); nothing was imported"
+                      ) from None
     return fmt, found, notes
 
 

@@ -132,7 +132,7 @@ def _object(obj: Any, n: int) -> tuple[list[Indicator], list[str]]:
     except IndicatorError as exc:
         raise IndicatorError(f"{where}: {exc}") from None
     text = str(obj.get("description") or obj.get("name") or "")[:1000]
-    labels = [str(x) for x in obj.get("labels") or [] if isinstance(x, str)]
+    labels = [x for x in obj.get("labels") or [] if isinstance(x, str)] if isinstance(obj.get("labels"), list) else []
     return [Indicator(atoms, where, description=text, source_ref=obj["id"], tags=labels, **common)  # type: ignore[arg-type]
             for atoms in alternatives], []
 

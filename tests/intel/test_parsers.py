@@ -111,3 +111,14 @@ def test_urls_without_a_scheme_are_http_and_other_schemes_are_refused() -> None:
     assert found[0].atoms[0] == Atom("url", "http://evil.example.com/x/y.php")
     with pytest.raises(Invalid, match=r"line 2: 'javascript://x\.example\.org/': only http, https, ftp URLs"):
         service.parse("value\njavascript://x.example.org/\n", kind="url")
+
+
+@pytest.mark.parametrize("text", ["value\nx\x00y.example.org\n", "[" * 100000, '{"Event": {"Attribute": [{"type": '
+                                  '"domain", "value": "a.example.org", "Tag": 5}], "Object": [{"Attribute": 3}]}}',
+                                  '{"type": "bundle", "objects": [{"type": "indicator", "id": "indicator--1", '
+                                  '"pattern": "[url:value = \'http://a.example.org/\']", "labels": 7}]}'])
+def test_odd_shapes_are_refused_or_read_never_a_crash(text: str) -> None:
+    try:
+        service.parse(text)
+    except Invalid as exc:
+        assert "nothing was imported" in str(exc)
