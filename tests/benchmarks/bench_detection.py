@@ -105,6 +105,28 @@ def make_events(n: int, tag: str) -> tuple[list[tuple[str, dict[str, Any]]], lis
     return docs, attacks
 
 
+def bursts(attackers: int = 10) -> list[tuple[str, dict[str, Any]]]:
+    """Attackers whose correlations fire: per address 30 404s within 30 s (client error burst) and 12
+    failed SSH passwords within 60 s (brute force), at times spread over the last minute."""
+    now = datetime.now(UTC)
+    ctx = ParseContext(timezone="UTC", received_at=now)
+    docs: list[tuple[str, dict[str, Any]]] = []
+    for a in range(attackers):
+        ip = f"198.18.{a}.{7 + a}"
+        for k in range(30):
+            when = now - timedelta(seconds=55 - k)
+            raw = (f'{ip} - - [{when:%d/%b/%Y:%H:%M:%S} +0000] "GET /old/{k}.html HTTP/1.1" 404 153 "-" '
+                   f'"{AGENTS[a % len(AGENTS)]}"').encode()
+            docs.append((f"burst-web-{a}-{k}", {**parse("nginx", raw, ctx), "organization": {"id": f"agency-{a:02d}"}}))
+        for k in range(12):
+            when = now - timedelta(seconds=58 - 4 * k)
+            raw = (f"{when:%b} {when.day:>2} {when:%H:%M:%S} host{a} sshd[{4000 + k}]: Failed password for root "
+                   f"from {ip} port {40000 + k} ssh2").encode()
+            docs.append((f"burst-ssh-{a}-{k}", {**parse("syslog", raw, ctx),
+                                                "organization": {"id": f"agency-{a:02d}"}}))
+    return docs
+
+
 def load_rules(public: bool = True) -> list[Result]:
     paths = [ROOT / "rules"]
     if public and SIGMA.is_dir():
@@ -130,6 +152,7 @@ def _singles(compiled: list[Result], stream: str) -> list[Compiled]:
 def bench_batched(settings: Settings, compiled: list[Result], events: int, runs: int, concurrency: int) -> None:
     client, names = search.client(settings), search.names(settings)
     docs, _ = make_events(events, "b")
+    docs += bursts()  # so that the correlation step (d) has groups to fetch and episodes to report
     began = store.node_now(client)
     store.index_documents(client, names, docs, chunk=5000)
     end = store.node_now(client)
