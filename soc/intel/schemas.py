@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class ImportOut(BaseModel):
@@ -42,9 +42,15 @@ class IndicatorPage(BaseModel):
     items: list[IndicatorOut]
 
 
+IndicatorId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+FeedName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
 class RemoveIn(BaseModel):
-    ids: list[str] = Field(default_factory=list, max_length=10000)
-    feed: str | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[IndicatorId] = Field(default_factory=list, max_length=10000, description="ids as listed")
+    feed: FeedName | None = Field(default=None, description="or every indicator of this feed")
 
 
 class RemoveOut(BaseModel):

@@ -115,6 +115,7 @@ def listing(client: OpenSearch, names: Names, who: Principal, feed: str | None =
 def remove(client: OpenSearch, names: Names, who: Principal, ids: list[str] | None = None,
            feed: str | None = None) -> int:
     who.require_admin(global_scope=True)
+    ids = [i for i in ids or [] if i]
     if not ids and not feed:
         raise Invalid("name the indicators to remove (ids) or a feed")
     gone = intel_store.remove(client, names, ids, feed)
