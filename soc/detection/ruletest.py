@@ -8,7 +8,9 @@ Beside ``rule.yml`` lives ``rule.events.yml``::
     nomatch:                    # each case must produce none
       - {...}
 
-Each case gets its own agency (``organization.id``), so cases never see each other.
+A case of a correlation gets its own agency (its own data stream), so cases never see each other.
+The cases of single-event rules share one agency: such an alert names the one event it matched,
+which tells its case (a data stream per case would make every search fan out to as many shards).
 """
 
 from __future__ import annotations
@@ -62,10 +64,14 @@ def _stamp(event: dict[str, Any], agency: str, when: datetime) -> dict[str, Any]
     return doc
 
 
+SHARED_AGENCY = "cases"
+
+
 def run(client: OpenSearch, names: Names, compiled: list[Result]) -> list[CaseResult]:
     results: list[CaseResult] = []
-    plan: dict[str, tuple[LoadedRule, str]] = {}
-    events: list[dict[str, Any]] = []
+    plan: dict[str, tuple[LoadedRule, str]] = {}  # case key -> (rule, label)
+    docs: list[tuple[str, dict[str, Any]]] = []
+    case_of: dict[str, str] = {}  # event id -> case key (cases of single-event rules)
     now = datetime.now(UTC)
     done: set[Path] = set()
     hidden = referenced_ids(compiled)
@@ -90,10 +96,13 @@ def run(client: OpenSearch, names: Names, compiled: list[Result]) -> list[CaseRe
             continue
         for kind, cases in _cases(efile).items():
             for n, case in enumerate(cases, 1):
-                agency = f"case-{len(plan)}"
-                plan[agency] = (main.rule, f"{kind} #{n}")
-                events += [_stamp(e, agency, now - timedelta(seconds=len(case) - i)) for i, e in enumerate(case)]
-    store.index_events(client, names, events)
+                key = f"case-{len(plan)}"
+                plan[key] = (main.rule, f"{kind} #{n}")
+                agency = key if main.rule.is_correlation else SHARED_AGENCY
+                for i, e in enumerate(case):
+                    case_of[f"{key}-{i}"] = key
+                    docs.append((f"{key}-{i}", _stamp(e, agency, now - timedelta(seconds=len(case) - i))))
+    store.index_documents(client, names, docs)
     end = store.node_now(client)
     report = CycleReport()
     ds = DetectionSettings(settle_s=0)
@@ -101,10 +110,13 @@ def run(client: OpenSearch, names: Names, compiled: list[Result]) -> list[CaseRe
         run_window(client, names, stream, compiled, end - timedelta(hours=1), end, ds, report)
     fired: dict[tuple[str, str], int] = {}
     for alert in store.alerts_by_org(client, names):
-        key = (alert["rule"]["id"], alert["organization"]["id"])
-        fired[key] = fired.get(key, 0) + 1
-    for agency, (rule, label) in plan.items():
-        n = fired.get((rule.id, agency), 0)
+        org = str(alert["organization"]["id"])
+        keys = {case_of.get(str(ref.get("id"))) for ref in alert.get("events") or []} \
+            if org == SHARED_AGENCY else {org}
+        for owner in keys - {None}:
+            fired[(alert["rule"]["id"], str(owner))] = fired.get((alert["rule"]["id"], str(owner)), 0) + 1
+    for key, (rule, label) in plan.items():
+        n = fired.get((rule.id, key), 0)
         expect = label.startswith("match")
         ok = (n > 0) == expect and rule.id not in report.errors
         wanted = "some" if expect else "none"

@@ -111,7 +111,7 @@ TRICKY = [  # raw lines and URLs that probe case, escapes, NUL and long values
 def _web(uri: str, line: str, n: int) -> dict[str, Any]:
     from urllib.parse import unquote
 
-    return {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": f"dsl-{n}"},
+    return {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "dsl-tricky"},
             "event": {"dataset": "nginx.access", "original": line}, "source": {"ip": f"192.0.2.{n % 250}"},
             "http": {"request": {"method": "GET"}, "response": {"status_code": 200}},
             "url": {"original": uri, "decoded": {"original": unquote(uri)}, "path": uri.split("?")[0]},
@@ -234,10 +234,10 @@ def _probe_leaves(settings: Settings, compiled: list[convert.Result]) -> tuple[i
     client, names = search.client(settings), search.names(settings)
     leaves = _moved_leaves(compiled)
     events: list[dict[str, Any]] = []
-    for n, (stream, leaf, pattern) in enumerate(leaves):
+    for stream, leaf, pattern in leaves:
         hit = _literal(pattern, "Xy").swapcase()
         for value in (hit, hit[:len(hit) // 2] + hit[len(hit) // 2 + 1:]):
-            doc: dict[str, Any] = {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": f"p{n}"},
+            doc: dict[str, Any] = {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "probes"},
                                    "event": {"dataset": "nginx.access" if stream == "logs-web" else "syslog"}}
             _set(doc, leaf.field, value)
             events.append(doc)
