@@ -17,7 +17,8 @@ from soc.detection.settings import DetectionSettings
 from tests.detection.test_engine import _alerts, _index, _web
 
 ROOT = Path(__file__).resolve().parents[2]
-DS = DetectionSettings(settle_s=0, first_lookback_s=600, rule_groups=3)
+# No re-checked stretch: these tests count exactly which windows saw which event.
+DS = DetectionSettings(settle_s=0, first_lookback_s=600, rule_groups=3, recheck_s=0)
 
 
 def _rules(tmp_path: Path, n: int) -> list[convert.Result]:
