@@ -6,6 +6,7 @@ either), one per page of fetches, one for the episodes' counts."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,25 +48,36 @@ class Item:
         self.probe = Probe(self.corr, self.must_not)
 
 
-def _probe(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written) -> None:
+def _pages(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written,
+           body: Callable[[Item, dict[str, Any] | None], dict[str, Any]],
+           read: Callable[[Item, dict[str, Any]], dict[str, Any] | None], max_pages: int) -> list[Item]:
+    """Composite aggregations of several correlations paged together: each round asks every item's next
+    page in one _msearch. A reader that raises marks its rule failed. Returns the items still unfinished
+    after ``max_pages`` rounds."""
     pending: list[tuple[Item, dict[str, Any] | None]] = [(it, None) for it in items]
-    for _ in range(correlation.PROBE_PAGES):
+    for _ in range(max_pages):
         if not pending:
-            return
-        requests = [(it.index, correlation.probe_body(it.corr, it.start, it.end, it.must_not, after))
-                    for it, after in pending]
+            return []
+        requests = [(it.index, body(it, after)) for it, after in pending]
         responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
         nxt: list[tuple[Item, dict[str, Any] | None]] = []
         for (it, _), resp in zip(pending, responses, strict=True):
             try:
-                after = correlation.read_probe(it.probe, resp)
+                after = read(it, resp)
             except RuntimeError as exc:
                 out.errors[it.corr.rule.id] = str(exc)
                 continue
             if after:
                 nxt.append((it, after))
         pending = nxt
-    for it, _ in pending:  # more new groups than the pages allow: the rest is not judged this cycle
+    return [it for it, _ in pending]
+
+
+def _probe(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written) -> None:
+    unfinished = _pages(client, items, ds, out,
+                        lambda it, after: correlation.probe_body(it.corr, it.start, it.end, it.must_not, after),
+                        lambda it, resp: correlation.read_probe(it.probe, resp), correlation.PROBE_PAGES)
+    for it in unfinished:  # more new groups than the pages allow: the rest is not judged this cycle
         it.probe.incomplete = True
         out.errors[it.corr.rule.id] = f"more than {correlation.PROBE_PAGES * correlation.PROBE_PAGE} new groups"
 
@@ -73,21 +85,9 @@ def _probe(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Wr
 def _candidates(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written) -> None:
     """Keep, in each probe, only the groups that could fire (``correlation.could_fire``)."""
     keep: dict[int, set[Group]] = {id(it): set() for it in items}
-    pending: list[tuple[Item, dict[str, Any] | None]] = [
-        (it, None) for it in items if it.probe.buckets and it.corr.rule.id not in out.errors]
-    while pending:
-        requests = [(it.index, correlation.candidates_body(it.probe, after)) for it, after in pending]
-        responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
-        nxt: list[tuple[Item, dict[str, Any] | None]] = []
-        for (it, _), resp in zip(pending, responses, strict=True):
-            try:
-                after = correlation.read_candidates(it.probe, resp, keep[id(it)])
-            except RuntimeError as exc:
-                out.errors[it.corr.rule.id] = str(exc)
-                continue
-            if after:
-                nxt.append((it, after))
-        pending = nxt
+    probed = [it for it in items if it.probe.buckets and it.corr.rule.id not in out.errors]
+    _pages(client, probed, ds, out, lambda it, after: correlation.candidates_body(it.probe, after),
+           lambda it, resp: correlation.read_candidates(it.probe, resp, keep[id(it)]), 10_000)
     for it in items:
         groups = keep[id(it)]
         for group in [g for g in it.probe.buckets if g not in groups]:
