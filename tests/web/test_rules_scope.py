@@ -39,6 +39,8 @@ def _alerts_of(world: w.World, agency: str) -> int:
 
 
 def test_rule_hits_are_counted_within_the_readers_agencies(http: httpx.Client, world: w.World) -> None:
+    # rule states are written without a refresh (the console can lag a second): make them visible
+    world.rt.client.indices.refresh(index=world.rt.names.rules_state)
     states = detection_store.rule_states(world.rt.client, world.rt.names)
     total = sum(int(s.get("hits", 0)) for s in states.values())
     assert total > 0 and _alerts_of(world, w.AGENCY) > 0 and _alerts_of(world, "agency-b") == 0
