@@ -3,18 +3,18 @@ into the agencies' data streams the way every writer does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from soc import search, users_store
 from soc.config import Settings
 from soc.detection import store as detection_store
 from soc.incidents.runtime import Runtime
-from soc.main import create_app
+from tests.incidents.conftest import api, bearer  # the app on this package's runtime, and the header
+
+__all__ = ["api", "bearer"]
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -56,12 +56,3 @@ def tokens(rt: Runtime) -> dict[str, str]:
         "collector": users_store.create_token(c, n, "col", "collector", ["agency-a"]),
     }
 
-
-@pytest.fixture()
-def api(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime=rt)) as client:
-        yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
