@@ -61,13 +61,17 @@ class Pki:
         return self.folder / "admin-key.pem"
 
 
-def _openssl(args: list[str], what: str) -> None:
+def openssl(args: list[str], what: str, error: type[Exception] = NodeError) -> None:
+    """Run the openssl command; a missing command or a failure raises ``error`` saying which and why."""
     try:
         proc = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=120, check=False)
     except FileNotFoundError:
-        raise NodeError("the openssl command is not installed: install the Debian package 'openssl'") from None
+        raise error("the openssl command is not installed: install the Debian package 'openssl'") from None
     if proc.returncode != 0:
-        raise NodeError(f"openssl could not make {what}: {proc.stderr.strip()[:300]}")
+        raise error(f"openssl could not make {what}: {proc.stderr.strip()[:300]}")
+
+
+_openssl = openssl
 
 
 def _key(path: Path) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
 from soc.errors import Invalid
+from soc.opensearch import certs
 
 VALID_DAYS = 825
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:\-]{0,252}$")
@@ -32,12 +32,7 @@ def ca_files(folder: Path) -> tuple[Path, Path]:
 
 
 def _openssl(args: list[str], what: str) -> None:
-    try:
-        proc = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=120, check=False)
-    except FileNotFoundError:
-        raise Invalid("the openssl command is not installed: install the Debian package 'openssl'") from None
-    if proc.returncode != 0:
-        raise Invalid(f"openssl could not make {what}: {proc.stderr.strip()[:300]}")
+    certs.openssl(args, what, Invalid)
 
 
 def file_names(host: str) -> tuple[str, str]:
