@@ -57,8 +57,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from collectors.contract.names import AGENCY_ID_RULE, is_agency_id
 from collectors.fileconfig import FileOptions, file_source
-from soc.search import AGENCY_ID_RULE, is_agency_id
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from collectors import __version__
 from collectors.config import CollectorConfig
+from collectors.contract.ids import heartbeat_id
 from collectors.metrics import Metrics
 from collectors.sink import BulkSink
 
@@ -59,7 +60,7 @@ class Heartbeat:
             since, before = self._last.get(source.id, (self.metrics_started(), 0))
             elapsed = max(now - since, 1e-6)
             self._last[source.id] = (now, stats["received"])
-            out.append((f"heartbeat.{self.config.collector_id}.{source.id}", {
+            out.append((heartbeat_id(self.config.collector_id, source.id), {
                 "kind": "heartbeat",
                 "@timestamp": _iso(time.time()),
                 "organization": {"id": self.config.organization_id},

@@ -29,6 +29,7 @@ import orjson
 
 from collectors import __version__
 from collectors.config import CollectorConfig, SourceConfig
+from collectors.contract.names import LOG_STREAMS, StreamNames
 from collectors.heartbeat import Heartbeat
 from collectors.metrics import Metrics, MetricsServer
 from collectors.offsets import OffsetStore
@@ -37,7 +38,6 @@ from collectors.queue import DiskQueue, QueueStopped
 from collectors.sink import BulkSink
 from collectors.sources.syslog import Frame, StreamListener, UdpListener, listener
 from collectors.sources.tail import FileTailer
-from soc.search import LOG_STREAMS, Names
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _fallback(raw: bytes, ctx: ParseContext, error: Exception) -> dict[str, Any]
 class Collector:
     def __init__(self, config: CollectorConfig) -> None:
         self.config = config
-        self.names = Names(config.opensearch.index_prefix)
+        self.names = StreamNames(config.opensearch.index_prefix)
         self.metrics = Metrics(unhealthy_after=config.sink.unhealthy_after_seconds)
         self.queue = DiskQueue(config.queue_dir, config.collector_id, config.queue_max_bytes, config.segment_bytes)
         self.metrics.recovered(self.queue.depth)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from collectors import ids
+from collectors.contract import ids
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from collectors.config import CollectorConfig, CollectorConfigError, OpenSearchConfig, SourceConfig, load_config
+from collectors.contract.names import AGENCY_ID_RULE, is_agency_id
 from collectors.fileconfig import FileOptions
 from collectors.offsets import CorruptOffsets
 from collectors.sources.tracked import Tracked
-from soc.search import AGENCY_ID_RULE, is_agency_id
 
 TYPES = ("nginx", "apache", "nginx-json", "syslog")
 

@@ -39,9 +39,9 @@ import orjson
 
 from collectors.bulk import BulkClient, Item, Outcome, RequestFailed
 from collectors.config import CollectorConfig
+from collectors.contract.names import StreamNames
 from collectors.metrics import Metrics
 from collectors.queue import Batch, DiskQueue, Record
-from soc.search import Names
 
 __all__ = ["BulkSink", "RequestFailed"]
 
@@ -75,7 +75,7 @@ class BulkSink:
         self.queue = queue
         self.metrics = metrics
         self.bulk = BulkClient(config, metrics)
-        self.deadletter_index = Names(config.opensearch.index_prefix).deadletter(config.organization_id)
+        self.deadletter_index = StreamNames(config.opensearch.index_prefix).deadletter(config.organization_id)
         self._deadletter_ready = False
         self._file_lock = threading.Lock()
         self.stop_event = threading.Event()

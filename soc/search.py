@@ -1,4 +1,5 @@
-"""The OpenSearch client and the names of every index and data stream (the only place they are spelled)."""
+"""The OpenSearch client and the names of every index and data stream (the only place they are spelled;
+the log streams, dead letters and heartbeats a collector writes are named by collectors.contract.names)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,23 @@ import orjson
 from opensearchpy import OpenSearch
 from opensearchpy.serializer import JSONSerializer
 
+from collectors.contract.names import AGENCY_ID_PATTERN as AGENCY_ID_PATTERN
+from collectors.contract.names import AGENCY_ID_RULE as AGENCY_ID_RULE
+from collectors.contract.names import DEADLETTER as DEADLETTER
+from collectors.contract.names import HEARTBEATS, StreamNames
+from collectors.contract.names import LOG_STREAMS as LOG_STREAMS
+from collectors.contract.names import check_agency_id as check_agency_id
+from collectors.contract.names import is_agency_id as is_agency_id
+from collectors.contract.names import logical_stream as logical_stream
 from soc.config import Settings
 
-# Logical names; the physical name adds the deployment's prefix (tests use their own).
-# A log stream is logical (type-dataset): each agency writes its own data stream of it,
-# ``logs-syslog-<agency>`` (type-dataset-namespace), and readers name every agency's at once with
-# the pattern ``logs-syslog-*``. The agency of an event is the namespace it was written to.
-LOG_STREAMS = ("logs-syslog", "logs-web")
+# Logical names; the physical name adds the deployment's prefix (tests use their own). The log streams,
+# agency ids and the names a collector writes are the collectors' contract (collectors.contract.names).
 SYSTEM_INDICES = (
     "soc-alerts",
     "soc-incidents",
     "soc-sources",
-    "soc-heartbeats",
+    HEARTBEATS,
     "soc-rules-state",
     "soc-audit",
     "soc-reports",
@@ -33,53 +39,12 @@ SYSTEM_INDICES = (
     "soc-saved-searches",
 )
 INGEST_PIPELINE = "soc-ingest"
-DEADLETTER = "soc-deadletter"  # the collectors' dead letters, one index per agency: soc-deadletter-<agency>
-
-# The one rule for an agency id (API, CLI, collector file, index names): a lower-case slug that can
-# end an index name. ``*`` (all agencies in a user's scope) is never an agency id.
-AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
-AGENCY_ID_RULE = "lower-case letters, digits and '-', 2 to 64 characters, not starting with '-'"
-_AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
-
-
-def is_agency_id(value: object) -> bool:
-    return isinstance(value, str) and _AGENCY_ID.fullmatch(value) is not None
-
-
-def check_agency_id(value: object) -> str:
-    """``value`` when it is an agency id, else ValueError saying why."""
-    if not is_agency_id(value):
-        raise ValueError(f"{value!r} is not an agency id ({AGENCY_ID_RULE})")
-    return str(value)
-
-
-def logical_stream(dataset: str) -> str:
-    """The log stream an event of ``event.dataset`` belongs to."""
-    return "logs-web" if dataset.endswith(".access") or dataset.startswith("web") else "logs-syslog"
 
 
 @dataclass(frozen=True)
-class Names:
-    """Physical names for one deployment (an optional prefix keeps deployments and tests apart)."""
-
-    prefix: str = ""
-
-    def __call__(self, logical: str) -> str:
-        """The physical name; for a log stream, the pattern that reads every agency's data stream."""
-        return self.pattern(logical) if logical in LOG_STREAMS else f"{self.prefix}{logical}"
-
-    def pattern(self, logical: str) -> str:
-        return f"{self.prefix}{logical}-*"
-
-    def stream(self, logical: str, agency: str) -> str:
-        """The data stream one agency writes events of a log stream into (ValueError for a bad agency)."""
-        if logical not in LOG_STREAMS:
-            raise ValueError(f"{logical!r} is not a log stream ({', '.join(LOG_STREAMS)})")
-        return f"{self.prefix}{logical}-{check_agency_id(agency)}"
-
-    def stream_for(self, dataset: str, agency: str) -> str:
-        """The data stream an agency's event of ``event.dataset`` is written to."""
-        return self.stream(logical_stream(dataset), agency)
+class Names(StreamNames):
+    """Physical names for one deployment (an optional prefix keeps deployments and tests apart): the
+    collectors' stream names plus the service's indices."""
 
     def agency_of(self, name: str) -> str | None:
         """The agency of a log data stream (or of one of its backing indices), None for any other name."""
@@ -106,9 +71,6 @@ class Names:
         """The index template of a log stream's per-agency data streams."""
         return f"{self.prefix}{logical}-per-agency"
 
-    def deadletter(self, agency: str) -> str:
-        return f"{self.prefix}{DEADLETTER}-{check_agency_id(agency)}"
-
     @property
     def syslog(self) -> str:
         """Reads every agency's syslog data stream."""
@@ -118,10 +80,6 @@ class Names:
     def web(self) -> str:
         """Reads every agency's web data stream."""
         return self("logs-web")
-
-    @property
-    def heartbeats(self) -> str:
-        return self("soc-heartbeats")
 
     @property
     def alerts(self) -> str:

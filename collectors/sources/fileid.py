@@ -9,20 +9,18 @@ new file grows, so it can be recomputed after a restart and give the same identi
 A file's *identity* (``file_id``) is ``DEV-INODE-FINGERPRINT``, with ``~N`` appended for the N-th
 reuse of the same inode and fingerprint. It is fixed when the file is first seen and follows the
 content when it moves (rename, copy for copytruncate, compression), so a line's document id,
-a hash of source id, file id and the line's offset, is the same however often the line is read.
+a hash of source id, file id and the line's offset (``collectors.contract.ids.line_id``), is the
+same however often the line is read.
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import os
-import struct
 import zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
-_OFFSET = struct.Struct(">Q")
 
 
 def fingerprint(head: bytes, limit: int) -> tuple[str, int] | None:
@@ -76,11 +74,3 @@ def matches(fd: int, digest: str, length: int, limit: int) -> bool:
 def file_id(dev: int, ino: int, digest: str, generation: int = 0) -> str:
     base = f"{dev:x}-{ino:x}-{digest}"
     return base if generation == 0 else f"{base}~{generation}"
-
-
-def line_id(source_id: str, identity: str, offset: int) -> str:
-    """The document id of the line starting at ``offset`` of file ``identity`` in ``source_id``."""
-    h = hashlib.blake2b(digest_size=16, person=b"soc-file-line")
-    h.update(source_id.encode() + b"\0" + identity.encode() + b"\0")
-    h.update(_OFFSET.pack(offset))
-    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode("ascii")

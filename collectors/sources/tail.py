@@ -37,10 +37,10 @@ from collections.abc import Callable
 from typing import Any
 
 from collectors.config import SourceConfig
+from collectors.contract.ids import line_id
 from collectors.fileconfig import FileOptions
 from collectors.offsets import OffsetStore
 from collectors.queue import DiskQueue
-from collectors.sources import fileid
 from collectors.sources.discovery import Discovery
 from collectors.sources.lines import Line
 from collectors.sources.tracked import Outcome, Tracked
@@ -222,7 +222,7 @@ class FileTailer(Discovery):
                 self.pending.append((next_seq, fid, end))
 
             ok = self.submit(self.source, [(line.raw, line.cut) for line in chunk], None, True,
-                             doc_ids=[fileid.line_id(sid, fid, line.start) for line in chunk], extra=extra,
+                             doc_ids=[line_id(sid, fid, line.start) for line in chunk], extra=extra,
                              on_queued=queued)
             if not ok:
                 raise Stopping

@@ -49,7 +49,7 @@ import httpx
 import orjson
 import yaml
 
-from collectors import ids
+from collectors.contract import ids
 from collectors.parsers import ParseContext, parse
 from soc import search
 from soc.agencies import identities

@@ -30,9 +30,9 @@ import orjson
 import yaml
 
 from collectors.config import parse_config
+from collectors.contract.ids import line_id
 from collectors.parsers import ParseContext, parse
 from collectors.pipeline import Collector
-from collectors.sources import fileid
 from soc.config import Settings
 from soc.opensearch import bootstrap
 from tests.benchmarks import measure, raw_bulk
@@ -86,7 +86,7 @@ def bulk_bodies(settings: Settings, n: int, batch: int) -> list[bytes]:
             event = parse("nginx", line(i).rstrip(b"\n"), ctx)
             event.update({"organization": {"id": AGENCY}, "agent": {"id": "bench"}, "observer": {"name": "bench"}})
             event.setdefault("log", {}).update({"source": {"id": "web"}, "offset": i})
-            doc_id = fileid.line_id("web", "bench", i)
+            doc_id = line_id("web", "bench", i)
             parts.append(b'{"create":{"_index":"%s","_id":"%s"}}\n%s\n' % (index.encode(), doc_id.encode(),
                                                                           orjson.dumps(event)))
         bodies.append(b"".join(parts))

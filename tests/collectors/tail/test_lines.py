@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.contract import ids
 from collectors.offsets import CorruptOffsets, FileState, OffsetStore
 from collectors.sources import fileid
 from collectors.sources.lines import Line, Splitter
@@ -58,10 +59,10 @@ def test_gzip_heads_are_fingerprinted_by_their_content(tmp_path: Path) -> None:
 
 
 def test_line_ids_depend_on_source_file_and_offset_only() -> None:
-    a = fileid.line_id("web", "1-2-ab", 10)
-    assert a == fileid.line_id("web", "1-2-ab", 10)
-    assert len({a, fileid.line_id("web2", "1-2-ab", 10), fileid.line_id("web", "1-2-ac", 10),
-                fileid.line_id("web", "1-2-ab", 11)}) == 4
+    a = ids.line_id("web", "1-2-ab", 10)
+    assert a == ids.line_id("web", "1-2-ab", 10)
+    assert len({a, ids.line_id("web2", "1-2-ab", 10), ids.line_id("web", "1-2-ac", 10),
+                ids.line_id("web", "1-2-ab", 11)}) == 4
     assert fileid.file_id(1, 2, "ab") == "1-2-ab" and fileid.file_id(1, 2, "ab", 2) == "1-2-ab~2"
 
 
