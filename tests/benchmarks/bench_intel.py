@@ -1,13 +1,20 @@
 """Threat-intelligence matching at scale: ``.venv/bin/python -m tests.benchmarks.bench_intel``.
 
 Loads ``--indicators`` live indicators (default one million: addresses, /24 networks, domains, URLs
-and SHA-256 hashes, generated, through the real import path in chunks), then measures what one
-detection cycle's matching costs (``soc.intel.matching.match_window``: the window's distinct values,
-the indicator lookup, the per-indicator searches) over windows of ``--events`` web events (a 1 s
-window at 1k events/s by default, and a one-minute window of 60 times as many), one event in a
-hundred holding an indicator. The baseline, measured in the same run over the same windows, is the
-same matching with only ``--baseline`` indicators loaded: matching is done from the events' side,
-so its cost should follow the window, not the number of indicators.
+and SHA-256 hashes, generated) through the real import path (``soc.intel.service.import_text``, in
+files of 100,000 lines) and times it. Then measures:
+
+1. what one detection cycle's matching costs (``soc.intel.matching.match_window``: the window's
+   distinct values, the indicator lookup, the per-indicator searches) over windows of ``--events``
+   web events (a 1 s window at 1k events/s by default, and a one-minute window of 60 times as many),
+   one event in a hundred holding an indicator;
+2. the retro-hunt of newly imported indicators (``soc.intel.cycle.retro``: 1,000 pending indicators
+   a cycle, searched for over the last 30 days of ``--history`` events spread over 30 days), for
+   ``--retro-steps`` cycles, and what draining every pending indicator would take at that rate.
+
+The baseline, measured in the same run over the same windows and history, is the same work with
+only ``--baseline`` indicators loaded (and pending): matching is done from the events' side, so its
+cost should follow the window, not the number of indicators.
 
 A dedicated OpenSearch node is started on a free port in a temporary folder and stopped at the end.
 Figures are printed; nothing is asserted.
@@ -25,7 +32,8 @@ from soc import search
 from soc.auth import Principal
 from soc.config import Settings
 from soc.detection import store
-from soc.intel import matching, service
+from soc.intel import cycle, matching, service
+from soc.intel import settings as intel_settings
 from soc.intel import store as intel_store
 from soc.opensearch import bootstrap
 from tests.benchmarks.dedicated import dedicated_node
@@ -57,30 +65,21 @@ def indicator_lines(n: int, seed: int) -> list[str]:
     return out
 
 
-def load(settings: Settings, lines: list[str], feed: str, real_path: bool) -> float:
-    """Imports ``lines``: through ``soc.intel.service`` (``real_path``), or validated the same way but
-    written with plain bulk index requests (the scale step: a million upserts would take the run's
-    time on a shared 2-core machine, and the import is not what this measures)."""
+def load(settings: Settings, lines: list[str], feed: str) -> tuple[float, float]:
+    """Imports ``lines`` through ``soc.intel.service.import_text``, ``CHUNK`` lines a file, as
+    ``soc intel import`` does. Returns (seconds in all, of which parsing and validating)."""
     client = search.client(settings, serializer=search.OrjsonSerializer())
     names = search.names(settings)
     t0 = time.monotonic()
+    parsing = 0.0
     for start in range(0, len(lines), CHUNK):
         text = "\n".join(lines[start:start + CHUNK])
-        if real_path:
-            service.import_text(client, names, ADMIN, text, feed, "list")
-            continue
-        _, found, _ = service.parse(text, "list")
-        now = datetime.now(UTC)
-        docs = [service.document(ind, feed, now, 90) for ind in found]
-        for i in range(0, len(docs), 5000):
-            body: list[dict[str, object]] = []
-            for ident, doc in docs[i:i + 5000]:
-                body += [{"index": {"_index": names.indicators, "_id": ident}},
-                         {**doc, "first_import": now.isoformat(), "retro": {"done": True}}]
-            resp = client.bulk(body=body)
-            assert not resp["errors"], str(resp["items"][0])[:300]
-    client.indices.refresh(index=names.indicators)
-    return time.monotonic() - t0
+        p0 = time.monotonic()
+        service.parse(text, "list")  # timed apart: the import parses again, then writes
+        parsing += time.monotonic() - p0
+        service.import_text(client, names, ADMIN, text, feed, "list")
+    took = time.monotonic() - t0 - parsing
+    return took, parsing
 
 
 def write_window(settings: Settings, n: int, hits: list[str], seed: int) -> tuple[datetime, datetime]:
@@ -98,6 +97,46 @@ def write_window(settings: Settings, n: int, hits: list[str], seed: int) -> tupl
     for i in range(0, n, 5000):
         store.index_events(client, names, events[i:i + 5000])
     return start - timedelta(milliseconds=1), store.node_now(client)
+
+
+def write_history(settings: Settings, n: int, hits: list[str], seed: int) -> None:
+    """``n`` web events spread evenly over the last 30 days (event time), 1 in 1,000 holding one of ``hits``."""
+    rng = random.Random(seed)
+    client, names = search.client(settings, serializer=search.OrjsonSerializer()), search.names(settings)
+    now = datetime.now(UTC)
+    for start in range(0, n, 5000):
+        events = []
+        for i in range(start, min(n, start + 5000)):
+            src = hits[i // 1000 % len(hits)] if i % 1000 == 13 else f"{rng.randint(91, 120)}." \
+                f"{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            when = now - timedelta(days=30) + timedelta(seconds=30 * 86400 * (i + 0.5) / n)
+            events.append({"@timestamp": store.iso(when), "organization": {"id": f"agency-{i % 41:02d}"},
+                           "event": {"dataset": "nginx.access", "original": f"GET /h/{i} HTTP/1.1"},
+                           "source": {"ip": src}, "url": {"domain": f"site{i % 300}.example.org",
+                                                          "original": f"/h/{i}"}})
+        store.index_events(client, names, events)
+
+
+def retro_steps(settings: Settings, steps: int, again: bool) -> tuple[list[float], int, int]:
+    """Runs the retro-hunt of ``steps`` detection cycles; (ms per cycle, alerts made, indicators still pending).
+    ``again``: when none is pending, every indicator is marked pending again (to repeat a baseline's one cycle)."""
+    client, names = search.client(settings, serializer=search.OrjsonSerializer()), search.names(settings)
+    s = intel_settings.IntelSettings()
+    took: list[float] = []
+    made = 0
+    for _ in range(steps):
+        now = datetime.now(UTC)
+        if not intel_store.pending_retro(client, names, now, size=1):
+            if not again:
+                break
+            client.update_by_query(index=names.indicators, refresh=True, conflicts="proceed", body={
+                "query": {"match_all": {}}, "script": {"source": "ctx._source.retro.done = false"}})
+        t0 = time.monotonic()
+        made += cycle.retro(client, names, now, now.isoformat(), s, None)
+        took.append((time.monotonic() - t0) * 1000)
+    body = {"query": {"bool": {"filter": [{"term": {"retro.done": False}}]}}}
+    pending = int(client.count(index=names.indicators, body=body)["count"])
+    return took, made, pending
 
 
 def measure(settings: Settings, span: tuple[datetime, datetime], runs: int) -> dict[str, list[float]]:
@@ -126,27 +165,42 @@ def main() -> None:
     ap.add_argument("--baseline", type=int, default=1_000)
     ap.add_argument("--events", type=int, default=1_000)
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--history", type=int, default=200_000, help="events over the last 30 days (retro-hunt)")
+    ap.add_argument("--retro-steps", type=int, default=7, help="retro-hunt cycles measured at each scale")
     ap.add_argument("--heap", default="1g")
     args = ap.parse_args()
     lines = indicator_lines(args.indicators, 1)
     hits = [line for line in lines[:200] if "/" not in line and line.count(".") == 3][:20]
+    # history hits: addresses among the first 1,000 (the baseline's) and spread over the whole list
+    old = [line for line in lines[::max(1, len(lines) // 400)] if "/" not in line and line.count(".") == 3]
     with dedicated_node(args.heap) as url:
         settings = replace(Settings(opensearch_url=url), index_prefix="bench-intel-")
         bootstrap.init(settings, search.client(settings), search.names(settings))
         small = write_window(settings, args.events, hits, 2)
         large = write_window(settings, args.events * 60, hits, 3)
+        t0 = time.monotonic()
+        write_history(settings, args.history, hits[:5] + old, 4)
+        print(f"history: {args.history:,} events over 30 days written in {time.monotonic() - t0:.1f} s")
         print(f"load average before: {loadavg()}")
         for label, count in (("baseline", args.baseline), ("scale", args.indicators)):
             have = intel_store.count(search.client(settings), search.names(settings))
-            took = load(settings, lines[have:count], "bench", label == "baseline")
+            took, parsing = load(settings, lines[have:count], "bench")
             total = intel_store.count(search.client(settings), search.names(settings))
             print(f"{label}: {total:,} live indicators ({count - have:,} imported in {took:.1f} s, "
-                  f"{(count - have) / max(took, 1e-9):,.0f}/s)")
+                  f"{(count - have) / max(took, 1e-9):,.0f}/s; reading and validating them alone: {parsing:.1f} s)")
             for name, span, n in (("1 s window", small, args.events), ("1 min window", large, args.events * 60)):
                 got = measure(settings, span, args.runs)
                 print(f"  {name} ({n:,} events, {got['alerts'][-1]:.0f} alerts), ms min / median / max:")
                 for part in ("total", "values", "lookup", "events"):
                     print(f"    {part:>6}: {spread(got[part], lambda v: f'{v:,.1f}')}")
+            took_ms, made, pending = retro_steps(settings, args.retro_steps, label == "baseline")
+            done = min(len(took_ms) * 1000, count)
+            print(f"  retro-hunt over 30 days ({args.history:,} events), ms per cycle of 1,000 pending indicators: "
+                  f"{spread(took_ms, lambda v: f'{v:,.0f}')}; {made} alerts; {pending:,} still pending")
+            if took_ms and pending:
+                median = sorted(took_ms)[len(took_ms) // 2]
+                print(f"    at that rate the {pending + done:,} new indicators take {(pending + done) / 1000:,.0f} "
+                      f"cycles and {(pending + done) / 1000 * median / 1000 / 60:,.1f} min of retro-hunt in all")
         print(f"load average after: {loadavg()}")
 
 
