@@ -35,8 +35,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ collectors/pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[test,dev]'
+  # Two distributions from this tree: the collector's (./collectors) and the service, which depends on it.
+  .venv/bin/pip install -q -e ./collectors -e '.[test,dev]'
+  # A virtualenv from before the split had the soc-collector script from the service's distribution,
+  # and replacing that distribution removed it again: put it back.
+  [ -x .venv/bin/soc-collector ] || .venv/bin/pip install -q --no-deps --force-reinstall -e ./collectors
   touch "$stamp"
 fi
