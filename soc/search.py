@@ -36,6 +36,7 @@ SYSTEM_INDICES = (
     "soc-exceptions",
     "soc-agencies",
     "soc-indicators",  # threat-intelligence indicators (soc.intel.store)
+    "soc-intel-feeds",  # feeds pulled from a URL on a schedule (soc.intel.store)
     "soc-saved-searches",
 )
 INGEST_PIPELINE = "soc-ingest"
@@ -124,6 +125,10 @@ class Names(StreamNames):
     @property
     def indicators(self) -> str:
         return self("soc-indicators")
+
+    @property
+    def intel_feeds(self) -> str:
+        return self("soc-intel-feeds")
 
     @property
     def pipeline(self) -> str:

@@ -86,7 +86,9 @@ def document(ind: Indicator, feed: str, now: datetime, expires_days: float) -> t
 
 def import_text(client: OpenSearch, names: Names, who: Principal, text: str, feed: str, fmt: str = "auto",
                 kind: str | None = None, expires_days: float = 90.0, source: str = "input",
-                now: datetime | None = None) -> ImportResult:
+                now: datetime | None = None, confidence: int | None = None) -> ImportResult:
+    """Reads and checks all of ``text``, then writes its indicators into ``feed``. ``confidence``: given
+    to indicators that carry none of their own."""
     who.require_admin(global_scope=True)  # indicators apply to every agency's events
     if not FEED_PATTERN.match(feed or ""):
         raise Invalid(f"feed name {feed!r}: letters, digits, '.', '_' and '-', at most 64 characters")
@@ -94,6 +96,8 @@ def import_text(client: OpenSearch, names: Names, who: Principal, text: str, fee
         raise Invalid(f"expires {expires_days} days: give 0 to 3650")
     now = now or datetime.now(UTC)
     fmt, found, notes = parse(text, fmt, kind, source)
+    for ind in found:
+        ind.confidence = confidence if ind.confidence is None else ind.confidence
     docs = dict(document(ind, feed, now, expires_days) for ind in found)  # a repeated indicator: the last wins
     result = ImportResult(feed, fmt, read=len(docs), notes=notes)
     result.expired = sum(1 for d in docs.values()

@@ -1,4 +1,4 @@
-"""``soc-indicators``: the only module that reads or writes it.
+"""``soc-indicators`` and ``soc-intel-feeds``: the only module that reads or writes them.
 
 A document per (feed, indicator), id ``Indicator.ident``. Its atoms are indexed for lookup by kind:
 ``address`` (one address: a window's thousands of addresses are one set query), ``ip`` (a network,
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from opensearchpy import OpenSearch
+from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
 from soc.search import Names
 
@@ -118,3 +118,60 @@ def mark_retro(client: OpenSearch, names: Names, done: dict[str, int], at: datet
                  {"doc": {"retro": {"done": True, "at": at.isoformat(), "alerts": alerts}}}]
     if body:
         client.bulk(body=body, refresh=True)
+
+
+# Feed subscriptions (``soc-intel-feeds``): one document per feed, id its name.
+
+def feed_create(client: OpenSearch, names: Names, name: str, doc: dict[str, Any]) -> bool:
+    """Stores a new subscription; False when one of that name exists."""
+    try:
+        client.create(index=names.intel_feeds, id=name, body=doc, refresh=True)
+    except ConflictError:
+        return False
+    return True
+
+
+def feed_get(client: OpenSearch, names: Names, name: str) -> tuple[dict[str, Any], tuple[int, int]] | None:
+    """The subscription and its version (seq_no, primary_term), or None."""
+    try:
+        got = client.get(index=names.intel_feeds, id=name)
+    except NotFoundError:
+        return None
+    return got["_source"], (int(got["_seq_no"]), int(got["_primary_term"]))
+
+
+def feed_list(client: OpenSearch, names: Names) -> list[tuple[dict[str, Any], tuple[int, int]]]:
+    resp = client.search(index=names.intel_feeds, body={"size": 1000, "seq_no_primary_term": True,
+                                                        "sort": [{"name": "asc"}]}, ignore_unavailable=True)
+    return [(h["_source"], (int(h["_seq_no"]), int(h["_primary_term"]))) for h in resp["hits"]["hits"]]
+
+
+def feed_update(client: OpenSearch, names: Names, name: str, fields: dict[str, Any],
+                version: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """Merges ``fields`` into the subscription, only if it is still at ``version`` when one is given.
+    Returns the new version; None when another writer changed it first or it is gone."""
+    extra = {"if_seq_no": version[0], "if_primary_term": version[1]} if version else {}
+    try:
+        resp = client.update(index=names.intel_feeds, id=name, body={"doc": fields}, refresh=True, **extra)
+    except (ConflictError, NotFoundError):
+        return None
+    return int(resp["_seq_no"]), int(resp["_primary_term"])
+
+
+def feed_delete(client: OpenSearch, names: Names, name: str) -> bool:
+    try:
+        client.delete(index=names.intel_feeds, id=name, refresh=True)
+    except NotFoundError:
+        return False
+    return True
+
+
+def withdraw(client: OpenSearch, names: Names, feed: str, imported: datetime) -> int:
+    """Ends, at ``imported``, the validity of the feed's live indicators that its import at ``imported``
+    no longer carried (their ``last_import`` is older). Returns how many."""
+    at = imported.isoformat()
+    body = {"query": {"bool": {"filter": [{"term": {"feed": feed}}, {"range": {"last_import": {"lt": at}}},
+                                          *live(imported)]}},
+            "script": {"lang": "painless", "source": "ctx._source.valid_until = params.at", "params": {"at": at}}}
+    resp = client.update_by_query(index=names.indicators, body=body, refresh=True, conflicts="proceed")
+    return int(resp.get("updated", 0))

@@ -107,6 +107,17 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
                        "confidence": _LONG, "valid_from": _DATE, "valid_until": _DATE, "first_import": _DATE,
                        "last_import": _DATE, "source_ref": _KW, "description": _TEXT, "tags": _KW,
                        "retro": {"properties": {"done": {"type": "boolean"}, "at": _DATE, "alerts": _LONG}}},
+    # Feed subscriptions (soc.intel.store): where and how often to pull, and the last pull's outcome;
+    # an authorization is the name of an environment variable, never the secret itself.
+    "soc-intel-feeds": {"name": _KW, "url": {"type": "keyword", "index": False}, "format": _KW, "interval_s": _LONG,
+                        "expires_days": {"type": "float"}, "confidence": _LONG, "auth_env": _KW, "auth_header": _KW,
+                        "withdraw": {"type": "boolean"}, "created": _DATE, "created_by": _KW,
+                        "etag": {"type": "keyword", "index": False},
+                        "last_modified": {"type": "keyword", "index": False},
+                        "lease": {"properties": {"owner": _KW, "until": _DATE}},
+                        "last": {"properties": {"attempt": _DATE, "imported": _DATE, "status": _KW, "error": _TEXT,
+                                                "http_status": _LONG, "bytes": _LONG, "read": _LONG, "created": _LONG,
+                                                "updated": _LONG, "withdrawn": _LONG}}},
     # Saved searches (soc.hunt.saved) and the key that signs search cursors (kind: cursor-key).
     "soc-saved-searches": {"kind": _KW, "id": _KW, "owner": _KW, "agency": _KW, "shared": {"type": "boolean"},
                            "name": _KW, "query": {"type": "keyword", "index": False}, "created": _DATE,
