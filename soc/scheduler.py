@@ -5,6 +5,7 @@
 - every minute: the SLA check (breach flags and notifications);
 - daily: rollover and retention where the cluster has no ISM plugin;
 - hourly: expired console sessions are deleted (soc.web.jobs);
+- every minute: threat-intelligence feeds whose interval has passed are pulled (soc.intel.feeds);
 - whatever the sources (health, silence) and reports (weekly) packages add with their
   ``add_jobs(scheduler, settings)``.
 
@@ -37,7 +38,7 @@ from soc.telemetry.collect import GroupingTotals
 log = logging.getLogger(__name__)
 
 # Packages that contribute periodic jobs through ``add_jobs(scheduler, settings)``.
-CONTRIBUTORS = ("soc.sources.jobs", "soc.reports.jobs", "soc.web.jobs")
+CONTRIBUTORS = ("soc.sources.jobs", "soc.reports.jobs", "soc.web.jobs", "soc.intel.feeds")
 
 
 def _guarded(name: str, func: Callable[[], Any]) -> Callable[[], None]:
