@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from soc.api import admin, alerts, exceptions, incidents
+from soc.api import admin, alerts, incidents
 from soc.auth import Unauthorized
 from soc.config import Settings, load_settings
 from soc.errors import BadQuery, Conflict, Forbidden, Invalid, NotFound, SocError, TooMany
@@ -144,8 +144,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     from soc.intel.api import router as intel_router
     from soc.reports.api import router as reports_router
     from soc.sources.api import router as sources_router
+    from soc.suppressions.api import router as suppressions_router
 
-    for router in (incidents.router, alerts.router, exceptions.router, admin.router, agencies_router,
+    for router in (incidents.router, alerts.router, suppressions_router, admin.router, agencies_router,
                    sources_router, reports_router, hunt_router, intel_router, campaigns_router):
         app.include_router(router, prefix=API_PREFIX, responses={
             401: {"description": "no or bad token"}, 404: {"description": "absent or outside your agencies"},

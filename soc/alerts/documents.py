@@ -5,12 +5,8 @@ re-run never duplicates one. Afterwards detection changes only a correlation's e
 (``soc.detection.alerting.episode_update``, and ``superseded_by``) when later-arriving events
 extend it; the incident service sets ``incident_id`` and ``grouped``.
 
-Exceptions (``soc-exceptions``) are written by the incident service and read by detection:
-``{"rule_id", "organization": {"id"} (or "*"), "conditions": [{"field", "op", "value"}],
-"enabled", "expires", "owner", "reason", "incident_id", "hits", "last_hit"}`` where op is one of
-``equals``, ``contains``, ``startswith``, ``endswith``, ``cidr``. Detection suppresses a match that
-satisfies every condition of an enabled, unexpired exception for the rule and agency, and adds
-one to that exception's ``hits`` (and sets ``last_hit``) instead of writing an alert.
+A match that an active suppression rule covers (soc.suppressions) is counted on that rule instead
+of being written as an alert.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
-"""Writing alerts (create-only, deterministic ids) and reading / counting exceptions in OpenSearch."""
+"""Writing alerts (create-only, deterministic ids) and reading them for detection in OpenSearch."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -59,28 +58,6 @@ def correlation_alerts(client: OpenSearch, names: Names, rule_id: str, group_key
     resp = client.search(index=names.alerts, body=body, ignore_unavailable=True)
     hits: list[dict[str, Any]] = resp["hits"]["hits"]
     return hits
-
-
-def active_exceptions(client: OpenSearch, names: Names, now: datetime) -> list[dict[str, Any]]:
-    """Enabled exceptions that have not expired, each with its id under ``_id``."""
-    body = {"size": 10000, "query": {"bool": {
-        "filter": [{"term": {"enabled": True}}],
-        "must_not": [{"range": {"expires": {"lte": now.isoformat()}}}]}}}
-    resp = client.search(index=names.exceptions, body=body, ignore_unavailable=True)
-    return [{"_id": h["_id"], **h["_source"]} for h in resp["hits"]["hits"]]
-
-
-def count_exception_hits(client: OpenSearch, names: Names, hits: dict[str, int], when: str) -> None:
-    """Add a cycle's suppressed matches to each exception's counter (one request, only when some were)."""
-    if not hits:
-        return
-    ops: list[dict[str, Any]] = []
-    for exc_id, count in hits.items():
-        ops += [{"update": {"_index": names.exceptions, "_id": exc_id, "retry_on_conflict": 5}},
-                {"script": {"lang": "painless", "params": {"n": count, "when": when},
-                            "source": "ctx._source.hits = (ctx._source.hits == null ? 0 : ctx._source.hits) + params.n;"
-                                      "ctx._source.last_hit = params.when;"}}]
-    client.bulk(body=ops, refresh=True)
 
 
 def hits_by_rule(client: OpenSearch, names: Names, agencies: list[str]) -> dict[str, int]:

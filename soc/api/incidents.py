@@ -1,4 +1,4 @@
-"""/api/v1/incidents: list, read, change, comment, bulk, merge, evidence, timeline, exceptions."""
+"""/api/v1/incidents: list, read, change, comment, bulk, merge, evidence, timeline, suppression rules."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ from fastapi.responses import Response
 
 from soc.api.deps import IdPath, Rt, Who
 from soc.incidents import evidence, merging
-from soc.incidents.exceptions import ExceptionService
 from soc.incidents.schemas import (
     Agency,
     BulkIn,
     BulkOut,
     CommentIn,
     ContextPage,
-    ExceptionIn,
-    ExceptionOut,
     IncidentOut,
     IncidentPage,
     IncidentPatch,
@@ -36,6 +33,8 @@ from soc.incidents.schemas import (
 )
 from soc.incidents.service import IncidentService
 from soc.incidents.store import Stored, Version
+from soc.suppressions.schemas import ExceptionIn, ExceptionOut
+from soc.suppressions.service import SuppressionService
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 Short = Annotated[str | None, Query(max_length=128)]
@@ -150,4 +149,4 @@ def context(rt: Rt, who: Who, incident_id: IdPath,
              summary="Create an exception for a rule of this incident (owner, reason, expiry)")
 def create_exception(rt: Rt, who: Who, incident_id: IdPath, body: ExceptionIn) -> ExceptionOut:
     spec = body.model_dump()
-    return ExceptionOut.of(ExceptionService(rt).create_from_incident(who, incident_id, spec))
+    return ExceptionOut.of(SuppressionService(rt).create_from_incident(who, incident_id, spec))

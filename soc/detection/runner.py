@@ -25,13 +25,15 @@ from soc import search
 from soc.alerts import store as alert_store
 from soc.alerts.documents import AlertDoc
 from soc.config import Settings
-from soc.detection import alerting, correlate, exceptions, metrics, slots, store
+from soc.detection import alerting, correlate, metrics, slots, store
 from soc.detection.convert import Compiled, CompiledCorrelation, Result, referenced_ids
 from soc.detection.settings import DetectionSettings
 from soc.detection.slots import Slot
 from soc.ecs import TIME_TAGS
 from soc.intel import cycle as intel_cycle
 from soc.search import Names
+from soc.suppressions import match as suppression
+from soc.suppressions import store as suppression_store
 
 
 class InjectedCrash(RuntimeError):
@@ -235,7 +237,7 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
         total = sum(fresh) if len(hits) == total else total
         report.matches += total
         for hit, new in zip(hits, fresh, strict=True):
-            exc_id = exceptions.matching(excs, rule_id, hit.get("_source", {}))
+            exc_id = suppression.suppressing(excs, rule_id, hit.get("_source", {}))
             if exc_id:
                 found.suppressed[exc_id] += 1 if new else 0
                 continue
@@ -270,7 +272,7 @@ def _write(client: OpenSearch, names: Names, found: Found, created: str, report:
     report.alerts_existing += existing
     if crash_at == "before_checkpoint":
         raise InjectedCrash(crash_at)
-    alert_store.count_exception_hits(client, names, dict(found.suppressed), created)
+    suppression_store.count_hits(client, names, dict(found.suppressed), created)
     report.suppressed += sum(found.suppressed.values())
     return made
 
@@ -311,7 +313,7 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
     created = store.iso(datetime.now(UTC))
     work = plan(compiled, Slot(stream, 0, 1), start, end, ds)
     found = evaluate(client, names, [work], ds, report, created,
-                     alert_store.active_exceptions(client, names, end), batched)
+                     suppression_store.active(client, names, end), batched)
     made = _write(client, names, found, created, report, crash_at)
     store.set_checkpoint(client, names, work.slot.doc_id, end)
     report.windows[stream] = (work.window["start"], work.window["end"])
@@ -358,7 +360,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
                 works.append(plan(compiled, h.slot, start, end, ds, groups))
         created = store.iso(datetime.now(UTC))
         found = evaluate(client, names, works, ds, report, created,
-                         alert_store.active_exceptions(client, names, now), batched)
+                         suppression_store.active(client, names, now), batched)
         made = _write(client, names, found, created, report, crash_at)
         by_slot = {h.slot: h for h in held}
         moved = slots.advance(client, names, [(by_slot[w.slot], w.end) for w in works],

@@ -1,4 +1,4 @@
-"""API schemas of incidents and exceptions (separate from the stored documents)."""
+"""API schemas of incidents (separate from the stored documents); suppression rules have theirs in soc.suppressions."""
 
 from __future__ import annotations
 
@@ -203,45 +203,3 @@ class Metrics(BaseModel):
     ack_breached: int
     resolve_breached: int
     by_status: dict[str, int]
-
-
-class ConditionIn(Strict):
-    field: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    op: Literal["equals", "contains", "startswith", "endswith", "cidr"]
-    value: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-
-
-class ExceptionIn(Strict):
-    rule_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    conditions: Annotated[list[ConditionIn], Field(min_length=1, max_length=20)]
-    owner: Name
-    reason: Annotated[str, StringConstraints(min_length=3, max_length=2000)]
-    expires: When
-    scope: Literal["agency", "all"] = Field(
-        default="agency", description="agency: only the incident's agency (default); all: every agency, "
-                                      "which only an admin of every agency may choose")
-
-
-class ExceptionOut(BaseModel):
-    id: str
-    rule_id: str
-    agency: str
-    conditions: list[ConditionIn]
-    enabled: bool
-    expires: str
-    owner: str
-    reason: str
-    incident_id: str | None = None
-    hits: int = 0
-    last_hit: str | None = None
-    created: str
-    created_by: str | None = None
-
-    @classmethod
-    def of(cls, doc: dict[str, Any]) -> ExceptionOut:
-        return cls(**{k: v for k, v in doc.items() if k in cls.model_fields}, agency=doc["organization"]["id"])
-
-
-class ExceptionPage(BaseModel):
-    items: list[ExceptionOut]
-    next_cursor: str | None

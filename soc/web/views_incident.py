@@ -17,10 +17,12 @@ from pydantic import ValidationError
 from soc import ecs
 from soc.errors import Invalid, SocError
 from soc.incidents import evidence, merging, model, storyline
-from soc.incidents.exceptions import OPS, ExceptionService
-from soc.incidents.schemas import ID_PATTERN, ExceptionIn, IncidentPatch
+from soc.incidents.schemas import ID_PATTERN, IncidentPatch
 from soc.incidents.service import IncidentService
 from soc.incidents.store import Version
+from soc.suppressions.match import OPS
+from soc.suppressions.schemas import ExceptionIn
+from soc.suppressions.service import SuppressionService
 from soc.web import history, i18n, store
 from soc.web.context import Current, Page, Posted
 from soc.web.rulebook import Rulebook
@@ -67,7 +69,7 @@ def incident_page(request: Request, current: Current, incident_id: IncidentId) -
         cursor = request.query_params.get("alerts") or None
         found = evidence.alerts(rt, who, incident_id, cursor, 20)
         timeline = IncidentService(rt).timeline(who, incident_id, None, 200)
-        excs = ExceptionService(rt).search(who, {"incident_id": incident_id, "limit": 50})
+        excs = SuppressionService(rt).search(who, {"incident_id": incident_id, "limit": 50})
         story = storyline.for_incident(rt, stored.doc)
     except SocError as exc:
         return current.error(exc)
@@ -195,7 +197,7 @@ def create_exception(posted: Posted, incident_id: IncidentId) -> Response:
                 "expires": current.rt.clock() + timedelta(days=int(days))})
         except ValidationError as exc:
             raise Invalid("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
-        ExceptionService(current.rt).create_from_incident(current.who, incident_id, spec.model_dump())
+        SuppressionService(current.rt).create_from_incident(current.who, incident_id, spec.model_dump())
 
     return _act(current, incident_id, work, "done.exception")
 

@@ -1,13 +1,14 @@
-"""Governed exceptions: created from an incident with an owner, a reason and an expiry; audited.
+"""Governed suppression rules: created from an incident with an owner, a reason and an expiry; audited.
 
-Detection applies them (``matches`` is the reference for how a condition is read) and counts
-the matches each exception suppressed in its ``hits``.
+Detection applies the active ones (soc.suppressions.match) and counts what each suppressed.
+Audit entries keep the words the trail has always used (``exception.create``..., object type
+``exception``), and so do list cursors: both are stored or handed out.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from soc import ecs
@@ -15,15 +16,15 @@ from soc.audit import store as audit_store
 from soc.auth import ALL_AGENCIES, Principal
 from soc.errors import Invalid
 from soc.incidents import model
-from soc.incidents.exceptions_store import ExceptionStore
 from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService, decode_cursor, encode_cursor
+from soc.suppressions.store import SuppressionStore
 
-OPS = ("equals", "contains", "startswith", "endswith", "cidr")
 MAX_LIFETIME = timedelta(days=366)
+CURSOR = "exceptions"
 
 
-def _condition_ok(cond: dict[str, Any]) -> None:
+def check_condition(cond: dict[str, Any]) -> None:
     if cond["field"] not in ecs.FIELDS:
         raise Invalid(f"conditions: {cond['field']!r} is not an event field")
     if cond["op"] == "cidr":
@@ -33,36 +34,10 @@ def _condition_ok(cond: dict[str, Any]) -> None:
             raise Invalid(f"conditions: {cond['value']!r} is not an address range") from None
 
 
-def matches(exception: dict[str, Any], event: dict[str, Any], now: datetime) -> bool:
-    """True when an enabled, unexpired exception covers this event (every condition holds)."""
-    if not exception.get("enabled", True):
-        return False
-    if exception.get("expires") and model.parse_time(exception["expires"]) <= now:
-        return False
-    for cond in exception.get("conditions", []):
-        value = model.dotted(event, cond["field"])
-        values = value if isinstance(value, list) else [value]
-        if not any(_holds(cond["op"], str(cond["value"]), v) for v in values if v is not None):
-            return False
-    return True
-
-
-def _holds(op: str, want: str, have: Any) -> bool:
-    text = str(have)
-    if op == "cidr":
-        try:
-            return ipaddress.ip_address(text) in ipaddress.ip_network(want, strict=False)
-        except ValueError:
-            return False
-    low, w = text.lower(), want.lower()
-    return {"equals": low == w, "contains": w in low, "startswith": low.startswith(w),
-            "endswith": low.endswith(w)}.get(op, False)
-
-
-class ExceptionService:
+class SuppressionService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.store = ExceptionStore(rt.client, rt.names)
+        self.store = SuppressionStore(rt.client, rt.names)
 
     def _audit(self, who: Principal, action: str, doc: dict[str, Any], before: dict[str, Any],
                after: dict[str, Any]) -> None:
@@ -76,7 +51,7 @@ class ExceptionService:
         if spec["rule_id"] not in incident["rule_ids"]:
             raise Invalid(f"rule_id: rule {spec['rule_id']} did not raise alerts in incident {incident_id}")
         for cond in spec["conditions"]:
-            _condition_ok(cond)
+            check_condition(cond)
         now = self.rt.clock()
         expires = spec["expires"]
         if expires <= now or expires - now > MAX_LIFETIME:
@@ -96,12 +71,12 @@ class ExceptionService:
         self._audit(who, "exception.create", created, {}, {k: v for k, v in doc.items() if k != "conditions"})
         return created
 
-    def get(self, who: Principal, exception_id: str) -> dict[str, Any]:
+    def get(self, who: Principal, rule_id: str) -> dict[str, Any]:
         who.require_reader()
-        doc = self.store.get(exception_id)
+        doc = self.store.get(rule_id)
         agency = doc["organization"]["id"]
         if agency != ALL_AGENCIES:
-            who.require_visible(agency, "exception", exception_id)
+            who.require_visible(agency, "exception", rule_id)
         return doc
 
     def search(self, who: Principal, f: dict[str, Any]) -> dict[str, Any]:
@@ -116,27 +91,27 @@ class ExceptionService:
             active = {"bool": {"filter": [{"term": {"enabled": True}},
                                           {"range": {"expires": {"gt": model.iso(self.rt.clock())}}}]}}
             filters.append(active if f["active"] else {"bool": {"must_not": [active]}})
-        after = decode_cursor("exceptions", f["cursor"]) if f.get("cursor") else None
+        after = decode_cursor(CURSOR, f["cursor"]) if f.get("cursor") else None
         limit = f.get("limit", 50)
         rows = self.store.search(filters, limit, after)
-        nxt = encode_cursor("exceptions", rows[-1][0]) if len(rows) == limit else None
+        nxt = encode_cursor(CURSOR, rows[-1][0]) if len(rows) == limit else None
         return {"items": [d for _, d in rows], "next_cursor": nxt}
 
-    def expire(self, who: Principal, exception_id: str) -> dict[str, Any]:
+    def expire(self, who: Principal, rule_id: str) -> dict[str, Any]:
         who.require_writer()
-        doc = self.get(who, exception_id)
+        doc = self.get(who, rule_id)
         if doc["organization"]["id"] == ALL_AGENCIES:
             who.require_admin(global_scope=True)
         now = model.iso(self.rt.clock())
         changes = {"enabled": False, "expires": now, "updated": now}
-        self.store.update(exception_id, changes)
+        self.store.update(rule_id, changes)
         self._audit(who, "exception.expire", doc, {k: doc.get(k) for k in changes}, changes)
         return doc | changes
 
-    def delete(self, who: Principal, exception_id: str) -> None:
+    def delete(self, who: Principal, rule_id: str) -> None:
         who.require_writer()
-        doc = self.get(who, exception_id)
+        doc = self.get(who, rule_id)
         if doc["organization"]["id"] == ALL_AGENCIES:
             who.require_admin(global_scope=True)
-        self.store.delete(exception_id)
+        self.store.delete(rule_id)
         self._audit(who, "exception.delete", doc, {k: v for k, v in doc.items() if k != "conditions"}, {})

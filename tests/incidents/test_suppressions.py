@@ -1,4 +1,5 @@
-"""Exceptions: created from an incident, governed (owner, reason, expiry), audited, applied by detection."""
+"""Suppression rules (HTTP: /exceptions): created from an incident, governed (owner, reason, expiry),
+audited, applied by detection."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from soc.alerts import store as detection_store
-from soc.detection import exceptions as detection_exceptions
 from soc.incidents import grouping
-from soc.incidents.exceptions import matches
 from soc.incidents.runtime import Runtime
+from soc.suppressions import store as suppression_store
+from soc.suppressions.match import covers, suppressing
 from tests.incidents.conftest import T0, Alerts, Clock, bearer
 
 EVENT_IN = {"organization": {"id": "agency-a"}, "source": {"ip": "10.0.0.7"}, "url": {"path": "/health"}}
@@ -34,14 +34,14 @@ def test_exception_lifecycle_is_audited_and_applied_by_detection(rt: Runtime, al
     exc = r.json()
     assert exc["agency"] == "agency-a" and exc["incident_id"] == iid and exc["enabled"] and exc["hits"] == 0
 
-    # Detection reads it through its own store and suppresses only what the conditions cover.
-    active = detection_store.active_exceptions(rt.client, rt.names, T0)
+    # Detection reads it through the suppressions store and suppresses only what the conditions cover.
+    active = suppression_store.active(rt.client, rt.names, T0)
     assert [e["_id"] for e in active] == [exc["id"]]
-    assert detection_exceptions.matching(active, "rule-a", EVENT_IN) == exc["id"]
-    assert detection_exceptions.matching(active, "rule-a", EVENT_OUT) is None
-    assert detection_exceptions.matching(active, "rule-b", EVENT_IN) is None
-    assert matches(active[0], EVENT_IN, T0) and not matches(active[0], EVENT_OUT, T0)
-    detection_store.count_exception_hits(rt.client, rt.names, {exc["id"]: 3}, T0.isoformat())
+    assert suppressing(active, "rule-a", EVENT_IN) == exc["id"]
+    assert suppressing(active, "rule-a", EVENT_OUT) is None
+    assert suppressing(active, "rule-b", EVENT_IN) is None
+    assert covers(active[0], EVENT_IN, T0) and not covers(active[0], EVENT_OUT, T0)
+    suppression_store.count_hits(rt.client, rt.names, {exc["id"]: 3}, T0.isoformat())
     assert api.get(f"/api/v1/exceptions/{exc['id']}", headers=head).json()["hits"] == 3
 
     listed = api.get("/api/v1/exceptions", headers=head, params={"active": "true"}).json()["items"]
@@ -53,7 +53,7 @@ def test_exception_lifecycle_is_audited_and_applied_by_detection(rt: Runtime, al
     clock.advance(hours=1)
     r = api.post(f"/api/v1/exceptions/{exc['id']}/expire", headers=head)
     assert r.status_code == 200 and not r.json()["enabled"]
-    assert detection_store.active_exceptions(rt.client, rt.names, clock.now) == []
+    assert suppression_store.active(rt.client, rt.names, clock.now) == []
     assert api.get("/api/v1/exceptions", headers=head, params={"active": "true"}).json()["items"] == []
     assert api.delete(f"/api/v1/exceptions/{exc['id']}", headers=head).status_code == 204
     assert api.get(f"/api/v1/exceptions/{exc['id']}", headers=head).status_code == 404
@@ -101,16 +101,16 @@ def test_an_exception_covers_its_incidents_agency_unless_an_all_agency_admin_mak
     r = api.post(url, headers=bearer(tokens["analyst_a"]), json=_spec(scope="all"))
     assert r.status_code == 403 and "only an admin" in r.text
     assert api.post(url, headers=bearer(tokens["analyst_a"]), json=_spec(scope="province")).status_code == 422
-    active = detection_store.active_exceptions(rt.client, rt.names, T0)
-    assert detection_exceptions.matching(active, "rule-a", EVENT_IN) == local["id"]
-    assert detection_exceptions.matching(active, "rule-a", EVENT_B) is None  # not agency-b's
+    active = suppression_store.active(rt.client, rt.names, T0)
+    assert suppressing(active, "rule-a", EVENT_IN) == local["id"]
+    assert suppressing(active, "rule-a", EVENT_B) is None  # not agency-b's
     # an admin of every agency may make it global: it then covers agency-b's events too
     r = api.post(url, headers=bearer(tokens["admin"]), json=_spec(scope="all"))
     assert r.status_code == 201, r.text
     everywhere = r.json()
     assert everywhere["agency"] == "*"
-    active = detection_store.active_exceptions(rt.client, rt.names, T0)
-    assert detection_exceptions.matching(active, "rule-a", EVENT_B) == everywhere["id"]
+    active = suppression_store.active(rt.client, rt.names, T0)
+    assert suppressing(active, "rule-a", EVENT_B) == everywhere["id"]
     # agency-b's analyst sees the global one, never agency-a's
     seen = api.get("/api/v1/exceptions", headers=bearer(tokens["analyst_b"])).json()["items"]
     assert [e["id"] for e in seen] == [everywhere["id"]]
