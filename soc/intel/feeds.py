@@ -149,9 +149,10 @@ def fetch(feed: dict[str, Any], lim: Limits, env: dict[str, str] | None = None) 
     """GET the feed's URL, conditional on the last ETag / Last-Modified; FeedError saying why it failed.
 
     Redirects are followed by hand (at most ``max_redirects``, http and https only) so that the
-    authorization header never goes to another host than the one configured.
+    authorization header never goes to another origin (scheme, host, port) than the one configured.
     """
     url = httpx.URL(check_url(feed["url"]))
+    origin = (url.scheme, url.host, url.port)
     secret = _auth(feed, env)
     headers = {"User-Agent": f"soc-intel-feeds/{__version__}", "Accept": "*/*"}
     if feed.get("etag"):
@@ -163,7 +164,7 @@ def fetch(feed: dict[str, Any], lim: Limits, env: dict[str, str] | None = None) 
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             for _ in range(lim.max_redirects + 1):
-                send = headers | (secret if url.host == httpx.URL(feed["url"]).host else {})
+                send = headers | (secret if (url.scheme, url.host, url.port) == origin else {})
                 with client.stream("GET", url, headers=send) as resp:
                     if resp.is_redirect and "location" in resp.headers:
                         url = url.join(resp.headers["location"])
@@ -197,6 +198,8 @@ def _read(resp: httpx.Response, lim: Limits, deadline: float) -> Fetched:
         text = bytes(body).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FeedError(f"the feed is not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise FeedError("the feed is empty (a server fault is more likely than a feed withdrawing everything)")
     return Fetched(200, text, resp.headers.get("etag"), resp.headers.get("last-modified"), len(body))
 
 
@@ -252,7 +255,7 @@ def pull(client: OpenSearch, names: Names, who: Principal, name: str, owner: str
                                            feed.get("confidence"))
             result.status, result.read, result.notes = "imported", imported.read, imported.notes
             result.created, result.updated = imported.created, imported.updated
-            if feed.get("withdraw", True):
+            if feed.get("withdraw", True) and imported.read:
                 result.withdrawn = intel_store.withdraw(client, names, name, now)
             update = {"etag": got.etag, "last_modified": got.last_modified}
             update["last"] = {"imported": now.isoformat(), "bytes": got.size, "read": result.read,

@@ -15,7 +15,8 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi.testclient import TestClient
 
-from soc import cli, search, users_store
+from soc import cli, search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.errors import Conflict, Invalid
 from soc.incidents.runtime import Runtime
@@ -220,6 +221,10 @@ def test_the_secret_comes_from_the_environment_and_limits_hold(isolated: Setting
     missing = feeds.new_feed("missing", f"{base}/nothing.json")
     feeds.add(*_client(isolated), ADMIN, missing)
     assert _pull(isolated, "missing").error == "HTTP 404 Not Found from 127.0.0.1"
+    files.bodies["/private.txt"] = b"\n\n"  # an empty answer never withdraws the feed's indicators
+    empty = _pull(isolated, "private", env={"SOC_FEED_PARTNER_KEY": "s3cret-value"})
+    assert empty.status == "failed" and empty.error is not None and empty.error.startswith("the feed is empty")
+    assert _live(isolated, "private") == {"198.51.100.99", "bad-actor.example.net"}
 
 
 @pytest.mark.parametrize("url, why", [
@@ -267,7 +272,7 @@ def test_one_process_at_a_time_pulls_a_feed(isolated: Settings, server: tuple[Fi
 
 
 def _bearer(settings: Settings, role: str, agencies: list[str]) -> dict[str, str]:
-    token = users_store.create_token(*_client(settings), f"u-{role}", role, agencies)
+    token = accounts_store.create_token(*_client(settings), f"u-{role}", role, agencies)
     return {"Authorization": f"Bearer {token}"}
 
 
