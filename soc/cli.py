@@ -90,7 +90,8 @@ def cmd_os_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from soc import search, users_store
+    from soc import search
+    from soc.accounts import store as accounts_store
     from soc.opensearch import bootstrap
 
     client = search.client(settings)
@@ -101,8 +102,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     for note in report.notes:
         print(f"      note  {note}")
     token_created = False
-    if not users_store.admin_token_exists(client, names):
-        token = users_store.create_token(client, names, "initial-admin", "admin", ["*"])
+    if not accounts_store.admin_token_exists(client, names):
+        token = accounts_store.create_token(client, names, "initial-admin", "admin", ["*"])
         token_created = True
         print(f"   created  admin API token (shown once, store it now): {token}")
     if not report.changed and not token_created:

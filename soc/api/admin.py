@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints
 
+from soc.accounts import service as accounts
 from soc.api.deps import IdPath, Rt, Who
-from soc.incidents import accounts
 from soc.incidents.schemas import Agency, Name, Page, Severity, Strict, When
 
 router = APIRouter(tags=["administration"])

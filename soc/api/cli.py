@@ -7,7 +7,8 @@ import getpass
 import os
 import sys
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.api import server
 from soc.auth import ROLES
 from soc.config import Settings
@@ -40,7 +41,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
-    user = users_store.create_user(search.client(settings), search.names(settings), args.name, args.role,
+    user = accounts_store.create_user(search.client(settings), search.names(settings), args.name, args.role,
                                    args.agency or ["*"], _password(args, required=False))
     print(f"created user {user['name']} ({user['role']}, agencies {', '.join(user['agencies'])})")
     return 0
@@ -48,14 +49,14 @@ def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_users_passwd(args: argparse.Namespace, settings: Settings) -> int:
     password = _password(args, required=True)
-    users_store.update_user(search.client(settings), search.names(settings), args.name, {"password": password})
+    accounts_store.update_user(search.client(settings), search.names(settings), args.name, {"password": password})
     print(f"password of {args.name} changed")
     return 0
 
 
 def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
-    for _, doc in users_store.list_kind(search.client(settings), search.names(settings), "user"):
-        u = users_store.public_user(doc)
+    for _, doc in accounts_store.list_kind(search.client(settings), search.names(settings), "user"):
+        u = accounts_store.public_user(doc)
         state = " (disabled)" if u["disabled"] else ""
         print(f"{u['name']}\t{u['role']}\t{','.join(u['agencies'])}{state}")
     return 0
@@ -64,24 +65,24 @@ def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     client, names = search.client(settings), search.names(settings)
     if args.role:
-        token = users_store.create_token(client, names, args.name, args.role, args.agency or ["*"])
+        token = accounts_store.create_token(client, names, args.name, args.role, args.agency or ["*"])
     else:
-        token = users_store.create_user_token(client, names, args.name)
+        token = accounts_store.create_user_token(client, names, args.name)
     print("the token is shown once; only its hash is stored:")
     print(token)
     return 0
 
 
 def cmd_tokens_list(args: argparse.Namespace, settings: Settings) -> int:
-    for token_id, doc in users_store.list_kind(search.client(settings), search.names(settings), "token"):
-        t = users_store.public_token(token_id, doc)
+    for token_id, doc in accounts_store.list_kind(search.client(settings), search.names(settings), "token"):
+        t = accounts_store.public_token(token_id, doc)
         state = " (revoked)" if t["disabled"] else ""
         print(f"{t['id']}\t{t['name']}\t{t['role']}\t{','.join(t['agencies'])}{state}")
     return 0
 
 
 def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    users_store.revoke_token(search.client(settings), search.names(settings), args.id)
+    accounts_store.revoke_token(search.client(settings), search.names(settings), args.id)
     print(f"revoked {args.id}")
     return 0
 

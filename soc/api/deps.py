@@ -13,7 +13,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from soc import users_store
+from soc.accounts import store as accounts_store
 from soc.auth import Principal, Unauthorized, token_hash
 from soc.incidents.runtime import Runtime
 from soc.incidents.schemas import ID_PATTERN
@@ -41,7 +41,7 @@ async def principal(request: Request,
     digest = token_hash(token)
     who = rt.principals.get(digest)
     if who is None:
-        who = await run_in_threadpool(users_store.principal_for_token, rt.client, rt.names, token)
+        who = await run_in_threadpool(accounts_store.principal_for_token, rt.client, rt.names, token)
         if who is None:
             raise Unauthorized("the token is not valid, or was revoked or expired")
         rt.principals.put(digest, who)

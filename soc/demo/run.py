@@ -21,7 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings, load_settings
 from soc.demo import traffic
 from soc.opensearch import node
@@ -131,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         subprocess.run([_bin("soc"), "report", "weekly", "--week", week, "--all", "--lang", "vi",
                         "--format", "html,pdf,json", "--out", str(folder / "reports")], check=True)
 
-        token = users_store.create_token(client, names, "demo-admin", "admin", ["*"])
+        token = accounts_store.create_token(client, names, "demo-admin", "admin", ["*"])
         if args.no_serve:
             return 0
         url = f"http://127.0.0.1:{args.api_port}"

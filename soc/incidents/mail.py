@@ -4,7 +4,7 @@ The relay is configured by environment variables (read when the notifier is buil
 import): ``SOC_NOTIFY_SMTP_HOST`` (no host: no e-mail), ``SOC_NOTIFY_SMTP_PORT`` (25),
 ``SOC_NOTIFY_MAIL_FROM``, ``SOC_NOTIFY_SMTP_STARTTLS`` (1/0), ``SOC_NOTIFY_SMTP_USER`` and
 ``SOC_NOTIFY_SMTP_PASSWORD``. Who receives what is stored data: e-mail subscriptions per agency
-and minimum severity in ``soc-users`` (see ``soc.users_store``).
+and minimum severity in ``soc-users`` (see ``soc.accounts.store``).
 
 Titles and entities come from log content an attacker wrote: the subject is stripped of control
 characters (no header injection) and every value goes in the plain-text body only.

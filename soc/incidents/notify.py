@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from opensearchpy import OpenSearch
 
-from soc import users_store
+from soc.accounts import store as accounts_store
 from soc.alerts.documents import SEVERITY_RANK
 from soc.audit import store as audit_store
 from soc.errors import Invalid
@@ -163,12 +163,12 @@ class Notifier:
     def _fan_out(self, events: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
         """Deliveries for each event, in the order published, from one search per subscription kind."""
         agencies = {incident["organization"]["id"] for _, incident, _ in events}
-        hooks = users_store.subscriptions_of(self.client, self.names, "webhook", agencies)
-        mails = users_store.subscriptions_of(self.client, self.names, "email", agencies) if self.mail else []
+        hooks = accounts_store.subscriptions_of(self.client, self.names, "webhook", agencies)
+        mails = accounts_store.subscriptions_of(self.client, self.names, "email", agencies) if self.mail else []
         for event, incident, extra in events:
             agency, rank = incident["organization"]["id"], SEVERITY_RANK[incident["severity"]]
             for hook in hooks:
-                if not users_store.wants(hook, agency, rank, SEVERITY_RANK):
+                if not accounts_store.wants(hook, agency, rank, SEVERITY_RANK):
                     continue
                 delivery_id = uuid.uuid4().hex
                 payload = {"event": event, "delivery": delivery_id, "at": datetime.now(UTC).isoformat(),
@@ -178,7 +178,7 @@ class Notifier:
             if self.mail is None:
                 continue
             for sub in mails:
-                if not users_store.wants(sub, agency, rank, SEVERITY_RANK):
+                if not accounts_store.wants(sub, agency, rank, SEVERITY_RANK):
                     continue
                 delivery_id = uuid.uuid4().hex
                 msg = mail.message(self.mail, list(sub["to"]), event, incident, delivery_id, extra)

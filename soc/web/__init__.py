@@ -12,11 +12,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from soc.accounts.limiter import LoginLimiter, SharedLoginLimiter, Throttle
 from soc.detection import settings as detection_settings
 from soc.web import i18n, render
 from soc.web.context import LoginRequired, Rejected, login_url
 from soc.web.proxy import ProxyPolicy, parse_networks
-from soc.web.ratelimit import LoginLimiter, SharedLoginLimiter, Throttle
 from soc.web.rulebook import Rulebook
 
 PREFIX = "/console"

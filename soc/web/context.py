@@ -14,12 +14,13 @@ from urllib.parse import parse_qs, quote, urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from soc.accounts import store as accounts_store
 from soc.agencies import store as agency_store
 from soc.api.deps import runtime
 from soc.auth import Principal
 from soc.errors import Conflict, Forbidden, Invalid, NotFound, SocError
 from soc.incidents.runtime import Runtime
-from soc.web import render, session, store
+from soc.web import render, session
 
 MAX_FORM = 64 * 1024
 STATUS = ((Forbidden, 403), (NotFound, 404), (Conflict, 409), (Invalid, 422))
@@ -71,13 +72,13 @@ class Page:
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         flash = self.session.flash
         if flash:  # shown once
-            store.update_session(self.rt.client, self.rt.names, self.session.secret, {"flash": None})
+            accounts_store.update_session(self.rt.client, self.rt.names, self.session.secret, {"flash": None})
         return render.page(self.request, template, self.lang, status, who=self.who, csrf=self.session.csrf,
                            can_write=self.can_write, flash=flash, zone=self.zone, home_zone=self.home_zone(),
                            **context)
 
     def flash(self, kind: str, text: str) -> None:
-        store.update_session(self.rt.client, self.rt.names, self.session.secret,
+        accounts_store.update_session(self.rt.client, self.rt.names, self.session.secret,
                              {"flash": {"kind": kind, "text": text[:2000]}})
 
     def error(self, exc: SocError) -> HTMLResponse:

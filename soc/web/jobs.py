@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
-from soc.web import store
 
 PURGE_INTERVAL_S = 3600
 
 
 def purge_sessions(settings: Settings, now: datetime | None = None) -> int:
-    return store.purge_sessions(search.client(settings), search.names(settings), now or datetime.now(UTC))
+    return accounts_store.purge_sessions(search.client(settings), search.names(settings), now or datetime.now(UTC))
 
 
 def add_jobs(scheduler: Any, settings: Settings) -> None:

@@ -17,9 +17,10 @@ from typing import Any
 from fastapi import Request, Response
 from opensearchpy import OpenSearch
 
+from soc.accounts import store as accounts_store
 from soc.auth import Principal
 from soc.search import Names
-from soc.web import i18n, proxy, store
+from soc.web import i18n, proxy
 
 COOKIE = "soc_session"
 LOGIN_COOKIE = "soc_login"
@@ -46,7 +47,7 @@ def same(a: str | None, b: str | None) -> bool:
 def _live_principal(client: OpenSearch, names: Names, doc: dict[str, Any], now: datetime) -> Principal | None:
     """The principal as it is now: a disabled user or a revoked or expired token ends the session."""
     if doc.get("token_id"):
-        token = store.get_doc(client, names, str(doc["token_id"]))
+        token = accounts_store.get_doc(client, names, str(doc["token_id"]))
         if not token or token.get("kind") != "token" or token.get("disabled"):
             return None
         if token.get("expires") and datetime.fromisoformat(token["expires"]) <= now:
@@ -54,7 +55,7 @@ def _live_principal(client: OpenSearch, names: Names, doc: dict[str, Any], now: 
         if not token.get("user"):
             return Principal(token["name"], token["role"], tuple(token["agencies"]))
         doc = doc | {"user": token["user"]}
-    user = store.get_doc(client, names, f"user-{doc.get('user')}")
+    user = accounts_store.get_doc(client, names, f"user-{doc.get('user')}")
     if not user or user.get("kind") != "user" or user.get("disabled"):
         return None
     return Principal(user["name"], user["role"], tuple(user["agencies"]))
@@ -64,7 +65,7 @@ def load(request: Request, client: OpenSearch, names: Names) -> Session | None:
     secret = request.cookies.get(COOKIE)
     if not secret or len(secret) > 100:
         return None
-    doc = store.get_session(client, names, secret)
+    doc = accounts_store.get_session(client, names, secret)
     now = datetime.now(UTC)
     if doc is None or datetime.fromisoformat(doc["expires"]) <= now:
         return None
@@ -78,7 +79,7 @@ def start(client: OpenSearch, names: Names, who: Principal, user: str | None, to
           lang: str) -> str:
     secret = new_secret()
     now = datetime.now(UTC)
-    store.create_session(client, names, secret, {
+    accounts_store.create_session(client, names, secret, {
         "name": who.name, "user": user, "token_id": token_id, "csrf": secrets.token_urlsafe(32), "lang": lang,
         "flash": None, "created": now.isoformat(), "expires": (now + LIFETIME).isoformat()})
     return secret

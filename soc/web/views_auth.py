@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from soc import users_store
+from soc.accounts import store as accounts_store
+from soc.accounts.limiter import LoginLimiter
 from soc.api.deps import runtime
 from soc.auth import TOKEN_PREFIX, token_hash
-from soc.web import i18n, proxy, render, session, store
+from soc.web import i18n, proxy, render, session
 from soc.web.context import Form, Posted, Rejected, form_body, safe_next, same_origin
-from soc.web.ratelimit import LoginLimiter
 
 router = APIRouter()
 LOGIN_TTL = 3600
@@ -58,16 +58,16 @@ def login(request: Request, data: Annotated[dict[str, list[str]], Depends(form_b
         limited.headers["Retry-After"] = str(int(wait) + 1)
         return limited
     if token:
-        who = users_store.principal_for_token(rt.client, rt.names, token) if token.startswith(TOKEN_PREFIX) else None
+        who = accounts_store.principal_for_token(rt.client, rt.names, token) if token.startswith(TOKEN_PREFIX) else None
         user, token_id = None, f"token-{token_hash(token)[:32]}"
     else:
         # an unknown name costs the same password hashing as a wrong password
-        who = users_store.check_password(rt.client, rt.names, name, password) if name else None
+        who = accounts_store.check_password(rt.client, rt.names, name, password) if name else None
         user, token_id = name, None
     if who is None or who.role not in ("admin", "analyst", "viewer"):
         return _login_page(request, lang, 401, i18n.translate(lang, "login.failed"), name)
     limiter.succeeded(address, account, ticket)
-    lang = store.get_language(rt.client, rt.names, who.name) or lang
+    lang = accounts_store.get_language(rt.client, rt.names, who.name) or lang
     secret = session.start(rt.client, rt.names, who, user, token_id, lang)
     response = render.redirect(safe_next(form.one("next")))
     session.set_cookie(response, request, session.COOKIE, secret, int(session.LIFETIME.total_seconds()))
@@ -78,7 +78,7 @@ def login(request: Request, data: Annotated[dict[str, list[str]], Depends(form_b
 @router.post("/logout")
 def logout(request: Request, posted: Posted) -> RedirectResponse:
     current, _ = posted
-    store.delete_session(current.rt.client, current.rt.names, current.session.secret)
+    accounts_store.delete_session(current.rt.client, current.rt.names, current.session.secret)
     response = render.redirect("/console/login")
     session.clear_cookie(response, request, session.COOKIE)
     return response
@@ -90,6 +90,6 @@ def switch_language(posted: Posted) -> RedirectResponse:
     lang = form.one("lang")
     if lang not in i18n.LANGS:
         raise Rejected(f"unknown language {lang!r}")
-    store.update_session(current.rt.client, current.rt.names, current.session.secret, {"lang": lang})
-    store.set_language(current.rt.client, current.rt.names, current.who.name, lang)
+    accounts_store.update_session(current.rt.client, current.rt.names, current.session.secret, {"lang": lang})
+    accounts_store.set_language(current.rt.client, current.rt.names, current.who.name, lang)
     return render.redirect(safe_next(form.one("next")))

@@ -41,7 +41,8 @@ import httpx
 import uvloop
 from opensearchpy import OpenSearch
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.incidents import model
 from soc.incidents.service import IncidentService
@@ -116,8 +117,8 @@ def bench(url: str, args: argparse.Namespace) -> int:
         t = time.monotonic()
         load(client, settings, args.incidents, args.alerts)
         print(f"loaded {args.incidents} incidents and {args.alerts} alerts in {time.monotonic() - t:.0f} s")
-        admin = users_store.create_token(client, names, "bench-admin", "admin", ["*"])
-        analysts = {a: users_store.create_token(client, names, f"bench-{a}", "analyst", [a]) for a in AGENCIES}
+        admin = accounts_store.create_token(client, names, "bench-admin", "admin", ["*"])
+        analysts = {a: accounts_store.create_token(client, names, f"bench-{a}", "analyst", [a]) for a in AGENCIES}
         callers: dict[str, Caller] = {"admin token (all agencies)": lambda _agency: admin,
                                       "analyst tokens (one agency each)": analysts.__getitem__}
         pools = Pools(args.incidents)

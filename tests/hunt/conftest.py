@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.detection import store as detection_store
 from soc.incidents.runtime import Runtime
@@ -49,10 +50,10 @@ def rt(isolated: Settings) -> Runtime:
 def tokens(rt: Runtime) -> dict[str, str]:
     c, n = rt.client, rt.names
     return {
-        "admin": users_store.create_token(c, n, "root", "admin", ["*"]),
-        "analyst_a": users_store.create_token(c, n, "ana", "analyst", ["agency-a"]),
-        "analyst_a2": users_store.create_token(c, n, "anh", "analyst", ["agency-a"]),
-        "analyst_b": users_store.create_token(c, n, "bob", "analyst", ["agency-b"]),
-        "collector": users_store.create_token(c, n, "col", "collector", ["agency-a"]),
+        "admin": accounts_store.create_token(c, n, "root", "admin", ["*"]),
+        "analyst_a": accounts_store.create_token(c, n, "ana", "analyst", ["agency-a"]),
+        "analyst_a2": accounts_store.create_token(c, n, "anh", "analyst", ["agency-a"]),
+        "analyst_b": accounts_store.create_token(c, n, "bob", "analyst", ["agency-b"]),
+        "collector": accounts_store.create_token(c, n, "col", "collector", ["agency-a"]),
     }
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.alerts.documents import SEVERITY_RANK, alert_id
 from soc.config import Settings
 from soc.incidents.notify import Notifier
@@ -84,11 +85,11 @@ def tokens(rt: Runtime) -> dict[str, str]:
     """A token for each role/scope the authorization tests need."""
     c, n = rt.client, rt.names
     return {
-        "admin": users_store.create_token(c, n, "root", "admin", ["*"]),
-        "analyst_a": users_store.create_token(c, n, "ana", "analyst", ["agency-a"]),
-        "analyst_b": users_store.create_token(c, n, "bob", "analyst", ["agency-b"]),
-        "viewer_a": users_store.create_token(c, n, "vic", "viewer", ["agency-a"]),
-        "collector": users_store.create_token(c, n, "col", "collector", ["agency-a"]),
+        "admin": accounts_store.create_token(c, n, "root", "admin", ["*"]),
+        "analyst_a": accounts_store.create_token(c, n, "ana", "analyst", ["agency-a"]),
+        "analyst_b": accounts_store.create_token(c, n, "bob", "analyst", ["agency-b"]),
+        "viewer_a": accounts_store.create_token(c, n, "vic", "viewer", ["agency-a"]),
+        "collector": accounts_store.create_token(c, n, "col", "collector", ["agency-a"]),
     }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from soc import users_store
+from soc.accounts import store as accounts_store
 from soc.incidents import grouping
 from soc.incidents.runtime import Runtime
 from tests.incidents import labelled
@@ -29,7 +29,7 @@ def _delivered(rt: Runtime, receiver: Receiver, n: int) -> list[dict[str, Any]]:
 
 
 def test_one_notification_per_case_and_per_escalation(rt: Runtime, receiver: Receiver) -> None:
-    users_store.create_webhook(rt.client, rt.names, "soc-chat", receiver.url, ["agency-a"], "low")
+    accounts_store.create_webhook(rt.client, rt.names, "soc-chat", receiver.url, ["agency-a"], "low")
     frames = [f for f in labelled.ssh_lines() if b"sudo" not in f]  # sshd only: the guessers' cases
     accepted = [f for f in frames if b"Accepted password" in f]
     assert len(accepted) == 1

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from soc import cli, users_store
+from soc import cli
+from soc.accounts import store as accounts_store
 from soc.incidents.runtime import Runtime
 
 
@@ -18,25 +19,25 @@ def test_users_and_tokens_commands(rt: Runtime, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
     assert cli.main(["users", "add", "ana", "--role", "analyst", "--agency", "agency-a", "--agency", "agency-b",
                      "--password-stdin"]) == 0
-    principal = users_store.check_password(rt.client, rt.names, "ana", "correct horse battery")
+    principal = accounts_store.check_password(rt.client, rt.names, "ana", "correct horse battery")
     assert principal is not None and principal.agencies == ("agency-a", "agency-b")
-    assert users_store.check_password(rt.client, rt.names, "ana", "wrong horse battery") is None
-    stored = users_store.get_user(rt.client, rt.names, "ana")["password_hash"]
+    assert accounts_store.check_password(rt.client, rt.names, "ana", "wrong horse battery") is None
+    stored = accounts_store.get_user(rt.client, rt.names, "ana")["password_hash"]
     assert stored.startswith("$argon2id$") and "correct" not in stored
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("another long secret\n"))
     assert cli.main(["users", "passwd", "ana", "--password-stdin"]) == 0
-    assert users_store.check_password(rt.client, rt.names, "ana", "another long secret") is not None
+    assert accounts_store.check_password(rt.client, rt.names, "ana", "another long secret") is not None
 
     capsys.readouterr()
     assert cli.main(["tokens", "create", "ana"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    who = users_store.principal_for_token(rt.client, rt.names, token)
+    who = accounts_store.principal_for_token(rt.client, rt.names, token)
     assert who is not None and who.name == "ana" and who.role == "analyst"
 
     assert cli.main(["tokens", "create", "shipper", "--role", "collector", "--agency", "agency-a"]) == 0
     program = capsys.readouterr().out.strip().splitlines()[-1]
-    assert users_store.principal_for_token(rt.client, rt.names, program).role == "collector"  # type: ignore[union-attr]
+    assert accounts_store.principal_for_token(rt.client, rt.names, program).role == "collector"  # type: ignore[union-attr]
 
     assert cli.main(["users", "add", "ana", "--role", "viewer"]) == 1  # exists already
     assert "already exists" in capsys.readouterr().err

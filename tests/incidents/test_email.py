@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
-from soc import users_store
+from soc.accounts import store as accounts_store
 from soc.incidents import grouping
 from soc.incidents.mail import MailSettings
 from soc.incidents.runtime import Runtime
@@ -62,9 +62,9 @@ def test_incidents_are_mailed_per_agency_and_severity_with_retries(rt: Runtime, 
     handler, settings = relay
     assert rt.notifier is not None
     rt.notifier.mail = settings
-    users_store.create_email(rt.client, rt.names, "team-a", ["soc-a@example.org"], ["agency-a"], "high")
-    users_store.create_email(rt.client, rt.names, "team-b", ["soc-b@example.org"], ["agency-b"], "low")
-    users_store.create_email(rt.client, rt.names, "ciso", ["ciso@example.org"], ["*"], "critical")
+    accounts_store.create_email(rt.client, rt.names, "team-a", ["soc-a@example.org"], ["agency-a"], "high")
+    accounts_store.create_email(rt.client, rt.names, "team-b", ["soc-b@example.org"], ["agency-b"], "low")
+    accounts_store.create_email(rt.client, rt.names, "ciso", ["ciso@example.org"], ["*"], "critical")
     alerts.add(severity="low")  # agency-a below its minimum: no mail
     # The entity comes from log content: a line break in it must not become a header.
     alerts.add(ip="10.0.0.7", severity="high", key="user.name=x\r\nBcc: thief@example.net")
@@ -88,7 +88,7 @@ def test_incidents_are_mailed_per_agency_and_severity_with_retries(rt: Runtime, 
 def test_an_unreachable_relay_fails_after_the_last_attempt(rt: Runtime, alerts: Alerts) -> None:
     assert rt.notifier is not None
     rt.notifier.mail = MailSettings("127.0.0.1", _free_port(), timeout=2)  # nothing listens there
-    users_store.create_email(rt.client, rt.names, "team-a", ["soc-a@example.org"], ["agency-a"], "informational")
+    accounts_store.create_email(rt.client, rt.names, "team-a", ["soc-a@example.org"], ["agency-a"], "informational")
     alerts.add()
     grouping.run(rt)
     assert rt.notifier.drain(15)

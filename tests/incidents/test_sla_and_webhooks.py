@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from soc import users_store
+from soc.accounts import store as accounts_store
 from soc.incidents import grouping, notify
 from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
@@ -63,9 +63,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_new_incident_webhook_is_signed_and_retried(rt: Runtime, alerts: Alerts, receiver: Receiver) -> None:
-    users_store.create_webhook(rt.client, rt.names, "soc-chat", receiver.url, ["agency-a"], "high",
+    accounts_store.create_webhook(rt.client, rt.names, "soc-chat", receiver.url, ["agency-a"], "high",
                                secret="s3cret-s3cret-s3cret")
-    users_store.create_webhook(rt.client, rt.names, "other", receiver.url, ["agency-b"], "low")
+    accounts_store.create_webhook(rt.client, rt.names, "other", receiver.url, ["agency-b"], "low")
     alerts.add(severity="low")  # below the minimum: no delivery
     alerts.add(ip="10.0.0.9", severity="high")
     grouping.run(rt)
@@ -90,7 +90,7 @@ def test_new_incident_webhook_is_signed_and_retried(rt: Runtime, alerts: Alerts,
 
 def test_an_unreachable_receiver_does_not_block_the_api(rt: Runtime, alerts: Alerts, api: TestClient,
                                                         tokens: dict[str, str]) -> None:
-    users_store.create_webhook(rt.client, rt.names, "dead", "http://127.0.0.1:9/none", ["*"], "informational")
+    accounts_store.create_webhook(rt.client, rt.names, "dead", "http://127.0.0.1:9/none", ["*"], "informational")
     alerts.add()
     iid = grouping.run(rt).created[0]
     head = bearer(tokens["analyst_a"])
@@ -107,7 +107,7 @@ def test_sla_breaches_are_flagged_once_and_notified(rt: Runtime, alerts: Alerts,
                                                     receiver: Receiver, api: TestClient,
                                                     tokens: dict[str, str]) -> None:
     receiver.fail = 0
-    users_store.create_webhook(rt.client, rt.names, "sla", receiver.url, ["agency-a"], "critical")
+    accounts_store.create_webhook(rt.client, rt.names, "sla", receiver.url, ["agency-a"], "critical")
     alerts.add(severity="critical")  # acknowledge within 15 min, resolve within 4 h
     iid = grouping.run(rt).created[0]
     service = IncidentService(rt)
@@ -141,20 +141,20 @@ def test_events_published_together_reach_only_their_subscribers(rt: Runtime,
     try:
         for name, agencies, minimum in (("a-high", ["agency-a"], "high"), ("b-low", ["agency-b"], "low"),
                                         ("all-medium", ["*"], "medium")):
-            users_store.create_webhook(rt.client, rt.names, name, receivers[name].url, agencies, minimum)
+            accounts_store.create_webhook(rt.client, rt.names, name, receivers[name].url, agencies, minimum)
         notifier = notify.Notifier(rt.client, rt.names, max_attempts=1, mail_settings=None, allow_private=True)
         for i, (agency, severity) in enumerate((("agency-a", "critical"), ("agency-b", "low"),
                                                 ("agency-a", "low"), ("agency-c", "medium"))):
             notifier.publish("incident.created", {"id": f"inc-{i}", "organization": {"id": agency},
                                                   "severity": severity})
         searches = []
-        real = users_store.subscriptions_of
+        real = accounts_store.subscriptions_of
 
         def counting(*args: Any) -> list[dict[str, Any]]:
             searches.append(args[2])
             return real(*args)
 
-        monkeypatch.setattr(users_store, "subscriptions_of", counting)
+        monkeypatch.setattr(accounts_store, "subscriptions_of", counting)
         notifier.start()
         try:
             assert notifier.drain(10)

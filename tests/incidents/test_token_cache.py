@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from soc import users_store
+from soc.accounts import store as accounts_store
 from soc.auth import Principal, PrincipalCache
 from soc.incidents.runtime import Runtime
 from tests.incidents.conftest import bearer
@@ -36,13 +36,14 @@ def test_entries_expire_and_the_cache_is_bounded() -> None:
 def test_a_token_revoked_elsewhere_is_refused_within_the_ttl(rt: Runtime, api: TestClient) -> None:
     ticks = Ticks()
     rt.principals = PrincipalCache(ttl=3, clock=ticks)
-    token = users_store.create_token(rt.client, rt.names, "script", "viewer", ["agency-a"])
+    token = accounts_store.create_token(rt.client, rt.names, "script", "viewer", ["agency-a"])
     head = bearer(token)
     assert api.get("/api/v1/incidents", headers=head).status_code == 200
     assert len(rt.principals) == 1
     # Revoked by another process (the CLI, another worker): this one learns within the ttl.
-    [(token_id, _)] = [(i, d) for i, d in users_store.list_kind(rt.client, rt.names, "token") if d["name"] == "script"]
-    users_store.revoke_token(rt.client, rt.names, token_id)
+    tokens = accounts_store.list_kind(rt.client, rt.names, "token")
+    [(token_id, _)] = [(i, d) for i, d in tokens if d["name"] == "script"]
+    accounts_store.revoke_token(rt.client, rt.names, token_id)
     ticks.now += 1
     assert api.get("/api/v1/incidents", headers=head).status_code == 200  # served from the cache
     ticks.now += 2
@@ -55,10 +56,10 @@ def test_a_token_revoked_elsewhere_is_refused_within_the_ttl(rt: Runtime, api: T
 def test_a_user_disabled_elsewhere_is_refused_within_the_ttl(rt: Runtime, api: TestClient) -> None:
     ticks = Ticks()
     rt.principals = PrincipalCache(ttl=3, clock=ticks)
-    users_store.create_user(rt.client, rt.names, "dan", "analyst", ["agency-a"])
-    head = bearer(users_store.create_user_token(rt.client, rt.names, "dan"))
+    accounts_store.create_user(rt.client, rt.names, "dan", "analyst", ["agency-a"])
+    head = bearer(accounts_store.create_user_token(rt.client, rt.names, "dan"))
     assert api.get("/api/v1/incidents", headers=head).status_code == 200
-    users_store.update_user(rt.client, rt.names, "dan", {"disabled": True})
+    accounts_store.update_user(rt.client, rt.names, "dan", {"disabled": True})
     ticks.now += 3
     assert api.get("/api/v1/incidents", headers=head).status_code == 401
 
@@ -71,8 +72,8 @@ def test_changes_through_this_process_apply_at_once(rt: Runtime, api: TestClient
     assert api.get("/api/v1/incidents", headers=job).status_code == 200
     assert api.delete(f"/api/v1/tokens/{made.json()['id']}", headers=admin).status_code == 200
     assert api.get("/api/v1/incidents", headers=job).status_code == 401
-    users_store.create_user(rt.client, rt.names, "eve", "analyst", ["agency-a"])
-    eve = bearer(users_store.create_user_token(rt.client, rt.names, "eve"))
+    accounts_store.create_user(rt.client, rt.names, "eve", "analyst", ["agency-a"])
+    eve = bearer(accounts_store.create_user_token(rt.client, rt.names, "eve"))
     assert api.post("/api/v1/incidents/bulk", headers=eve,
                     json={"ids": ["x"], "action": "acknowledge"}).status_code == 422  # a writer: checked, none found
     assert api.patch("/api/v1/users/eve", headers=admin, json={"role": "viewer"}).status_code == 200

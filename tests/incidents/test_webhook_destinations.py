@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from soc import users_store
+from soc.accounts import store as accounts_store
 from soc.errors import Invalid
 from soc.incidents import destinations, grouping
 from soc.incidents.notify import Notifier
@@ -57,7 +57,7 @@ def test_the_api_refuses_a_loopback_webhook_with_a_4xx_and_a_reason(rt: Runtime,
 
 def test_delivery_checks_the_destination_again(rt: Runtime, alerts: Alerts) -> None:
     # stored directly (as if created while allowed, or a name now resolving to loopback)
-    users_store.create_webhook(rt.client, rt.names, "inside", "http://127.0.0.1:9/hook", ["*"], "informational")
+    accounts_store.create_webhook(rt.client, rt.names, "inside", "http://127.0.0.1:9/hook", ["*"], "informational")
     notifier = Notifier(rt.client, rt.names, max_attempts=3, backoff=0.01, mail_settings=None)
     fixture_notifier, rt.notifier = rt.notifier, notifier
     notifier.start()

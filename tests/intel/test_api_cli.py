@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from soc import cli, search, users_store
+from soc import cli, search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.incidents.runtime import Runtime
 from soc.intel import store as intel_store
@@ -24,7 +25,7 @@ def api(isolated: Settings) -> Iterator[TestClient]:
 
 
 def _bearer(settings: Settings, role: str, agencies: list[str]) -> dict[str, str]:
-    token = users_store.create_token(search.client(settings), search.names(settings), f"u-{role}", role, agencies)
+    token = accounts_store.create_token(search.client(settings), search.names(settings), f"u-{role}", role, agencies)
     return {"Authorization": f"Bearer {token}"}
 
 

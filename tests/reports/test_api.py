@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.incidents.runtime import Runtime
 from soc.main import create_app
@@ -26,9 +27,9 @@ def api(dataset: Settings, tmp_path: Path,
     week = period.parse("2025-W10", rs.timezone)
     for agency in (None, A, B):
         service.produce(client, names, rs, week, agency, "vi", ("json", "html"), "test", AFTER)
-    tokens = {"admin": users_store.create_token(client, names, "boss", "admin", ["*"]),
-              "analyst_a": users_store.create_token(client, names, "an-a", "analyst", [A]),
-              "viewer_a": users_store.create_token(client, names, "view-a", "viewer", [A])}
+    tokens = {"admin": accounts_store.create_token(client, names, "boss", "admin", ["*"]),
+              "analyst_a": accounts_store.create_token(client, names, "an-a", "analyst", [A]),
+              "viewer_a": accounts_store.create_token(client, names, "view-a", "viewer", [A])}
     rt = Runtime(dataset, client, names)
     with TestClient(create_app(runtime=rt)) as http:
         yield http, {k: f"Bearer {v}" for k, v in tokens.items()}

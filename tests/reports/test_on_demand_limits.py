@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.incidents.runtime import Runtime
 from soc.main import create_app
@@ -24,7 +25,7 @@ from tests.reports.conftest import AFTER, A
 def api(dataset: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, str]]:
     monkeypatch.setenv("SOC_REPORT_OUT_DIR", str(tmp_path / "api"))
     client, names = search.client(dataset), search.names(dataset)
-    analyst = users_store.create_token(client, names, f"an-{uuid.uuid4().hex[:8]}", "analyst", [A])
+    analyst = accounts_store.create_token(client, names, f"an-{uuid.uuid4().hex[:8]}", "analyst", [A])
     with TestClient(create_app(runtime=Runtime(dataset, client, names))) as http:
         yield http, f"Bearer {analyst}"
 

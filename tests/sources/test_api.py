@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.incidents.runtime import Runtime
 from soc.main import create_app
@@ -14,9 +15,9 @@ from soc.main import create_app
 def test_agencies_and_sources_api(isolated: Settings) -> None:
     rt = Runtime.build(isolated)
     client, names = search.client(isolated), search.names(isolated)
-    admin = users_store.create_token(client, names, "root", "admin", ["*"])
-    local_admin = users_store.create_token(client, names, "sysadmin-a", "admin", ["so-a"])
-    viewer_b = users_store.create_token(client, names, "viewer-b", "viewer", ["so-b"])
+    admin = accounts_store.create_token(client, names, "root", "admin", ["*"])
+    local_admin = accounts_store.create_token(client, names, "sysadmin-a", "admin", ["so-a"])
+    viewer_b = accounts_store.create_token(client, names, "viewer-b", "viewer", ["so-b"])
 
     def h(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}

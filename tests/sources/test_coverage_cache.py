@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.incidents.runtime import Runtime
 from soc.main import create_app
@@ -19,7 +20,7 @@ from tests.sources.conftest import add_agency
 def test_coverage_is_computed_once_per_question(isolated: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     client, names = search.client(isolated), search.names(isolated)
     add_agency(isolated, "so-a", address="collector.so-a.vn")
-    reader = users_store.create_token(client, names, "reader-a", "viewer", ["so-a"])
+    reader = accounts_store.create_token(client, names, "reader-a", "viewer", ["so-a"])
     calls: list[tuple[str, str]] = []
     real = coverage.check
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.incidents import grouping
 from tests.incidents import labelled
 from tests.web import world as w
@@ -14,7 +15,7 @@ from tests.web.conftest import login, shot
 
 def test_campaigns_page_by_scope(page: Page, world: w.World) -> None:
     client, names = search.client(world.settings), search.names(world.settings)
-    users_store.create_user(client, names, "prov", "analyst", ["*"], w.PASSWORD)
+    accounts_store.create_user(client, names, "prov", "analyst", ["*"], w.PASSWORD)
     labelled.index(world.settings, "agency-b", w.OWN_LINES, [])  # the same attacker at a second agency
     w.detect(world.settings)
     grouping.run(world.rt)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from soc import search
+from soc.accounts.limiter import SharedLoginLimiter, Throttle
 from soc.config import Settings
-from soc.web.ratelimit import SharedLoginLimiter, Throttle
 
 T = Throttle(free_per_account=3, free_per_address=5, delay_s=2.0, max_delay_s=8.0, window_s=60)
 

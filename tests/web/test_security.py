@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from soc import users_store
+from soc.accounts import store as accounts_store
 from soc.auth import token_hash
 from tests.web import world as w
 
@@ -82,25 +82,25 @@ def test_login_is_rate_limited(http: httpx.Client) -> None:
 
 def test_token_sign_in_and_agency_scope(http: httpx.Client, world: w.World) -> None:
     client, names = world.rt.client, world.rt.names
-    token = users_store.create_user_token(client, names, "bob", "console test")
+    token = accounts_store.create_user_token(client, names, "bob", "console test")
     resp = sign_in(http, "", "", token=token)
     assert resp.status_code == 303
     queue = http.get("/console/incidents")
     assert "0 incidents match" in queue.text  # bob works for agency-b only
     incident = next(iter(world.incidents.values()))
     assert http.get(f"/console/incidents/{incident}").status_code == 404  # absent, not forbidden
-    users_store.revoke_token(client, names, f"token-{token_hash(token)[:32]}")
+    accounts_store.revoke_token(client, names, f"token-{token_hash(token)[:32]}")
     assert http.get("/console/incidents").status_code == 303  # the session ends with its token
 
 
 def test_disabled_user_and_sign_out_end_the_session(http: httpx.Client, world: w.World) -> None:
     client, names = world.rt.client, world.rt.names
-    users_store.create_user(client, names, "tmp", "analyst", [w.AGENCY], w.PASSWORD)
+    accounts_store.create_user(client, names, "tmp", "analyst", [w.AGENCY], w.PASSWORD)
     assert sign_in(http, "tmp").status_code == 303
     assert http.get("/console/incidents").status_code == 200
-    users_store.update_user(client, names, "tmp", {"disabled": True})
+    accounts_store.update_user(client, names, "tmp", {"disabled": True})
     assert http.get("/console/incidents").status_code == 303
-    users_store.update_user(client, names, "tmp", {"disabled": False})
+    accounts_store.update_user(client, names, "tmp", {"disabled": False})
     assert sign_in(http, "tmp").status_code == 303
     page = http.get("/console/incidents")
     old = http.cookies.get("soc_session")

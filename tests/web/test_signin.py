@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.incidents.runtime import Runtime
 from soc.main import create_app
@@ -27,7 +28,7 @@ FAST = {"login_free_failures_per_account": 5, "login_free_failures_per_address":
 def serve(isolated: Settings) -> Iterator[Any]:
     client, names = search.client(isolated), search.names(isolated)
     for name in ("ana", "bob"):
-        users_store.create_user(client, names, name, "analyst", [w.AGENCY], w.PASSWORD)
+        accounts_store.create_user(client, names, name, "analyst", [w.AGENCY], w.PASSWORD)
     stack: list[Any] = []
 
     def start(**changes: Any) -> httpx.Client:
@@ -99,7 +100,8 @@ def test_a_password_change_ends_the_users_other_sessions(serve: Any, isolated: S
     assert sign_in(first, "ana").status_code == 303 and sign_in(second, "ana").status_code == 303
     assert sign_in(other, "bob").status_code == 303
     assert first.get("/console/incidents").status_code == 200
-    users_store.update_user(search.client(isolated), search.names(isolated), "ana", {"password": "a new long password"})
+    accounts_store.update_user(search.client(isolated), search.names(isolated), "ana",
+                               {"password": "a new long password"})
     assert first.get("/console/incidents").status_code == 303  # back to the sign-in page
     assert second.get("/console/incidents").status_code == 303
     assert other.get("/console/incidents").status_code == 200  # bob's session is untouched
@@ -108,13 +110,13 @@ def test_a_password_change_ends_the_users_other_sessions(serve: Any, isolated: S
 
 def test_an_unknown_user_costs_the_same_as_a_wrong_password(isolated: Settings) -> None:
     client, names = search.client(isolated), search.names(isolated)
-    users_store.create_user(client, names, "ana", "analyst", [w.AGENCY], w.PASSWORD)
-    users_store.check_password(client, names, "nobody", "warm up the dummy hash")
+    accounts_store.create_user(client, names, "ana", "analyst", [w.AGENCY], w.PASSWORD)
+    accounts_store.check_password(client, names, "nobody", "warm up the dummy hash")
 
     def cost(name: str) -> float:
         started = time.perf_counter()
         for _ in range(5):
-            assert users_store.check_password(client, names, name, "wrong password!") is None
+            assert accounts_store.check_password(client, names, name, "wrong password!") is None
         return time.perf_counter() - started
 
     wrong, unknown = cost("ana"), cost("nobody-at-all")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from soc.accounts.limiter import LoginLimiter, Throttle
 from soc.web import i18n, render, rulebook
 from soc.web.context import safe_next
-from soc.web.ratelimit import LoginLimiter, Throttle
 from soc.web.views_catalog import ordered
 from soc.web.views_queue import sla_due
 

@@ -18,7 +18,8 @@ from opensearchpy import OpenSearch
 
 from collectors.parsers import ParseContext
 from collectors.parsers.dispatch import parse
-from soc import search, users_store
+from soc import search
+from soc.accounts import store as accounts_store
 from soc.agencies import service as agencies
 from soc.auth import Principal
 from soc.config import Settings
@@ -118,9 +119,9 @@ def build(settings: Settings, shared: Path | None) -> World:
     SHARED_USED = shared is not None
     client = search.client(settings)
     names = search.names(settings)
-    users_store.create_user(client, names, "ana", "analyst", [AGENCY], PASSWORD)
-    users_store.create_user(client, names, "vic", "viewer", [AGENCY], PASSWORD)
-    users_store.create_user(client, names, "bob", "analyst", ["agency-b"], PASSWORD)
+    accounts_store.create_user(client, names, "ana", "analyst", [AGENCY], PASSWORD)
+    accounts_store.create_user(client, names, "vic", "viewer", [AGENCY], PASSWORD)
+    accounts_store.create_user(client, names, "bob", "analyst", ["agency-b"], PASSWORD)
     root = Principal("seed", "admin", ("*",))
     for agency, zone in ((AGENCY, "Asia/Ho_Chi_Minh"), ("agency-b", "Asia/Bangkok")):
         agencies.add(client, names, root, agencies.new_document(agency, f"Sở {agency}", f"Agency {agency}", zone))

@@ -1,4 +1,5 @@
-"""Stored users, API tokens and webhook subscriptions in ``soc-users``.
+"""Users, API tokens, console sessions, preferences and subscriptions in ``soc-users``: the only code
+that reads or writes that index, apart from the login limiter's counters (soc.accounts.limiter).
 
 Documents (``kind`` tells them apart):
 
@@ -9,11 +10,15 @@ Documents (``kind`` tells them apart):
 - webhook: ``{kind, name, url, secret, agencies, min_severity, events, created, disabled}``
 - email: ``{kind, name, to: [addresses], agencies, min_severity, created, disabled}``: incidents of
   those agencies at or above the minimum severity are mailed to ``to``
+- session: id ``session-<first 40 hex of the SHA-256 of the cookie value>``: ``{kind, name, user,
+  token_id, csrf, lang, flash, created, expires}`` (only the hash of a cookie value is stored)
+- preference: id ``pref-<user>``: ``{kind, name, lang}``
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -233,3 +238,54 @@ def wants(subscription: dict[str, Any], agency: str, severity_rank: int, ranks: 
     agencies = subscription.get("agencies") or []
     return ((agency in agencies or auth.ALL_AGENCIES in agencies)
             and ranks.get(subscription.get("min_severity", ""), 0) <= severity_rank)
+
+
+def session_id(secret: str) -> str:
+    return "session-" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:40]
+
+
+def create_session(client: OpenSearch, names: Names, secret: str, doc: dict[str, Any]) -> None:
+    client.index(index=names.users, id=session_id(secret), body={"kind": "session", **doc}, refresh=True)
+
+
+def get_session(client: OpenSearch, names: Names, secret: str) -> dict[str, Any] | None:
+    try:
+        doc: dict[str, Any] = client.get(index=names.users, id=session_id(secret))["_source"]
+    except NotFoundError:
+        return None
+    return doc if doc.get("kind") == "session" else None
+
+
+def update_session(client: OpenSearch, names: Names, secret: str, changes: dict[str, Any]) -> None:
+    client.update(index=names.users, id=session_id(secret), body={"doc": changes}, refresh=True)
+
+
+def delete_session(client: OpenSearch, names: Names, secret: str) -> None:
+    client.delete(index=names.users, id=session_id(secret), refresh=True, ignore=[404])
+
+
+def purge_sessions(client: OpenSearch, names: Names, now: datetime) -> int:
+    """Delete the sessions that expired before ``now`` (they no longer log anyone in, but stayed
+    stored); returns how many."""
+    resp = client.delete_by_query(index=names.users, refresh=True, conflicts="proceed", body={"query": {"bool": {
+        "filter": [{"term": {"kind": "session"}}, {"range": {"expires": {"lt": now.isoformat()}}}]}}})
+    return int(resp.get("deleted", 0))
+
+
+def get_doc(client: OpenSearch, names: Names, doc_id: str) -> dict[str, Any] | None:
+    """A user or token document of ``soc-users`` (sessions re-check them on every request)."""
+    try:
+        doc: dict[str, Any] = client.get(index=names.users, id=doc_id)["_source"]
+    except NotFoundError:
+        return None
+    return doc
+
+
+def get_language(client: OpenSearch, names: Names, user: str) -> str | None:
+    doc = get_doc(client, names, f"pref-{user}")
+    return str(doc["lang"]) if doc and doc.get("kind") == "preference" and doc.get("lang") else None
+
+
+def set_language(client: OpenSearch, names: Names, user: str, lang: str) -> None:
+    client.index(index=names.users, id=f"pref-{user}", body={"kind": "preference", "name": user, "lang": lang},
+                 refresh=True)
