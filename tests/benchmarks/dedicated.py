@@ -13,8 +13,9 @@ from soc.opensearch import dist, node
 
 
 @contextmanager
-def dedicated_node(heap: str = "1g") -> Iterator[str]:
-    """Starts a single node bound to 127.0.0.1 and yields its URL; stops it and removes its home."""
+def dedicated_node(heap: str = "1g", keep: bool = False) -> Iterator[str]:
+    """Starts a single node bound to 127.0.0.1 and yields its URL; stops it and removes its home, unless
+    ``keep`` (then its home is printed, and ``stop_dedicated(home)`` ends it later)."""
     home = Path(tempfile.mkdtemp(prefix="soc-bench-node-"))
     home.chmod(0o755)  # the node runs as the service user when started by root
     port = node.free_port()
@@ -23,5 +24,13 @@ def dedicated_node(heap: str = "1g") -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        node.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
+        if keep:
+            print(f"node kept running: http://127.0.0.1:{port}, home {home}")
+        else:
+            stop_dedicated(home)
+
+
+def stop_dedicated(home: Path) -> None:
+    """Stop a dedicated node and remove its home (its data with it)."""
+    node.stop(home)
+    shutil.rmtree(home, ignore_errors=True)
