@@ -33,7 +33,8 @@ def _now() -> datetime:
 def search_logs(rt: Rt, who: Who, body: SearchIn) -> Response:
     """`next` is an opaque cursor: send the same request with `cursor` set to it for the next page. Pages
     come from one point in time, so events that arrive meanwhile do not shift them. Facets and the
-    histogram are computed on the first page."""
+    histogram describe the whole result (every matching event of the window, not the page), so they are
+    computed once, with the first page; later pages (with `cursor`) answer them empty."""
     return _json(SearchService(rt.client, rt.names).search(who, body, _now()))
 
 
