@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from soc import search
+from soc.alerts import store as alert_store
 from soc.auth import Principal
 from soc.config import Settings
 from soc.detection import store
@@ -117,12 +119,15 @@ def write_history(settings: Settings, n: int, hits: list[str], seed: int) -> Non
         store.index_events(client, names, events)
 
 
-def retro_steps(settings: Settings, steps: int, again: bool) -> tuple[list[float], int, int]:
-    """Runs the retro-hunt of ``steps`` detection cycles; (ms per cycle, alerts made, indicators still pending).
-    ``again``: when none is pending, every indicator is marked pending again (to repeat a baseline's one cycle)."""
+def retro_steps(settings: Settings, steps: int, again: bool) -> tuple[dict[str, list[float]], int, int]:
+    """Runs the retro-hunt of ``steps`` detection cycles (the steps of ``soc.intel.cycle.retro``, timed
+    apart: ``search`` the pending indicators and their events, ``write`` the alerts and mark them done);
+    (ms per cycle, alerts made, indicators still pending). ``again``: when none is pending, every
+    indicator is marked pending again (to repeat a baseline's one cycle)."""
     client, names = search.client(settings, serializer=search.OrjsonSerializer()), search.names(settings)
     s = intel_settings.IntelSettings()
-    took: list[float] = []
+    index = ",".join(names(stream) for stream in search.LOG_STREAMS)
+    took: dict[str, list[float]] = {"total": [], "search": [], "write": []}
     made = 0
     for _ in range(steps):
         now = datetime.now(UTC)
@@ -132,8 +137,15 @@ def retro_steps(settings: Settings, steps: int, again: bool) -> tuple[list[float
             client.update_by_query(index=names.indicators, refresh=True, conflicts="proceed", body={
                 "query": {"match_all": {}}, "script": {"source": "ctx._source.retro.done = false"}})
         t0 = time.monotonic()
-        made += cycle.retro(client, names, now, now.isoformat(), s, None)
-        took.append((time.monotonic() - t0) * 1000)
+        found, per = matching.retro_hunt(client, names, index, now - timedelta(days=s.retro_days), now,
+                                         now.isoformat(), s.max_hits)
+        t1 = time.monotonic()
+        cycle.enrich_all(found, None)
+        made += alert_store.create_alerts(client, names, found)[0]
+        intel_store.mark_retro(client, names, per, now)
+        t2 = time.monotonic()
+        for key, value in (("search", t1 - t0), ("write", t2 - t1), ("total", t2 - t0)):
+            took[key].append(value * 1000)
     body = {"query": {"bool": {"filter": [{"term": {"retro.done": False}}]}}}
     pending = int(client.count(index=names.indicators, body=body)["count"])
     return took, made, pending
@@ -167,6 +179,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--history", type=int, default=200_000, help="events over the last 30 days (retro-hunt)")
     ap.add_argument("--retro-steps", type=int, default=7, help="retro-hunt cycles measured at each scale")
+    ap.add_argument("--retro-group", type=int, default=0,
+                    help="at scale, also measure the retro-hunt searching this many indicators at once")
     ap.add_argument("--heap", default="1g")
     args = ap.parse_args()
     lines = indicator_lines(args.indicators, 1)
@@ -193,14 +207,20 @@ def main() -> None:
                 print(f"  {name} ({n:,} events, {got['alerts'][-1]:.0f} alerts), ms min / median / max:")
                 for part in ("total", "values", "lookup", "events"):
                     print(f"    {part:>6}: {spread(got[part], lambda v: f'{v:,.1f}')}")
-            took_ms, made, pending = retro_steps(settings, args.retro_steps, label == "baseline")
-            done = min(len(took_ms) * 1000, count)
-            print(f"  retro-hunt over 30 days ({args.history:,} events), ms per cycle of 1,000 pending indicators: "
-                  f"{spread(took_ms, lambda v: f'{v:,.0f}')}; {made} alerts; {pending:,} still pending")
-            if took_ms and pending:
-                median = sorted(took_ms)[len(took_ms) // 2]
-                print(f"    at that rate the {pending + done:,} new indicators take {(pending + done) / 1000:,.0f} "
-                      f"cycles and {(pending + done) / 1000 * median / 1000 / 60:,.1f} min of retro-hunt in all")
+            groups = [matching.GROUP] + ([args.retro_group] if args.retro_group and label == "scale" else [])
+            for group in groups:
+                matching.GROUP = group
+                took_ms, made, pending = retro_steps(settings, args.retro_steps, label == "baseline")
+                done = min(len(took_ms["total"]) * 1000, count)
+                print(f"  retro-hunt over 30 days ({args.history:,} events), 1,000 pending indicators a cycle, "
+                      f"{group} a search: {made} alerts, {pending:,} still pending; ms min / median / max:")
+                for part in ("total", "search", "write"):
+                    print(f"    {part:>6}: {spread(took_ms[part], lambda v: f'{v:,.0f}')}")
+                if took_ms["total"] and pending:
+                    median = statistics.median(took_ms["total"])
+                    print(f"    at that rate the {pending + done:,} new indicators take {(pending + done) / 1000:,.0f} "
+                          f"cycles and {(pending + done) / 1000 * median / 1000 / 60:,.1f} min of retro-hunt in all")
+            matching.GROUP = groups[0]
         print(f"load average after: {loadavg()}")
 
 
