@@ -6,11 +6,16 @@ so the invariant holds in every snapshot. Counters start when the process starts
 found in the disk queue at start counts as received (and queued) then, and ``recovered`` says how
 many they were.
 
-``GET /metrics`` answers in the Prometheus text format, ``GET /health`` with JSON and 200 (ok) or
-503 (degraded: the sink has been failing for ``unhealthy_after`` seconds). ``GET
-/wait?shipped=N&timeout=S`` blocks until the named counters reach their values (200) or the
-time is up (408) and answers with the counters: operators use it to wait for a drain, tests to
-wait without polling.
+``GET /metrics`` answers in the Prometheus exposition format, written by prometheus_client from a
+custom collector (``SnapshotCollector``) that takes one snapshot per scrape. Counters keep the names
+of the earlier hand-written exposition (``soc_collector_shipped_total``...); the text format's
+``# TYPE`` lines now name the family without ``_total``, and the process's own metrics
+(``process_*``) come along.
+
+``GET /health`` answers with JSON and 200 (ok) or 503 (degraded: the sink has been failing for
+``unhealthy_after`` seconds). ``GET /wait?shipped=N&timeout=S`` blocks until the named counters
+reach their values (200) or the time is up (408) and answers with the counters: operators use it to
+wait for a drain, tests to wait without polling.
 
 File sources add their own counters (``TAIL_COUNTERS``: files opened, lines read, truncations
 seen, bytes lost to copytruncate, partial lines flushed, ...), exported per source as
@@ -20,13 +25,22 @@ seen, bytes lost to copytruncate, partial lines flushed, ...), exported per sour
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 # refused_items: items the cluster refused with 403 (another agency's stream, missing rights); a
 # part of dead_lettered, never retried
@@ -161,64 +175,119 @@ class Metrics:
         return snap
 
 
-def prometheus(snap: dict[str, Any]) -> str:
-    lines = []
-    for name in COUNTERS:
-        lines += [f"# TYPE soc_collector_{name}_total counter", f"soc_collector_{name}_total {snap[name]}"]
-    for name in ("queued", "oldest_unacked_age_seconds", "sink_failing_seconds"):
-        lines += [f"# TYPE soc_collector_{name} gauge", f"soc_collector_{name} {snap[name]}"]
-    lines += ["# TYPE soc_collector_healthy gauge", f"soc_collector_healthy {int(snap['healthy'])}"]
-    lines.append("# TYPE soc_collector_source_received_total counter")
-    for sid, stats in sorted(snap["sources"].items()):
-        lines.append(f'soc_collector_source_received_total{{source="{sid}"}} {stats["received"]}')
-    lines.append("# TYPE soc_collector_source_dropped_total counter")
-    for sid, stats in sorted(snap["sources"].items()):
-        lines.append(f'soc_collector_source_dropped_total{{source="{sid}"}} {stats["dropped"]}')
-    lines.append("# TYPE soc_collector_source_refused_total counter")
-    for sid, stats in sorted(snap["sources"].items()):
-        lines.append(f'soc_collector_source_refused_total{{source="{sid}"}} {stats["refused"]}')
+# the help text of each exported counter (``soc_collector_<name>_total``) and gauge
+HELP = {
+    "received": "Events received (the backlog found in the disk queue at start included)",
+    "parsed": "Events parsed",
+    "parse_failures": "Events kept raw because no parser understood them",
+    "truncated": "Events cut to the maximum event size",
+    "shipped": "Events OpenSearch acknowledged",
+    "retried": "Events sent again after a failed or partial bulk request",
+    "dead_lettered": "Events OpenSearch refused for good, written to the dead-letter index",
+    "dropped": "Events lost because the disk queue was full",
+    "recovered": "Events found in the disk queue at start",
+    "refused_items": "Events the cluster refused with 403 (part of dead_lettered)",
+    "queued": "Events in the disk queue, not yet acknowledged",
+    "oldest_unacked_age_seconds": "Age of the oldest event not yet acknowledged",
+    "sink_failing_seconds": "How long the sink has been failing (0 when it is not)",
+    "healthy": "1 when the sink has not been failing for longer than the health limit",
+    "source_received": "Events received, by source",
+    "source_dropped": "Events lost to a full queue, by source",
+    "source_refused": "Senders a listener turned away (network not allowed, too many connections), by source",
+}
+GAUGES = ("queued", "oldest_unacked_age_seconds", "sink_failing_seconds")
+SOURCE_COUNTERS = ("received", "dropped", "refused")
+
+
+def families(snap: dict[str, Any]) -> list[Metric]:
+    """The exported metrics of one snapshot; names as in earlier versions' hand-written exposition."""
+    out: list[Metric] = [CounterMetricFamily(f"soc_collector_{name}", HELP[name], value=snap[name])
+                         for name in COUNTERS]
+    out += [GaugeMetricFamily(f"soc_collector_{name}", HELP[name], value=snap[name]) for name in GAUGES]
+    out.append(GaugeMetricFamily("soc_collector_healthy", HELP["healthy"], value=int(snap["healthy"])))
+    for name in SOURCE_COUNTERS:
+        family = CounterMetricFamily(f"soc_collector_source_{name}", HELP[f"source_{name}"], labels=["source"])
+        for sid, stats in sorted(snap["sources"].items()):
+            family.add_metric([sid], stats[name])
+        out.append(family)
     for name in TAIL_COUNTERS if snap.get("files") else ():
-        lines.append(f"# TYPE soc_collector_tail_{name}_total counter")
+        family = CounterMetricFamily(f"soc_collector_tail_{name}", f"File sources: {name.replace('_', ' ')}",
+                                     labels=["source"])
         for sid, counts in sorted(snap["files"].items()):
-            lines.append(f'soc_collector_tail_{name}_total{{source="{sid}"}} {counts[name]}')
-    return "\n".join(lines) + "\n"
+            family.add_metric([sid], counts[name])
+        out.append(family)
+    return out
+
+
+class SnapshotCollector(Collector):
+    """Exports the counters from one snapshot per scrape, taken under their lock, so a scrape sees
+    ``received = shipped + dead_lettered + dropped + queued`` hold as the process does."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        yield from families(self.metrics.snapshot())
+
+
+def registry(metrics: Metrics) -> CollectorRegistry:
+    """A registry of this collector's metrics and its process's (memory, CPU, open files)."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(SnapshotCollector(metrics))
+    ProcessCollector(registry=reg)
+    return reg
+
+
+def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def application(metrics: Metrics, reg: CollectorRegistry) -> WSGIApplication:
+    """``/metrics`` from prometheus_client; ``/health`` and ``/wait`` answer with the JSON snapshot."""
+    exporter = make_wsgi_app(reg)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return exporter(environ, start_response)
+        if path == "/health":
+            snap = metrics.snapshot()
+            status = "200 OK" if snap["healthy"] else "503 Service Unavailable"
+            return _json(start_response, status, {"status": "ok" if snap["healthy"] else "degraded", **snap})
+        if path == "/wait":
+            query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+            try:
+                timeout = min(float(query.pop("timeout", "30")), 600.0)
+                targets = {k: int(v) for k, v in query.items()}
+            except ValueError:
+                return _json(start_response, "400 Bad Request", {"error": "counter values are integers"})
+            reached = metrics.wait(targets, timeout)
+            return _json(start_response, "200 OK" if reached else "408 Request Timeout", metrics.snapshot())
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+
+    return app
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
 
 
 class MetricsServer:
-    """The loopback endpoint, served by a daemon thread."""
+    """The endpoint on its (loopback) address, served by a daemon thread; port 0 picks a free one."""
 
     def __init__(self, metrics: Metrics, host: str, port: int) -> None:
-        outer = metrics
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                snap = outer.snapshot()
-                url = urlsplit(self.path)
-                if url.path == "/wait":
-                    query = dict(parse_qsl(url.query))
-                    timeout = min(float(query.pop("timeout", "30")), 600.0)
-                    reached = outer.wait({k: int(v) for k, v in query.items()}, timeout)
-                    snap = outer.snapshot()
-                    body, ctype, status = json.dumps(snap).encode(), "application/json", 200 if reached else 408
-                elif self.path == "/metrics":
-                    body, ctype, status = prometheus(snap).encode(), "text/plain; version=0.0.4", 200
-                elif self.path == "/health":
-                    status = 200 if snap["healthy"] else 503
-                    body = json.dumps({"status": "ok" if snap["healthy"] else "degraded", **snap}).encode()
-                    ctype = "application/json"
-                else:
-                    body, ctype, status = b"not found\n", "text/plain", 404
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server_class = type("Server", (_Server,), {"address_family": family})
+        self.server = make_server(host.strip("[]"), port, application(metrics, registry(metrics)),
+                                  server_class, _QuietHandler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True)
 

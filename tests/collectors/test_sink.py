@@ -7,8 +7,9 @@ import uuid
 from pathlib import Path
 
 import orjson
+from prometheus_client import generate_latest
 
-from collectors.metrics import Metrics, prometheus
+from collectors.metrics import Metrics, registry
 from collectors.queue import DiskQueue
 from collectors.sink import BulkSink
 from soc import search
@@ -86,7 +87,7 @@ def test_an_item_refused_with_403_is_counted_dead_lettered_in_its_agency_and_nev
     assert proxy.forbidden == 1  # sent once: a 403 is not retried
     assert snap["refused_items"] == 1 and snap["dead_lettered"] == 1 and snap["retried"] == 0
     assert snap["received"] == snap["shipped"] + snap["dead_lettered"] + snap["dropped"] + snap["queued"]
-    assert "soc_collector_refused_items_total 1" in prometheus(snap)
+    assert "soc_collector_refused_items_total 1.0" in generate_latest(registry(metrics)).decode()
     client = search.client(isolated)
     dead_index = names.deadletter("so-test")
     client.indices.refresh(index=dead_index)

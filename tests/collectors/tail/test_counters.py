@@ -21,7 +21,7 @@ def _metric(text: str, name: str, source: str) -> int:
     prefix = f'soc_collector_tail_{name}_total{{source="{source}"}} '
     values = [line[len(prefix):] for line in text.splitlines() if line.startswith(prefix)]
     assert len(values) == 1, f"{prefix!r} not exported once"
-    return int(values[0])
+    return int(float(values[0]))  # the exposition writes every value as a float
 
 
 def test_tail_counters_in_metrics_and_heartbeats(isolated: Settings, tmp_path: Path) -> None:
