@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from soc.api import admin, alerts, incidents
+from soc.alerts import api as alerts
+from soc.api import admin, incidents
 from soc.auth import Unauthorized
 from soc.config import Settings, load_settings
 from soc.errors import BadQuery, Conflict, Forbidden, Invalid, NotFound, SocError, TooMany

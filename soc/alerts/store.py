@@ -1,13 +1,158 @@
-"""Writing alerts (create-only, deterministic ids) and reading them for detection in OpenSearch."""
+"""Reads and writes of ``soc-alerts``: the alerts package's store, the one place meant to touch the index.
+
+Detection creates alerts (create-only, deterministic ids) and extends correlation episodes;
+intelligence matching writes its own alerts through the same call. Grouping changes two fields
+of an alert and nothing else: ``incident_id`` (the incident it belongs to) and ``grouped`` (false
+from the moment it is claimed until its incident has been written, then true). An alert with
+``grouped: false`` is half-done work that the next grouping run repairs. Alerts grouped before
+the flag existed carry no ``grouped`` and count as done.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from opensearchpy import OpenSearch
+from opensearchpy import NotFoundError, OpenSearch
 
 from soc.alerts.documents import AlertDoc
+from soc.errors import NotFound
+from soc.incidents.model import ENTITY_FIELDS
 from soc.search import Names
+
+MAX_PAGE = 200
+
+
+@dataclass
+class PendingAlert:
+    id: str
+    seq_no: int
+    primary_term: int
+    doc: dict[str, Any]
+
+
+class AlertStore:
+    def __init__(self, client: OpenSearch, names: Names) -> None:
+        self.client = client
+        self.names = names
+
+    @property
+    def index(self) -> str:
+        return self.names.alerts
+
+    def pending(self, size: int) -> list[PendingAlert]:
+        """Alerts no incident has taken yet, and alerts claimed but not yet confirmed, oldest first."""
+        self.client.indices.refresh(index=self.index)
+        body = {"size": size, "query": {"bool": {"should": [
+                    {"bool": {"must_not": [{"exists": {"field": "incident_id"}}]}},
+                    {"term": {"grouped": False}}], "minimum_should_match": 1,
+                    # an episode joined into an earlier alert by late events is not new work
+                    "must_not": [{"exists": {"field": "superseded_by"}}]}},
+                "sort": [{"first_seen": "asc"}, {"_id": "asc"}], "seq_no_primary_term": True}
+        resp = self.client.search(index=self.index, body=body)
+        return [PendingAlert(h["_id"], h["_seq_no"], h["_primary_term"], h["_source"]) for h in resp["hits"]["hits"]]
+
+    def claim(self, assignments: list[tuple[PendingAlert, str]], refresh: bool = False) -> set[str]:
+        """Set incident_id on each alert unless someone changed it since it was read; returns the ids taken."""
+        if not assignments:
+            return set()
+        body: list[dict[str, Any]] = []
+        for alert, incident_id in assignments:
+            body.append({"update": {"_index": self.index, "_id": alert.id, "if_seq_no": alert.seq_no,
+                                    "if_primary_term": alert.primary_term}})
+            change: dict[str, Any] = {"incident_id": incident_id, "grouped": False}
+            for name in ("outcome", "fingerprints"):  # judged by this run (soc.incidents.outcome)
+                if alert.doc.get(name):
+                    change[name] = alert.doc[name]
+            body.append({"doc": change})
+        resp = self.client.bulk(body=body, refresh=refresh)
+        return {item["update"]["_id"] for item in resp["items"] if not item["update"].get("error")}
+
+    def confirm(self, alert_ids: list[str]) -> None:
+        """Mark alerts whose incident has been written as done (idempotent)."""
+        if not alert_ids:
+            return
+        body: list[dict[str, Any]] = []
+        for alert_id in alert_ids:
+            body.append({"update": {"_index": self.index, "_id": alert_id, "retry_on_conflict": 3}})
+            body.append({"doc": {"grouped": True}})
+        resp = self.client.bulk(body=body)
+        bad = [i["update"] for i in resp["items"] if i["update"].get("error") and i["update"].get("status") != 404]
+        if bad:
+            raise RuntimeError(f"{len(bad)} alerts could not be confirmed: {bad[0].get('error')}")
+
+    def count(self, incident_ids: list[str]) -> int:
+        """How many alerts carry one of these incident ids (the source of every incident's alert count)."""
+        resp = self.client.count(index=self.index, body={"query": {"terms": {"incident_id": incident_ids}}})
+        return int(resp["count"])
+
+    def outcomes(self, incident_ids: list[str]) -> tuple[dict[str, int], list[str]]:
+        """How many alerts of some incidents succeeded, failed... (none judged: unknown), and the reasons
+        of the successes (a few)."""
+        resp = self.client.search(index=self.index, track_total_hits=True, body={
+            "size": 0, "query": {"terms": {"incident_id": incident_ids}},
+            "aggs": {"results": {"terms": {"field": "outcome.result", "size": 10}},
+                     "won": {"filter": {"term": {"outcome.result": "succeeded"}},
+                             "aggs": {"reasons": {"terms": {"field": "outcome.reason", "size": 5}}}}}})
+        aggs = resp.get("aggregations", {})
+        counts = {str(b["key"]): int(b["doc_count"]) for b in aggs.get("results", {}).get("buckets", [])}
+        judged = sum(counts.values())
+        counts["unknown"] = counts.get("unknown", 0) + int(resp["hits"]["total"]["value"]) - judged
+        reasons = sorted(str(b["key"]) for b in aggs.get("won", {}).get("reasons", {}).get("buckets", []))
+        return counts, reasons
+
+    def get(self, alert_id: str) -> dict[str, Any]:
+        try:
+            resp = self.client.get(index=self.index, id=alert_id)
+        except NotFoundError:
+            raise NotFound(f"alert {alert_id!r} does not exist") from None
+        return dict(resp["_source"]) | {"id": resp["_id"]}
+
+    def search(self, filters: list[dict[str, Any]], size: int,
+               search_after: list[Any] | None = None) -> list[tuple[list[Any], dict[str, Any]]]:
+        body: dict[str, Any] = {"size": min(size, MAX_PAGE), "query": {"bool": {"filter": filters}},
+                                "sort": [{"first_seen": "desc"}, {"_id": "desc"}]}
+        if search_after:
+            body["search_after"] = search_after
+        resp = self.client.search(index=self.index, body=body)
+        return [(h["sort"], h["_source"] | {"id": h["_id"]}) for h in resp["hits"]["hits"]]
+
+    def reassign(self, from_ids: list[str], to_id: str) -> int:
+        """Move every alert of some incidents to another (merge keeps them; used by repairs)."""
+        resp = self.client.update_by_query(index=self.index, refresh=True, conflicts="proceed", body={
+            "query": {"terms": {"incident_id": from_ids}},
+            "script": {"source": "ctx._source.incident_id = params.to", "lang": "painless",
+                       "params": {"to": to_id}}})
+        return int(resp.get("updated", 0))
+
+    def aggregate(self, incident_ids: list[str]) -> dict[str, Any]:
+        """Count, seen times, top severity, rules, tags and entities of the alerts of some incidents."""
+        terms = {name.replace(".", "_"): {"terms": {"field": name, "size": 100}} for name in ENTITY_FIELDS}
+        aggs: dict[str, Any] = {
+            "first": {"min": {"field": "first_seen"}}, "last": {"max": {"field": "last_seen"}},
+            "rank": {"max": {"field": "severity_rank"}}, "rules": {"terms": {"field": "rule.id", "size": 100}},
+            "rule_tags": {"terms": {"field": "rule.tags", "size": 100}},
+            "techniques": {"terms": {"field": "threat.technique.id", "size": 100}},
+            "tactics": {"terms": {"field": "threat.tactic.name", "size": 100}},
+            "group_keys": {"terms": {"field": "group_key", "size": 100}},
+            "fingerprints": {"terms": {"field": "fingerprints", "size": 20}}, **terms}
+        self.client.indices.refresh(index=self.index)
+        resp = self.client.search(index=self.index, track_total_hits=True, body={
+            "size": 0, "query": {"terms": {"incident_id": incident_ids}}, "aggs": aggs})
+        a = resp["aggregations"]
+
+        def keys(name: str) -> list[str]:
+            return [str(b.get("key_as_string", b["key"])) for b in a[name]["buckets"]]
+
+        entities = set(keys("group_keys"))
+        for name in ENTITY_FIELDS:
+            entities.update(f"{name}={v}" for v in keys(name.replace(".", "_")))
+        tags = {t for t in keys("rule_tags") if t.startswith("attack.")} | set(keys("techniques"))
+        tags.update(f"tactic:{t}" for t in keys("tactics"))
+        return {"alert_count": int(resp["hits"]["total"]["value"]),
+                "first_seen": a["first"].get("value_as_string"), "last_seen": a["last"].get("value_as_string"),
+                "severity_rank": int(a["rank"]["value"] or 0), "rule_ids": sorted(keys("rules")),
+                "tags": sorted(tags), "entities": sorted(entities), "fingerprints": sorted(keys("fingerprints"))}
 
 
 def create_alerts(client: OpenSearch, names: Names, alerts: list[tuple[str, AlertDoc]],

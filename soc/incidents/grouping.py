@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from soc.alerts.store import PendingAlert
 from soc.audit import store as audit_store
 from soc.auth import Principal
 from soc.detection import store
 from soc.incidents import model, outcome, policy, sla
-from soc.incidents.alerts_store import PendingAlert
 from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
 from soc.incidents.store import Stale, Stored

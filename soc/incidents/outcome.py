@@ -22,8 +22,8 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from soc.alerts.store import PendingAlert
 from soc.incidents import model
-from soc.incidents.alerts_store import PendingAlert
 from soc.incidents.evidence_store import EvidenceStore
 from soc.incidents.outcome_store import OutcomeStore
 from soc.incidents.runtime import Runtime

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from opensearchpy import OpenSearch
 
 from soc import search
+from soc.alerts.store import AlertStore
 from soc.auth import PrincipalCache
 from soc.config import Settings
-from soc.incidents.alerts_store import AlertStore
 from soc.incidents.notify import Notifier
 from soc.incidents.policy import GroupingPolicy
 from soc.incidents.sla import SlaPolicy

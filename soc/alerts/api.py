@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from soc.alerts import service as alerts
 from soc.api.deps import IdPath, Rt, Who
-from soc.incidents import alerts
 from soc.incidents.schemas import Agency, Page, Severity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])

@@ -1,4 +1,4 @@
-"""Reading alerts through the API, scoped to the caller's agencies."""
+"""Reading alerts for the API, scoped to the caller's agencies."""
 
 from __future__ import annotations
 
