@@ -246,7 +246,7 @@ def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> l
 
 def application(metrics: Metrics, reg: CollectorRegistry) -> WSGIApplication:
     """``/metrics`` from prometheus_client; ``/health`` and ``/wait`` answer with the JSON snapshot."""
-    exporter = make_wsgi_app(reg)
+    exporter: WSGIApplication = make_wsgi_app(reg)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -286,9 +286,9 @@ class MetricsServer:
     def __init__(self, metrics: Metrics, host: str, port: int) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_class = type("Server", (_Server,), {"address_family": family})
-        self.server = make_server(host.strip("[]"), port, application(metrics, registry(metrics)),
+        self.server: WSGIServer = make_server(host.strip("[]"), port, application(metrics, registry(metrics)),
                                   server_class, _QuietHandler)
-        self.port = self.server.server_address[1]
+        self.port: int = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, name="metrics", daemon=True)
 
     def start(self) -> None:

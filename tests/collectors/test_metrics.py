@@ -99,8 +99,11 @@ def test_health_turns_degraded_while_the_sink_fails() -> None:
 def test_wait_answers_when_counters_reach_their_values(served: tuple[Metrics, str]) -> None:
     metrics, url = served
     assert httpx.get(f"{url}/wait", params={"shipped": 1, "timeout": 0.2}, timeout=10).status_code == 408
-    timer = threading.Timer(0.2, lambda: (metrics.accepted("web", 2, 0, 0, queued=True),
-                                          metrics.acknowledged(2, 0, 0)))
+    def ship() -> None:
+        metrics.accepted("web", 2, 0, 0, queued=True)
+        metrics.acknowledged(2, 0, 0)
+
+    timer = threading.Timer(0.2, ship)
     timer.start()
     resp = httpx.get(f"{url}/wait", params={"shipped": 2, "timeout": 60}, timeout=70)
     timer.join()
