@@ -44,3 +44,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ collectors/pyprojec
   [ -x .venv/bin/soc-collector ] || .venv/bin/pip install -q --no-deps --force-reinstall -e ./collectors
   touch "$stamp"
 fi
+
+# The wheels of the collector's offline bundle, for `make collector-bundle` and the bundle's test
+# (which builds it with no package index); fetched again when the collector's dependencies change.
+wheels=${SOC_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/soc-collector/wheels}
+fetched="$wheels/.fetched-$(sha256sum collectors/pyproject.toml | cut -c1-16)"
+if [ ! -f "$fetched" ]; then
+  echo "setup: fetching the collector bundle's wheels into $wheels"
+  PYTHON=.venv/bin/python bash scripts/collector-bundle.sh --fetch
+  touch "$fetched"
+fi

@@ -71,9 +71,12 @@ def port_of(collector: Collector, source_id: str) -> int:
 class CollectorProcess:
     """``soc-collector run`` as a real process (what the crash test kills)."""
 
-    def __init__(self, config_path: Path, queue_dir: Path) -> None:
+    def __init__(self, config_path: Path, queue_dir: Path, command: list[str] | None = None) -> None:
         self.config_path = config_path
         self.queue_dir = queue_dir
+        # the working tree's collector by default; an installed one runs outside the tree
+        self.command = command or [sys.executable, "-m", "collectors.cli"]
+        self.cwd = REPO if command is None else queue_dir.parent
         self.proc: subprocess.Popen[bytes] | None = None
         self.log: list[str] = []
         self.runtime: dict[str, Any] = {}
@@ -81,11 +84,11 @@ class CollectorProcess:
     def start(self, timeout: float = 30) -> None:
         ready = threading.Event()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "collectors.cli", "run", "-c", str(self.config_path)],
+            [*self.command, "run", "-c", str(self.config_path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            cwd=REPO,
+            cwd=self.cwd,
         )
         stderr = self.proc.stderr
         assert stderr is not None
