@@ -35,6 +35,8 @@ class Module:
     description: str
     extended: tuple[str, ...] = ()
     policy: str = ""
+    # Empty files the module insists on finding in its folder (see _GEOIP_DEFAULTS).
+    placeholders: tuple[str, ...] = ()
 
 
 # Permissions granted to painless, as the distribution grants them: it generates and loads classes.
@@ -43,6 +45,19 @@ _PAINLESS_POLICY = """grant {
   permission java.lang.RuntimePermission "getClassLoader";
 };
 """
+
+# The geoip processor's MaxMind reader builds its response objects with jackson-databind, by reflection.
+_GEOIP_POLICY = """grant {
+  permission java.lang.RuntimePermission "accessDeclaredMembers";
+  permission java.lang.reflect.ReflectPermission "suppressAccessChecks";
+};
+"""
+# ingest-geoip refuses to start unless these three names exist in its own folder (the official build
+# puts MaxMind's free databases of 2019 there) and do not exist among the operator's databases in
+# config/ingest-geoip. The service's pipeline only ever names the operator's files (soc.intel.ingest_geo),
+# so the module gets empty files: a processor that forgot its database_file fails loudly instead of
+# answering from six-year-old data.
+_GEOIP_DEFAULTS = ("GeoLite2-ASN.mmdb", "GeoLite2-City.mmdb", "GeoLite2-Country.mmdb")
 
 MODULES: tuple[Module, ...] = (
     Module("lang-painless", "org.opensearch.plugin:lang-painless", "org.opensearch.painless.PainlessPlugin",
@@ -60,6 +75,9 @@ MODULES: tuple[Module, ...] = (
     Module("ingest-common", "org.opensearch.plugin:ingest-common",
            "org.opensearch.ingest.common.IngestCommonPlugin", "Common ingest processors",
            extended=("lang-painless",)),
+    Module("ingest-geoip", "org.opensearch.plugin:ingest-geoip", "org.opensearch.ingest.geoip.IngestGeoIpPlugin",
+           "Ingest processor that adds geographical and network data of IP addresses", policy=_GEOIP_POLICY,
+           placeholders=_GEOIP_DEFAULTS),
 )
 
 
@@ -137,6 +155,8 @@ def _write_descriptor(folder: Path, mod: Module, version: str) -> None:
     (folder / "plugin-descriptor.properties").write_text("\n".join(lines) + "\n")
     if mod.policy:
         (folder / "plugin-security.policy").write_text(mod.policy)
+    for name in mod.placeholders:
+        (folder / name).touch()
 
 
 def assemble_modules(home: Path, version: str) -> None:
@@ -166,7 +186,8 @@ def assemble_modules(home: Path, version: str) -> None:
             _run_mvn(["-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
                       f"-DoutputDirectory={out}"], f"the {mod.name} module {version}")
             dest = modules / mod.name
-            staging = modules / f".{mod.name}.partial"
+            # staged beside the distribution, not in modules/: a node starting meanwhile reads every folder there
+            staging = home.parent / f".{home.name}.{mod.name}.partial"
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             for jar in sorted(out.glob("*.jar")):

@@ -64,8 +64,10 @@ def install(version: str, cache: Path) -> Path:
     """A copy of the assembled distribution with the security plugin installed; made once."""
     home = cache / f"opensearch-{version}-security"
     marker = home / ".soc-security-ready"
-    if marker.exists() and all((home / "modules" / m.name).is_dir() for m in dist.MODULES):
-        return home  # (a newer release of the service needing another module rebuilds the copy)
+    if marker.exists():
+        if any(not (home / "modules" / m.name).is_dir() for m in dist.MODULES):
+            dist.assemble_modules(home, version)  # a newer release of the service needs another module
+        return home
     plain = dist.install(version, cache)
     archive = fetch_plugin(version, cache)
     staging = cache / f".opensearch-{version}-security.partial"
