@@ -35,9 +35,11 @@ def cmd_os_start(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.security:
         return _start_secured(args, settings)
+    from soc.intel import settings as intel_settings
+
     home = dist.install(settings.opensearch_version, settings.cache_dir)
     specs = node.start(home, settings.node_home, settings.node_port, settings.node_heap, args.nodes,
-                       settings.node_start_timeout)
+                       settings.node_start_timeout, geoip_databases=intel_settings.load().geoip_databases)
     for spec in specs:
         print(f"{spec.name} running at {spec.url} (pid {node.read_pid(spec)}, folder {spec.folder})")
     return 0
@@ -45,13 +47,15 @@ def cmd_os_start(args: argparse.Namespace, settings: Settings) -> int:
 
 def _start_secured(args: argparse.Namespace, settings: Settings) -> int:
     from soc.errors import NodeError
+    from soc.intel import settings as intel_settings
     from soc.opensearch import node, secured
 
     if args.nodes != 1:
         raise NodeError("--security runs one node; leave out --nodes")
     home = secured.install(secured.VERSION, settings.cache_dir)
     spec = node.start(home, settings.node_home, settings.node_port, settings.node_heap, 1,
-                      settings.node_start_timeout, secured.preparer(home, settings.node_home))[0]
+                      settings.node_start_timeout, secured.preparer(home, settings.node_home),
+                      geoip_databases=intel_settings.load().geoip_databases)[0]
     secured.provision(settings.node_home, spec.url)
     print(f"{spec.name} running at {spec.url} with the security plugin (pid {node.read_pid(spec)}, "
           f"folder {spec.folder}); its settings: soc opensearch env --home {shlex.quote(str(spec.folder))}")

@@ -1,7 +1,8 @@
 """The service's side of the ECS fields: index mappings built from the one field list.
 
-The list itself (``FIELDS``, with ``flatten`` and ``unknown_fields``) is part of the contract the
-collectors share, ``collectors.contract.ecs``; it is re-exported here for the service. Types are
+The list itself (``SENT_FIELDS``, with ``flatten`` and ``unknown_fields``) is part of the contract the
+collectors share, ``collectors.contract.ecs``; it is re-exported here for the service, and ``FIELDS``
+adds the fields the ingest pipeline sets. Types are
 OpenSearch mapping types; ``keyword`` fields that analysts and rules match case-insensitively use
 the ``soc_lowercase`` normalizer.
 """
@@ -10,9 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.contract.ecs import FIELDS as FIELDS
+from collectors.contract.ecs import FIELDS as SENT_FIELDS
 from collectors.contract.ecs import flatten as flatten
 from collectors.contract.ecs import unknown_fields as unknown_fields
+
+# Fields the ingest pipeline adds beside an event's addresses (soc.opensearch.geoip); collectors never
+# send them.
+ENRICHED_FIELDS: dict[str, str] = {
+    **{f"labels.{side}_ip_scope": "keyword" for side in ("source", "destination")},
+    **{f"{side}.{name}": kind for side in ("source", "destination") for name, kind in (
+        ("geo.country_iso_code", "keyword"), ("geo.country_name", "keyword"), ("geo.continent_name", "keyword"),
+        ("geo.city_name", "keyword"),
+        ("as.number", "long"), ("as.organization.name", "keyword"))},
+}
+# Every field of a stored event: what collectors send and what the pipeline adds.
+FIELDS: dict[str, str] = {**SENT_FIELDS, **ENRICHED_FIELDS}
 
 # Tags the ingest pipeline puts on an event whose own time it could not take as it came
 # (soc.opensearch.ingest.EVENT_TIME_SCRIPT).

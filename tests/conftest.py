@@ -20,12 +20,19 @@ import pytest
 from soc import search
 from soc.config import Settings, default_cache
 from soc.opensearch import bootstrap, dist, node
+from tests.intel.geodb import build_pair
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(scope="session")
-def opensearch_settings() -> Iterator[Settings]:
+def geoip_databases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ...]:
+    """The suite's own City and ASN databases (tests.intel.geodb), which the session's node is given."""
+    return build_pair(tmp_path_factory.mktemp("geoip"))
+
+
+@pytest.fixture(scope="session")
+def opensearch_settings(geoip_databases: tuple[Path, ...]) -> Iterator[Settings]:
     url = os.environ.get("SOC_TEST_OPENSEARCH_URL")
     if url:
         yield Settings(opensearch_url=url)
@@ -34,7 +41,8 @@ def opensearch_settings() -> Iterator[Settings]:
     home.chmod(0o755)  # the node may run as the service user when tests run as root
     port = node.free_port()
     distribution = dist.install(Settings().opensearch_version, default_cache())
-    node.start(distribution, home, port, heap=os.environ.get("SOC_TEST_HEAP", "1g"), timeout=180)
+    node.start(distribution, home, port, heap=os.environ.get("SOC_TEST_HEAP", "1g"), timeout=180,
+               geoip_databases=geoip_databases)
     try:
         yield Settings(node_port=port, node_home=home)
     finally:

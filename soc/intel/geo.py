@@ -2,13 +2,13 @@
 databases the operator supplies (``SOC_GEOIP_DATABASES``: a City and an ASN file, or one with both).
 
 Private, loopback, link-local, shared (CGNAT), documentation and other special ranges are never
-looked up: they get ``labels.<side>_ip_scope`` (``private``, ``documentation``...) and no geo.
+looked up: they get ``labels.<side>_ip_scope`` (``private``, ``documentation``...; soc.intel.scopes) and
+no geo.
 A database is reopened when its file changes, so the operator updates it in place.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Iterable
 from functools import lru_cache
@@ -17,35 +17,11 @@ from typing import Any, cast
 
 import maxminddb
 
-DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
-    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20"))
-SHARED = ipaddress.ip_network("100.64.0.0/10")
+from soc.intel.scopes import scope
+
 SIDES = ("source", "destination")
 log = logging.getLogger(__name__)
 _reported: set[str] = set()
-
-
-def scope(address: str) -> str | None:
-    """None for a public address, else the kind of range it is in ("documentation", "private"...)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return "invalid"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(ip in net for net in DOCUMENTATION):
-        return "documentation"
-    for name, test in (("unspecified", ip.is_unspecified), ("loopback", ip.is_loopback),
-                       ("link-local", ip.is_link_local), ("multicast", ip.is_multicast)):
-        if test:
-            return name
-    if ip.version == 4 and ip in SHARED:
-        return "shared"
-    if ip.is_private:
-        return "private"
-    if ip.is_reserved or not ip.is_global:
-        return "reserved"
-    return None
 
 
 class GeoDatabases:

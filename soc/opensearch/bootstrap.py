@@ -10,15 +10,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from opensearchpy import NotFoundError, OpenSearch
+import maxminddb
+from opensearchpy import NotFoundError, OpenSearch, RequestError
 
 from soc import search
 from soc.config import Settings
 from soc.detection import settings as detect_settings
 from soc.errors import BootstrapError
-from soc.opensearch import ingest, migrate, templates
+from soc.intel import settings as intel_settings
+from soc.opensearch import geoip, ingest, migrate, templates
 from soc.search import LOG_STREAMS, SYSTEM_INDICES, Names
 
 
@@ -121,8 +124,9 @@ class Bootstrap:
         name = self.names.pipeline
         ds = detect_settings.load()
         late = ds.lateness_s if self.lateness_s is None else self.lateness_s
-        body = ingest.ingest_pipeline(self.names, ingest.registered_sources(self.client, self.names), late,
-                                      ds.future_skew_s)
+        sources = ingest.registered_sources(self.client, self.names)
+        lookups = self._geo_lookups()
+        body = ingest.ingest_pipeline(self.names, sources, late, ds.future_skew_s, lookups)
         try:
             have = self.client.ingest.get_pipeline(id=name)[name]
         except NotFoundError:
@@ -130,8 +134,40 @@ class Bootstrap:
         if have is not None and _subset(body, have):
             self.report.add(f"ingest pipeline {name}", "unchanged")
             return
-        self.client.ingest.put_pipeline(id=name, body=body)
+        try:
+            self.client.ingest.put_pipeline(id=name, body=body)
+        except RequestError as exc:
+            if not lookups:
+                raise
+            # The node lacks the ingest-geoip module or the databases (a cluster the service did not
+            # start): events still flow, with scope labels only, and the operator is told why.
+            info = exc.info if isinstance(exc.info, dict) else {}
+            reason = (info.get("error") or {}).get("reason") if isinstance(info.get("error"), dict) else None
+            self.report.notes.append(f"address enrichment at ingest is off: the cluster refused the geoip "
+                                     f"processors ({reason or exc.error}); see README, 'Address enrichment'")
+            body = ingest.ingest_pipeline(self.names, sources, late, ds.future_skew_s)
+            if have is not None and _subset(body, have):
+                self.report.add(f"ingest pipeline {name}", "unchanged")
+                return
+            self.client.ingest.put_pipeline(id=name, body=body)
         self.report.add(f"ingest pipeline {name}", "created" if have is None else "updated")
+
+    def _geo_lookups(self) -> list[dict[str, Any]]:
+        """The geoip steps for the operator's databases (SOC_GEOIP_DATABASES); a file that cannot be read
+        or is of a kind the module does not serve is left out with a note."""
+        usable: list[tuple[Path, str]] = []
+        for path in intel_settings.load().geoip_databases:
+            try:
+                kind = geoip.kind(path)
+            except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+                self.report.notes.append(f"address enrichment: cannot read {path} ({exc}); left out")
+                continue
+            if kind is None:
+                self.report.notes.append(f"address enrichment: {path} is not a City, Country or GeoLite2-ASN "
+                                         "database; left out of the ingest pipeline")
+                continue
+            usable.append((path, kind))
+        return geoip.lookup_steps(usable)
 
     def _stream(self, stream: str, replicas: int) -> list[str]:
         """The template of a log stream's per-agency data streams, and a check of those that exist

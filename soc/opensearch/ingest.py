@@ -7,7 +7,10 @@ In order, for every event whoever writes it (collector, replay, migration, a for
    ``logs-<dataset>-<agency>``, whatever the document claims (a differing claim is kept in
    ``soc.claimed_organization_id``); a target that names no valid agency is refused; an event whose
    ``log.source.id`` is not a registered source of that agency is tagged ``_unknown_source``;
-3. event time against arrival (EVENT_TIME_SCRIPT): ``_late``, ``_future_timestamp``, ``_time_missing``.
+3. event time against arrival (EVENT_TIME_SCRIPT): ``_late``, ``_future_timestamp``, ``_time_missing``;
+4. addresses (soc.opensearch.geoip): ``labels.source_ip_scope`` / ``labels.destination_ip_scope`` on
+   private, documentation and other special addresses, and ``<side>.geo.*`` / ``<side>.as.*`` on public
+   ones from the operator's databases, when the node has them.
 
 The registered sources are the tenancy step's parameters (agency -> {source id: true}): ``soc init``
 writes them, and adding or removing a source rewrites them (``refresh_sources``), leaving the other
@@ -20,6 +23,7 @@ from typing import Any
 
 from opensearchpy import NotFoundError, OpenSearch
 
+from soc.opensearch import geoip
 from soc.search import LOG_STREAMS, Names
 from soc.sources import store as sources_store
 
@@ -124,17 +128,22 @@ def tenancy_step(names: Names, sources: dict[str, dict[str, bool]]) -> dict[str,
 
 
 def ingest_pipeline(names: Names, sources: dict[str, dict[str, bool]] | None = None,
-                    late_after_s: float = 7 * 86400, future_after_s: float = 300) -> dict[str, Any]:
-    """The whole pipeline, steps in order (see the module's description)."""
+                    late_after_s: float = 7 * 86400, future_after_s: float = 300,
+                    lookups: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The whole pipeline, steps in order (see the module's description); ``lookups``: the geoip steps
+    (soc.opensearch.geoip.lookup_steps), none when no database is configured."""
     return {
         "description": "Stamps event.ingested, sets organization.id from the agency of the data stream, tags "
-                       "events of unregistered sources and late, future and missing event times",
+                       "events of unregistered sources and late, future and missing event times, labels "
+                       "special addresses and adds geo and AS data to public ones",
         "processors": [
             {"date": {"field": "_ingest.timestamp", "target_field": "event.ingested",
                       "formats": ["ISO8601"], "output_format": "strict_date_optional_time"}},
             tenancy_step(names, sources or {}),
             {"script": {"lang": "painless", "source": EVENT_TIME_SCRIPT.strip(),
                         "params": {"late_ms": int(late_after_s * 1000), "future_ms": int(future_after_s * 1000)}}},
+            geoip.scope_step(),
+            *(lookups or []),
         ],
     }
 

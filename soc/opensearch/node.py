@@ -19,11 +19,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from soc.errors import NodeError
+from soc.opensearch import geoip
 from soc.opensearch.java import check_java
 
 CLUSTER_NAME = "soc-local"
@@ -217,9 +218,12 @@ class Secured:
 
 def start(
     dist: Path, home: Path, port: int, heap: str = "1g", nodes: int = 1, timeout: float = 120.0,
-    secured: Secured | None = None,
+    secured: Secured | None = None, geoip_databases: Sequence[Path] = (),
 ) -> list[NodeSpec]:
-    """Start the nodes and wait for the cluster to be yellow or green. Idempotent for running nodes."""
+    """Start the nodes and wait for the cluster to be yellow or green. Idempotent for running nodes.
+
+    ``geoip_databases`` (the operator's SOC_GEOIP_DATABASES) are copied into each node's config folder,
+    where the ingest pipeline's geoip processors find them (soc.opensearch.geoip)."""
     java = check_java()
     specs = plan(home, port, nodes)
     if secured is not None:
@@ -240,6 +244,7 @@ def start(
     try:
         for spec in to_start:
             write_config(spec, dist, specs, heap, secured.settings if secured else None)
+            geoip.place(spec.folder / "config", geoip_databases)
             if account is not None:
                 _check_reachable(spec.folder, "the node folder")
                 _chown_tree(spec.folder, *account)
