@@ -24,19 +24,19 @@ def test_fields_values_and_operators() -> None:
     assert query.parse("@timestamp:<2025-03-01T08:00:00+07:00") == {
         "range": {"@timestamp": {"lt": "2025-03-01T01:00:00.000Z"}}}
     assert query.parse("url.path:*WP-Admin*") == {"wildcard": {"url.path.wildcard": {
-        "value": "*wp-admin*", "case_insensitive": True}}}
+        "value": "*wp-admin*"}}}
     assert query.parse("host.name:web*") == {"wildcard": {"host.name": {"value": "web*", "case_insensitive": True}}}
     assert query.parse(r"url.path:a\*b") == {"term": {"url.path": "a*b"}}  # an escaped star is literal
-    assert query.parse('"a*b c"') == {"wildcard": {RAW: {"value": "*a\\*b c*", "case_insensitive": True}}}
+    assert query.parse('"a*b c"') == {"wildcard": {RAW: {"value": "*a\\*b c*"}}}
     both = query.parse("a1x b2y OR NOT c3z")
     assert both == {"bool": {"should": [
-        {"bool": {"filter": [{"wildcard": {RAW: {"value": "*a1x*", "case_insensitive": True}}},
-                             {"wildcard": {RAW: {"value": "*b2y*", "case_insensitive": True}}}]}},
-        {"bool": {"must_not": [{"wildcard": {RAW: {"value": "*c3z*", "case_insensitive": True}}}]}}],
+        {"bool": {"filter": [{"wildcard": {RAW: {"value": "*a1x*"}}},
+                             {"wildcard": {RAW: {"value": "*b2y*"}}}]}},
+        {"bool": {"must_not": [{"wildcard": {RAW: {"value": "*c3z*"}}}]}}],
         "minimum_should_match": 1}}
     assert query.parse("NOT NOT abc") == query.parse("abc")
     assert query.parse("abc AND NOT user.name:root") == {"bool": {
-        "filter": [{"wildcard": {RAW: {"value": "*abc*", "case_insensitive": True}}}],
+        "filter": [{"wildcard": {RAW: {"value": "*abc*"}}}],
         "must_not": [{"term": {"user.name": "root"}}]}}
     assert query.parse("host.name:(a1 OR b1 c1)") == {"bool": {"should": [
         {"term": {"host.name": v}} for v in ("a1", "b1", "c1")], "minimum_should_match": 1}}
