@@ -34,13 +34,15 @@ class SecuredNode:
 
 
 @pytest.fixture(scope="session")
-def secured_node() -> Iterator[SecuredNode]:
-    """Started with the operator's command, ``soc opensearch start --security``, and its ``env``."""
+def secured_node(geoip_databases: tuple[Path, ...]) -> Iterator[SecuredNode]:
+    """Started with the operator's command, ``soc opensearch start --security``, and its ``env``; given
+    the suite's geo databases as an operator's SOC_GEOIP_DATABASES would give them."""
     home = Path(tempfile.mkdtemp(prefix="soc-test-secured-"))
     home.chmod(0o755)  # the node runs as the service user when tests run as root
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith("SOC_") and n not in ("SOC_CACHE_DIR", "SOC_M2_REPO")]:
             mp.delenv(name)
+        mp.setenv("SOC_GEOIP_DATABASES", ",".join(str(p) for p in geoip_databases))
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = cli.main(["opensearch", "start", "--security", "--port", str(node.free_port()),
