@@ -25,7 +25,8 @@ from soc.web.context import Current
 router = APIRouter()
 RANGES = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "24h": timedelta(hours=24),
           "7d": timedelta(days=7), "30d": timedelta(days=30)}
-FACETS = ("event.dataset", "host.name", "source.ip", "user.name", "http.response.status_code", "url.path")
+FACETS = ("event.dataset", "host.name", "source.ip", "source.geo.country_iso_code", "source.as.organization.name",
+          "user.name", "http.response.status_code", "url.path")
 PAGE = 50
 CHART_W, CHART_H = 720, 120
 
