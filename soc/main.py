@@ -22,7 +22,7 @@ from soc.auth import Unauthorized
 from soc.config import Settings, load_settings
 from soc.errors import BadQuery, Conflict, Forbidden, Invalid, NotFound, SocError, TooMany
 from soc.incidents.notify import Notifier
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from soc.telemetry import api as telemetry
 from soc.telemetry import collect
 from soc.web import mount as mount_console

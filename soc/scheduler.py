@@ -30,9 +30,9 @@ from soc.config import Settings
 from soc.detection import convert, rules, runner
 from soc.detection import settings as detection_settings
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
 from soc.opensearch import retention
+from soc.runtime import Runtime
 from soc.telemetry.collect import GroupingTotals
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from soc.audit import store as audit_store
 from soc.auth import Principal, token_hash
 from soc.errors import Invalid
 from soc.incidents import destinations
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import decode_cursor, encode_cursor
+from soc.runtime import Runtime
 
 
 def _audit(rt: Runtime, who: Principal, action: str, kind: str, ident: str, before: dict[str, Any],

@@ -26,13 +26,13 @@ from typing import Any
 
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
-from soc import auth
+from soc import auth, timefmt
 from soc.errors import Conflict, NotFound
 from soc.search import Names
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return timefmt.now_iso(exact=True)
 
 
 def admin_token_exists(client: OpenSearch, names: Names) -> bool:

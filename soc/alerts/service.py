@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from soc.auth import Principal
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import decode_cursor, encode_cursor
+from soc.runtime import Runtime
 
 
 def get(rt: Runtime, who: Principal, alert_id: str) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from soc.accounts import store as accounts_store
 from soc.auth import Principal, Unauthorized, token_hash
-from soc.incidents.runtime import Runtime
 from soc.incidents.schemas import ID_PATTERN
+from soc.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="an API token: `Authorization: Bearer soc_...`")
 

@@ -17,7 +17,7 @@ from soc.auth import Principal
 from soc.campaigns.store import CampaignStore
 from soc.errors import Invalid
 from soc.incidents import model
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 
 WINDOW = timedelta(days=7)
 MAX_WINDOW = timedelta(days=90)

@@ -126,7 +126,7 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
     print(f"late events (not correlated) {tags['_late']}; future times clamped {tags['_future_timestamp']}; "
           f"missing times {tags['_time_missing']}")
     from soc.incidents import grouping
-    from soc.incidents.runtime import Runtime
+    from soc.runtime import Runtime
 
     grouped = grouping.run_exclusive(Runtime.build(settings), f"detect-once-{uuid.uuid4().hex[:8]}")
     if grouped is None:

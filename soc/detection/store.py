@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from opensearchpy import OpenSearch, TransportError
 
 from soc.search import Names
+from soc.timefmt import iso as iso
+from soc.timefmt import parse_time as parse_time
 
 T = TypeVar("T")
 
@@ -35,14 +37,6 @@ def with_backoff(call: Callable[[], T], attempts: int = 5) -> T:
             time.sleep(delay)
             delay = min(delay * 2, 8.0)
     raise AssertionError("unreachable")
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # The clock that stamps event.ingested is the ingest node's `_ingest.timestamp`: a simulated pipeline

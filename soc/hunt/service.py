@@ -20,6 +20,7 @@ from soc.errors import BadQuery, Invalid
 from soc.hunt import cursor, query, store
 from soc.hunt.schemas import ExportIn, SearchIn, Window
 from soc.search import Names
+from soc.timefmt import iso as iso
 
 DEFAULT_SPAN = timedelta(hours=24)
 TIMEOUT = "10s"  # OpenSearch stops collecting after this long and says so (timed_out)
@@ -32,10 +33,6 @@ SORTABLE = ("keyword", "ci_keyword", "long", "date", "ip", "boolean")
 TIE_BREAK: list[dict[str, str]] = [{"_index": "asc"}, {"_seq_no": "asc"}]
 INTERVALS = [(s, f"{s}s") for s in (1, 5, 10, 30)] + [(m * 60, f"{m}m") for m in (1, 5, 10, 30)] + [
     (h * 3600, f"{h}h") for h in (1, 3, 6, 12)] + [(86400, "1d"), (7 * 86400, "7d"), (30 * 86400, "30d")]
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def window(w: Window, now: datetime) -> tuple[datetime, datetime]:

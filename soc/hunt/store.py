@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from opensearchpy import NotFoundError, OpenSearch, RequestError, TransportError
 
-from soc import search
+from soc import search, timefmt
 from soc.errors import BadQuery, Conflict, Invalid, NotFound
 from soc.search import Names
 
@@ -91,7 +90,7 @@ def cursor_key(client: OpenSearch, names: Names) -> bytes:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return timefmt.now_iso()
 
 
 # saved searches ----------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from typing import Any
 from soc.auth import Principal
 from soc.incidents import model
 from soc.incidents.evidence_store import EvidenceStore
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService, decode_cursor, encode_cursor
+from soc.runtime import Runtime
 
 MAX_EVENTS_PER_ALERT = 20
 MAX_CONTEXT = timedelta(hours=24)

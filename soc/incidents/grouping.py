@@ -38,14 +38,15 @@ from soc.audit import store as audit_store
 from soc.auth import Principal
 from soc.detection import store
 from soc.incidents import model, outcome, policy, sla
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
 from soc.incidents.store import Stale, Stored
+from soc.runtime import Runtime
 
 GROUPER = Principal("grouping", "admin", ("*",))
-# Called between steps ("claimed", "written" after each incident, "confirmed"); tests make it raise
-# to stop a run where a crash would.
 StepHook = Callable[[str], None]
+# Test seam: called with each step's name between steps ("claimed", "written" after each incident,
+# "confirmed"). None in production; a test fixture sets it to raise, to stop a run where a crash would.
+step_hook: StepHook | None = None
 
 
 @dataclass
@@ -145,7 +146,7 @@ def _take_lease(rt: Runtime, owner: str, lease_s: float) -> tuple[int, int] | No
     return store.conditional_writes(rt.client, rt.names, [(LEASE_ID, doc, version)]).get(LEASE_ID)
 
 
-def run(rt: Runtime, batch: int = 500, max_batches: int = 200, step: StepHook | None = None) -> GroupingResult:
+def run(rt: Runtime, batch: int = 500, max_batches: int = 200) -> GroupingResult:
     """Group every alert that has no incident yet (and repair half-done work); safe to run from
     several processes at once and to re-run after a crash."""
     result = GroupingResult()
@@ -156,7 +157,7 @@ def run(rt: Runtime, batch: int = 500, max_batches: int = 200, step: StepHook | 
         if not pending:
             break
         work = claim(rt, pending)
-        _step(step, "claimed")
+        _step("claimed")
         done: list[str] = []
         for incident_id, w in work.items():
             if write(rt, service, incident_id, w):
@@ -165,16 +166,16 @@ def run(rt: Runtime, batch: int = 500, max_batches: int = 200, step: StepHook | 
                 result.updated.append(incident_id)
             result.alerts += len(w.alerts)
             done.extend(a.id for a in w.alerts)
-            _step(step, "written")
+            _step("written")
         rt.alerts.confirm(done)
-        _step(step, "confirmed")
+        _step("confirmed")
         rt.incidents.refresh()
     return result
 
 
-def _step(hook: StepHook | None, name: str) -> None:
-    if hook is not None:
-        hook(name)
+def _step(name: str) -> None:
+    if step_hook is not None:
+        step_hook(name)
 
 
 def claim(rt: Runtime, pending: list[PendingAlert]) -> dict[str, Work]:

@@ -14,9 +14,9 @@ from soc.alerts.documents import SEVERITY_RANK
 from soc.auth import Principal
 from soc.errors import Invalid
 from soc.incidents import model
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
 from soc.incidents.store import Stored
+from soc.runtime import Runtime
 
 RESTORED = ("status", "resolution", "resolved_at", "closed_at", "ttr_seconds")
 

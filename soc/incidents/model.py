@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from soc import timefmt
 from soc.alerts.documents import SEVERITY_RANK
 from soc.errors import Conflict, Invalid
+from soc.timefmt import parse_time as parse_time
 
 STATUSES = ("new", "acknowledged", "in_progress", "resolved", "closed")
 OPEN_STATUSES = ("new", "acknowledged", "in_progress")
@@ -41,12 +44,8 @@ MAX_FINGERPRINTS = 20
 PATCHABLE = ("status", "resolution", "assignee", "severity", "title")
 
 
-def iso(at: datetime) -> str:
-    return at.isoformat()
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+# A record's times are written in soc.timefmt's exact form (what incidents have always stored).
+iso = partial(timefmt.iso, exact=True)
 
 
 def dotted(doc: dict[str, Any], path: str) -> Any:

@@ -26,7 +26,7 @@ from soc.alerts.store import PendingAlert
 from soc.incidents import model
 from soc.incidents.evidence_store import EvidenceStore
 from soc.incidents.outcome_store import OutcomeStore
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 
 RESULTS = ("succeeded", "failed", "possible", "unknown")
 USUAL_LOOKBACK = timedelta(days=7)  # where a path's usual response size is learnt

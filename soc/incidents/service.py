@@ -20,8 +20,8 @@ from soc.audit import store as audit_store
 from soc.auth import Principal
 from soc.errors import Invalid, SocError
 from soc.incidents import model, sla
-from soc.incidents.runtime import Runtime
 from soc.incidents.store import Stale, Stored, Version
+from soc.runtime import Runtime
 
 RETRIES = 30
 SORTS: dict[str, list[dict[str, str]]] = {

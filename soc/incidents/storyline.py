@@ -14,7 +14,7 @@ from typing import Any
 
 from soc.alerts.documents import SEVERITY_RANK
 from soc.incidents import model
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 
 TACTICS = ("reconnaissance", "resource-development", "initial-access", "execution", "persistence",
            "privilege-escalation", "defense-evasion", "stealth", "credential-access", "discovery", "lateral-movement",

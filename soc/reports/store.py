@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from opensearchpy import OpenSearch
 
+from soc import timefmt
 from soc.alerts.documents import LATE_NOTICE_S
 from soc.search import Names
 
@@ -20,8 +22,7 @@ ORG = "organization.id"
 SOURCE_PAGE = 100  # sources per composite page: 100 x 168 hourly buckets stays far below max_buckets
 
 
-def _iso(at: datetime) -> str:
-    return at.isoformat()
+_iso = partial(timefmt.iso, exact=True)  # the bounds as the records' times are written
 
 
 def _range(name: str, start: datetime, end: datetime) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from soc.config import Settings
-from soc.incidents.runtime import Runtime
 from soc.opensearch import ingest
+from soc.runtime import Runtime
 from soc.sources import health, silence, store
 
 HEALTH_INTERVAL_S = 60

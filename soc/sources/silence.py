@@ -18,8 +18,8 @@ from soc.alerts import store as alerts_store
 from soc.alerts.documents import SEVERITY_RANK, AlertDoc, Severity, alert_id
 from soc.auth import Principal
 from soc.incidents import grouping, model
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
+from soc.runtime import Runtime
 from soc.sources.health import Health
 
 RULE_ID = "soc-source-silent"

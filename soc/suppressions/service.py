@@ -16,8 +16,8 @@ from soc.audit import store as audit_store
 from soc.auth import ALL_AGENCIES, Principal
 from soc.errors import Invalid
 from soc.incidents import model
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService, decode_cursor, encode_cursor
+from soc.runtime import Runtime
 from soc.suppressions.store import SuppressionStore
 
 MAX_LIFETIME = timedelta(days=366)

@@ -19,7 +19,7 @@ from soc.agencies import store as agency_store
 from soc.api.deps import runtime
 from soc.auth import Principal
 from soc.errors import Conflict, Forbidden, Invalid, NotFound, SocError
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from soc.web import render, session
 
 MAX_FORM = 64 * 1024

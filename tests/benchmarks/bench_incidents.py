@@ -61,7 +61,7 @@ def pct(values: list[float], p: float) -> float:
 def profile(client: OpenSearch, settings: Settings, base: str, caller: Caller, pools: Pools, n: int = 100) -> None:
     """One request at a time: the OpenSearch search alone, then the same list and a status change via the API."""
     from soc.auth import Principal
-    from soc.incidents.runtime import Runtime
+    from soc.runtime import Runtime
 
     rt = Runtime(settings, client, search.names(settings))
     service = IncidentService(rt)

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
+from soc.runtime import Runtime
 from tests.incidents import labelled
 from tests.incidents.conftest import T0, Alerts, bearer
 

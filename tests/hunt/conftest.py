@@ -12,7 +12,7 @@ from soc import search
 from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.detection import store as detection_store
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents.conftest import api, bearer  # the app on this package's runtime, and the header
 
 __all__ = ["api", "bearer"]

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
+from soc.runtime import Runtime
 from tests.hunt.conftest import bearer, index, web
 
 ALPHABET = st.sampled_from([*'abc:*?"()[]{}<>=/\\ -_.09', " AND ", " OR ", "NOT ", " TO ", "source.ip", "url.path",

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.hunt.conftest import NOW, bearer, index, web
 
 WINDOW = {"from": (NOW - timedelta(hours=2)).isoformat(), "to": (NOW + timedelta(minutes=1)).isoformat()}

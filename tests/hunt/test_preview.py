@@ -15,7 +15,7 @@ from soc import cli
 from soc.detection import convert, rules, runner
 from soc.detection import store as detection_store
 from soc.detection.settings import DetectionSettings
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.hunt.conftest import NOW, bearer, index, web
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,8 +16,8 @@ from soc.accounts import store as accounts_store
 from soc.alerts.documents import SEVERITY_RANK, alert_id
 from soc.config import Settings
 from soc.incidents.notify import Notifier
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
+from soc.runtime import Runtime
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from soc.config import Settings
 from soc.detection import alerting, rules
 from soc.errors import ConfigError
 from soc.incidents import grouping, policy
-from soc.incidents.runtime import GroupingPolicy, Runtime
+from soc.runtime import GroupingPolicy, Runtime
 from tests.incidents.conftest import T0, Alerts
 
 

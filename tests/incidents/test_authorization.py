@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents.conftest import Alerts, bearer
 
 # (caller, can read agency-a, can write agency-a, admin endpoints)

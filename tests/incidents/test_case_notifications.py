@@ -11,7 +11,7 @@ import pytest
 
 from soc.accounts import store as accounts_store
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents import labelled
 from tests.incidents.test_sla_and_webhooks import Receiver
 

@@ -9,7 +9,7 @@ import pytest
 
 from soc import cli
 from soc.accounts import store as accounts_store
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 
 
 def test_users_and_tokens_commands(rt: Runtime, monkeypatch: pytest.MonkeyPatch,

@@ -9,9 +9,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
 from soc.incidents.store import Stale
+from soc.runtime import Runtime
 from tests.incidents.conftest import T0, Alerts, bearer
 
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from soc.accounts import store as accounts_store
 from soc.incidents import grouping
 from soc.incidents.mail import MailSettings
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents.conftest import Alerts, bearer
 
 

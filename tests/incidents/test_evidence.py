@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents.conftest import T0, Alerts, bearer
 
 

@@ -9,9 +9,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from soc.incidents import grouping, model, sla
-from soc.incidents.runtime import Runtime
 from soc.incidents.schemas import IncidentOut, IncidentPage, incident_dict
 from soc.incidents.store import Version
+from soc.runtime import Runtime
 from tests.incidents.conftest import T0, Alerts, Clock, bearer
 
 

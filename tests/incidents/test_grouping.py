@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 
 from soc.incidents import grouping
-from soc.incidents.runtime import GroupingPolicy, Runtime
+from soc.runtime import GroupingPolicy, Runtime
 from tests.incidents.conftest import T0, Alerts
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents.conftest import T0, Alerts
 
 
@@ -16,16 +17,25 @@ class Crash(Exception):
     pass
 
 
-def crash_at(name: str, nth: int = 1) -> grouping.StepHook:
-    seen = {"n": 0}
+Arm = Callable[..., None]
 
-    def hook(step: str) -> None:
-        if step == name:
-            seen["n"] += 1
-            if seen["n"] == nth:
-                raise Crash(f"stopped after {name} #{nth}")
 
-    return hook
+@pytest.fixture
+def crash_at(monkeypatch: pytest.MonkeyPatch) -> Arm:
+    """Arms grouping's step seam: the next run stops after the ``nth`` step called ``name`` (once)."""
+
+    def arm(name: str, nth: int = 1) -> None:
+        seen = {"n": 0}
+
+        def hook(step: str) -> None:
+            if step == name:
+                seen["n"] += 1
+                if seen["n"] == nth:
+                    raise Crash(f"stopped after {name} #{nth}")
+
+        monkeypatch.setattr(grouping, "step_hook", hook)
+
+    return arm
 
 
 def _incidents(rt: Runtime) -> dict[str, dict]:
@@ -69,11 +79,12 @@ def _two_keys(alerts: Alerts) -> None:
 
 
 @pytest.mark.parametrize(("step", "nth"), [("claimed", 1), ("written", 1), ("written", 2), ("confirmed", 1)])
-def test_a_run_stopped_after_any_step_is_finished_by_the_next(rt: Runtime, alerts: Alerts, step: str,
-                                                              nth: int) -> None:
+def test_a_run_stopped_after_any_step_is_finished_by_the_next(rt: Runtime, alerts: Alerts, crash_at: Arm,
+                                                              step: str, nth: int) -> None:
     _two_keys(alerts)
+    crash_at(step, nth)
     with pytest.raises(Crash):
-        grouping.run(rt, step=crash_at(step, nth))
+        grouping.run(rt)
     half = _alerts(rt)
     assert all(a.get("incident_id") for a in half.values())  # claimed: no longer "new"...
     if step != "confirmed":
@@ -88,24 +99,27 @@ def test_a_run_stopped_after_any_step_is_finished_by_the_next(rt: Runtime, alert
 
 
 @pytest.mark.parametrize("step", ["claimed", "written"])
-def test_a_stopped_run_that_joined_an_existing_incident_is_repaired(rt: Runtime, alerts: Alerts, step: str) -> None:
+def test_a_stopped_run_that_joined_an_existing_incident_is_repaired(rt: Runtime, alerts: Alerts, crash_at: Arm,
+                                                                    step: str) -> None:
     alerts.add(at=T0)
     [iid] = grouping.run(rt).created
     alerts.add(at=T0 + timedelta(minutes=10), refresh=False)
     alerts.add(at=T0 + timedelta(minutes=20), severity="high")
+    crash_at(step)
     with pytest.raises(Crash):
-        grouping.run(rt, step=crash_at(step))
+        grouping.run(rt)
     assert grouping.run(rt).updated == [iid]
     incidents = assert_exact(rt, 3)
     assert incidents[iid]["alert_count"] == 3 and incidents[iid]["severity"] == "high"
     assert incidents[iid]["last_seen"].startswith("2025-03-03T08:20")
 
 
-def test_repeated_crashes_then_a_clean_run(rt: Runtime, alerts: Alerts) -> None:
+def test_repeated_crashes_then_a_clean_run(rt: Runtime, alerts: Alerts, crash_at: Arm) -> None:
     _two_keys(alerts)
     for step in ("claimed", "written", "claimed"):
+        crash_at(step)
         with pytest.raises(Crash):
-            grouping.run(rt, step=crash_at(step))
+            grouping.run(rt)
     grouping.run(rt)
     assert sorted(i["alert_count"] for i in assert_exact(rt, 5).values()) == [2, 3]
 

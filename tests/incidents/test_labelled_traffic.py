@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from soc.incidents import grouping, policy
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents import labelled
 from tests.incidents.conftest import bearer
 

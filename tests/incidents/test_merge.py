@@ -5,7 +5,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents.conftest import T0, Alerts, bearer
 
 

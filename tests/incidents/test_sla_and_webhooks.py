@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from soc.accounts import store as accounts_store
 from soc.incidents import grouping, notify
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
+from soc.runtime import Runtime
 from tests.incidents.conftest import Alerts, Clock, bearer
 
 

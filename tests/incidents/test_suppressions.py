@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from soc.suppressions import store as suppression_store
 from soc.suppressions.match import covers, suppressing
 from tests.incidents.conftest import T0, Alerts, Clock, bearer

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from soc.accounts import store as accounts_store
 from soc.auth import Principal, PrincipalCache
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents.conftest import bearer
 
 

@@ -12,8 +12,8 @@ from soc.accounts import store as accounts_store
 from soc.errors import Invalid
 from soc.incidents import destinations, grouping
 from soc.incidents.notify import Notifier
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
+from soc.runtime import Runtime
 from tests.incidents.conftest import Alerts, bearer
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from soc.audit import store as audit_store
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from tests.incidents.conftest import Alerts, Clock, bearer
 
 

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from soc import cli, search
 from soc.accounts import store as accounts_store
 from soc.config import Settings
-from soc.incidents.runtime import Runtime
 from soc.intel import store as intel_store
 from soc.main import create_app
+from soc.runtime import Runtime
 from tests.intel.feeds import ago, intel_alerts, stix_bundle, web_event, write
 
 

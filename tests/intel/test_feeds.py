@@ -19,10 +19,10 @@ from soc import cli, search
 from soc.accounts import store as accounts_store
 from soc.config import Settings
 from soc.errors import Conflict, Invalid
-from soc.incidents.runtime import Runtime
 from soc.intel import feeds
 from soc.intel import store as intel_store
 from soc.main import create_app
+from soc.runtime import Runtime
 from tests.intel.feeds import ADMIN, ago, cycle, intel_alerts, misp_event, stix_bundle, web_event, write
 
 LIMITS = feeds.Limits(connect_s=5, read_s=10, total_s=30)

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from soc import search
 from soc.accounts import store as accounts_store
 from soc.config import Settings
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
 from soc.reports import period, service, store
 from soc.reports.settings import ReportSettings
+from soc.runtime import Runtime
 from tests.reports.conftest import AFTER, A
 
 

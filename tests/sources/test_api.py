@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from soc import search
 from soc.accounts import store as accounts_store
 from soc.config import Settings
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
+from soc.runtime import Runtime
 
 
 def test_agencies_and_sources_api(isolated: Settings) -> None:

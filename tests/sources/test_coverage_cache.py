@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from soc import search
 from soc.accounts import store as accounts_store
 from soc.config import Settings
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
+from soc.runtime import Runtime
 from soc.sources import coverage
 from tests.sources.conftest import add_agency
 

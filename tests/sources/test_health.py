@@ -9,7 +9,7 @@ from pathlib import Path
 
 from soc import search
 from soc.config import Settings
-from soc.incidents.runtime import Runtime
+from soc.runtime import Runtime
 from soc.sources import configs, health, jobs, service, silence
 from tests.sources.conftest import ADMIN, CollectorProcess, add_agency, free_port
 

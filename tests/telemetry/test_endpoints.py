@@ -12,8 +12,8 @@ from soc import search
 from soc.config import Settings
 from soc.detection import convert, rules, runner, store
 from soc.detection.settings import DetectionSettings
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
+from soc.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 

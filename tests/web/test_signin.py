@@ -16,8 +16,8 @@ import pytest
 from soc import search
 from soc.accounts import store as accounts_store
 from soc.config import Settings
-from soc.incidents.runtime import Runtime
 from soc.main import create_app
+from soc.runtime import Runtime
 from tests.web import world as w
 
 FAST = {"login_free_failures_per_account": 5, "login_free_failures_per_address": 30,

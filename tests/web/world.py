@@ -27,9 +27,9 @@ from soc.detection import convert, rules, runner
 from soc.detection.runner import CycleReport
 from soc.detection.settings import DetectionSettings
 from soc.incidents import grouping
-from soc.incidents.runtime import Runtime
 from soc.incidents.service import IncidentService
 from soc.main import create_app
+from soc.runtime import Runtime
 from soc.sources import service as sources
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "web"
