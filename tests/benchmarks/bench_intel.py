@@ -207,9 +207,9 @@ def main() -> None:
                 print(f"  {name} ({n:,} events, {got['alerts'][-1]:.0f} alerts), ms min / median / max:")
                 for part in ("total", "values", "lookup", "events"):
                     print(f"    {part:>6}: {spread(got[part], lambda v: f'{v:,.1f}')}")
-            groups = [matching.GROUP] + ([args.retro_group] if args.retro_group and label == "scale" else [])
+            groups = [matching.RETRO_GROUP] + ([args.retro_group] if args.retro_group and label == "scale" else [])
             for group in groups:
-                matching.GROUP = group
+                matching.RETRO_GROUP = group
                 took_ms, made, pending = retro_steps(settings, args.retro_steps, label == "baseline")
                 done = min(len(took_ms["total"]) * 1000, count)
                 print(f"  retro-hunt over 30 days ({args.history:,} events), 1,000 pending indicators a cycle, "
@@ -220,7 +220,7 @@ def main() -> None:
                     median = statistics.median(took_ms["total"])
                     print(f"    at that rate the {pending + done:,} new indicators take {(pending + done) / 1000:,.0f} "
                           f"cycles and {(pending + done) / 1000 * median / 1000 / 60:,.1f} min of retro-hunt in all")
-            matching.GROUP = groups[0]
+            matching.RETRO_GROUP = groups[0]
         print(f"load average after: {loadavg()}")
 
 
