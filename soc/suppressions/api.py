@@ -1,6 +1,6 @@
 """/api/v1/exceptions (the HTTP name of suppression rules): list, read, expire and delete.
 
-A rule is created from an incident: ``POST /api/v1/incidents/{id}/exceptions`` (soc.api.incidents).
+A rule is created from an incident: ``POST /api/v1/incidents/{id}/exceptions`` (soc.incidents.api).
 """
 
 from __future__ import annotations

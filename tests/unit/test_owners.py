@@ -121,3 +121,11 @@ def test_import_contracts_hold() -> None:
     # .importlinter: the stores never import each other, each noun package is api -> service -> store,
     # and the collectors never import the service.
     assert lint_imports(config_filename=str(ROOT / ".importlinter"), no_cache=True, no_logo=True) == 0
+
+
+def test_each_nouns_router_is_its_packages_api() -> None:
+    from soc.main import ROUTERS
+
+    packaged = {f"soc.{p.parent.name}.api" for p in SOC.glob("*/api.py") if p.parent.name != "telemetry"}
+    assert packaged == set(ROUTERS)  # telemetry installs its own endpoints outside /api/v1
+    assert [p.name for p in (SOC / "api").glob("*.py") if "APIRouter(" in p.read_text()] == []

@@ -1,15 +1,15 @@
-"""/api/v1/users, /tokens, /webhooks, /emails, /audit: administration (admins of every agency)."""
+"""/api/v1/users, /tokens, /webhooks, /emails: administration of accounts (admins of every agency)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints
 
 from soc.accounts import service as accounts
 from soc.api.deps import IdPath, Rt, Who
-from soc.incidents.schemas import Agency, Name, Page, Severity, Strict, When
+from soc.incidents.schemas import Agency, Name, Severity, Strict
 
 router = APIRouter(tags=["administration"])
 Role = Literal["admin", "analyst", "viewer", "collector"]
@@ -163,15 +163,3 @@ def delete_email(rt: Rt, who: Who, email_id: IdPath) -> Response:
     accounts.delete_email(rt, who, email_id)
     return Response(status_code=204)
 
-
-@router.get("/audit", response_model=Page, summary="The audit trail, newest first")
-def read_audit(rt: Rt, who: Who, actor: Annotated[str | None, Query(max_length=128)] = None,
-               action: Annotated[str | None, Query(max_length=128)] = None,
-               object_type: Annotated[str | None, Query(max_length=64)] = None,
-               object_id: Annotated[str | None, Query(max_length=128)] = None, agency: Agency | None = None,
-               since: When | None = None, until: When | None = None,
-               cursor: Annotated[str | None, Query(max_length=2000)] = None,
-               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Page:
-    return Page(**accounts.read_audit(rt, who, {
-        "actor": actor, "action": action, "object_type": object_type, "object_id": object_id, "agency": agency,
-        "since": since, "until": until, "cursor": cursor, "limit": limit}))
