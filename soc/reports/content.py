@@ -138,6 +138,7 @@ def build(client: OpenSearch, names: Names, week: Week, agency: str | None, lang
     found = store.targets(client, names, agency, week.start, week.end, [a["ip"] for a in attackers], rs.top_n)
     content["top"] = {"attackers": attackers,
                       **{k: [{"value": v, "count": n} for v, n in rows] for k, rows in found.items()}}
+    content["origins"] = store.origins(client, names, agency, week.start, week.end, rs.top_n)
     content["notable"] = _notable(store.notable_incidents(client, names, agency, week.start, week.end,
                                                           rs.notable_limit))
     total, items = store.changes(client, names, agency, week.start, week.end, rs.changes_limit)

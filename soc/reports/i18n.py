@@ -14,6 +14,17 @@ LABELS: dict[str, dict[str, str]] = {
     "alerts": {"vi": "Cảnh báo", "en": "Alerts"},
     "incidents": {"vi": "Sự cố", "en": "Incidents"},
     "top": {"vi": "Nguồn tấn công và mục tiêu", "en": "Attackers and targets"},
+    "origins": {"vi": "Tấn công theo quốc gia và mạng", "en": "Attacks by country and network"},
+    "countries": {"vi": "Quốc gia nguồn", "en": "Source countries"},
+    "networks": {"vi": "Mạng nguồn (hệ thống tự trị)", "en": "Source networks (autonomous systems)"},
+    "country": {"vi": "Quốc gia", "en": "Country"},
+    "network": {"vi": "Mạng", "en": "Network"},
+    "organisation": {"vi": "Tổ chức", "en": "Organisation"},
+    "addresses": {"vi": "Số địa chỉ", "en": "Addresses"},
+    "origins_rest": {"vi": "Cảnh báo có địa chỉ nguồn: {total}; địa chỉ nội bộ hoặc đặc biệt (không tra cứu): "
+                           "{special}; không có trong cơ sở dữ liệu địa lý: {unknown}.",
+                     "en": "Alerts with a source address: {total}; private or special addresses (not looked up): "
+                           "{special}; not in the geo databases: {unknown}."},
     "notable": {"vi": "Sự cố nghiêm trọng", "en": "Notable incidents"},
     "late_alerts": {"vi": "Cảnh báo phát hiện trễ (hơn 10 phút sau sự kiện)",
                     "en": "Alerts detected late (more than 10 minutes after their events)"},

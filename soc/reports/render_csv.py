@@ -37,6 +37,9 @@ def rows(c: dict[str, Any]) -> list[tuple[Any, ...]]:
     out += [("top_attackers", a["ip"], "", a["alerts"], "", "") for a in c["top"]["attackers"]]
     for key in ("urls", "hosts", "accounts"):
         out += [(f"top_{key}", r["value"], "", r["count"], "", "") for r in c["top"][key]]
+    origins = c.get("origins") or {"countries": [], "networks": []}
+    out += [("attacks_by_country", r["key"], r["name"], r["alerts"], "", "") for r in origins["countries"]]
+    out += [("attacks_by_network", f"AS{r['key']}", r["name"], r["alerts"], "", "") for r in origins["networks"]]
     out += [("notable", i["id"], i["title"], i["severity"], i["status"], i["resolution"] or "") for i in c["notable"]]
     out += [("changes", e["object_id"], e["action"], e["at"], e["actor"], e["summary"]) for e in c["changes"]["items"]]
     return out

@@ -13,6 +13,8 @@ Content (the JSON format, also kept in the stored document under ``content``)::
      incidents: {opened, acknowledged, resolved, open_at_end, ack_breaches, resolve_breaches,
                  mtta_seconds, mttr_seconds: Delta, opened_by_severity: {sev: n}, resolutions: {res: n}},
      top: {attackers: [{ip, alerts, agencies, rules}], urls|hosts|accounts: [{value, count}]},
+     origins: {countries: [{key: ISO code, name, alerts, addresses}], networks: [{key: AS number, name,
+               alerts, addresses}], with_address, special, unknown},   # the week's alerts by source
      notable: [{id, title, severity, status, resolution, agency, created, resolved_at, alert_count,
                 entities, note}],
      changes: {total, items: [{at, actor, action, object_type, object_id, agency, summary}]}}

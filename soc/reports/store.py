@@ -262,3 +262,33 @@ def list_reports(client: OpenSearch, names: Names, filters: list[dict[str, Any]]
             "query": {"bool": {"filter": filters}}, "sort": [{"week": "desc"}, {"created": "desc"}, {"id": "asc"}]}
     resp = client.search(index=names.reports, body=body)
     return int(resp["hits"]["total"]["value"]), [hit["_source"] for hit in resp["hits"]["hits"]]
+
+
+def origins(client: OpenSearch, names: Names, agency: str | None, start: datetime, end: datetime,
+            top_n: int) -> dict[str, Any]:
+    """The week's alerts by their source address's country and network (the geo and AS data the alerts
+    were given when detected), the addresses behind each, and how many alerts had a source address that
+    is never looked up (private, documentation...) or that the databases do not know."""
+    def per(field: str, name: str) -> dict[str, Any]:
+        return {"terms": {"field": field, "size": top_n},
+                "aggs": {"name": {"terms": {"field": name, "size": 1}},
+                         "addresses": {"cardinality": {"field": "source.ip"}}}}
+
+    body = {"size": 0, "track_total_hits": True,
+            "query": {"bool": {"filter": [*_scope(agency), _range("@timestamp", start, end),
+                                          {"exists": {"field": "source.ip"}}]}},
+            "aggs": {"countries": per("source.geo.country_iso_code", "source.geo.country_name"),
+                     "networks": per("source.as.number", "source.as.organization.name"),
+                     "special": {"filter": {"exists": {"field": "labels.source_ip_scope"}}},
+                     "placed": {"filter": {"exists": {"field": "source.geo.country_iso_code"}}}}}
+    resp = client.search(index=names.alerts, body=body)
+    aggs = resp["aggregations"]
+
+    def rows(agg: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"key": b["key"], "name": (_terms(b["name"]) or [("", 0)])[0][0], "alerts": int(b["doc_count"]),
+                 "addresses": int(b["addresses"]["value"])} for b in agg["buckets"]]
+
+    total = int(resp["hits"]["total"]["value"])
+    special, placed = int(aggs["special"]["doc_count"]), int(aggs["placed"]["doc_count"])
+    return {"countries": rows(aggs["countries"]), "networks": rows(aggs["networks"]), "with_address": total,
+            "special": special, "unknown": max(0, total - special - placed)}

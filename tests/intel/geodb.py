@@ -27,6 +27,10 @@ RECORDS: dict[str, dict[str, Any]] = {
                       "autonomous_system_number": 45899, "autonomous_system_organization": "Example Telecom VN"},
     "2606:4700::/32": {"country": {"iso_code": "CA", "names": {"en": "Canada"}},
                        "autonomous_system_number": 13335, "autonomous_system_organization": "Example Edge"},
+    # a network whose name is markup: whatever shows it must escape it
+    "45.33.0.0/16": {"country": {"iso_code": "JP", "names": {"en": "Japan"}},
+                     "autonomous_system_number": 64500,
+                     "autonomous_system_organization": "<img src=x onerror=alert(1)> Hosting"},
     # records for special ranges, so that a test proves they are never looked up
     "10.0.0.0/8": {"country": {"iso_code": "ZZ", "names": {"en": "Private"}}},
     "203.0.113.0/24": {"country": {"iso_code": "ZZ", "names": {"en": "Documentation"}}},
