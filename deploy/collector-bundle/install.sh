@@ -56,7 +56,7 @@ soc-collector $version installed in $prefix
 
 Next steps (as root):
   useradd --system --home-dir /var/lib/soc-collector --shell /usr/sbin/nologin soc-collector
-  install -d -m 0750 /etc/soc
+  install -d -m 0750 -g soc-collector /etc/soc
   install -m 0640 -g soc-collector $share/collector.example.yml /etc/soc/collector.yml
   # edit /etc/soc/collector.yml (agency, collector id, OpenSearch URL, user, password, sources), then:
   $prefix/bin/soc-collector check -c /etc/soc/collector.yml
