@@ -81,6 +81,11 @@ class AlertStore:
         if bad:
             raise RuntimeError(f"{len(bad)} alerts could not be confirmed: {bad[0].get('error')}")
 
+    def total(self) -> int:
+        """How many alerts there are (after a refresh)."""
+        self.client.indices.refresh(index=self.index)
+        return int(self.client.count(index=self.index)["count"])
+
     def count(self, incident_ids: list[str]) -> int:
         """How many alerts carry one of these incident ids (the source of every incident's alert count)."""
         resp = self.client.count(index=self.index, body={"query": {"terms": {"incident_id": incident_ids}}})

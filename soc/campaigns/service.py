@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from soc.auth import Principal
-from soc.campaigns.store import CampaignStore
 from soc.errors import Invalid
 from soc.incidents import model
 from soc.runtime import Runtime
@@ -49,10 +48,9 @@ def campaigns(rt: Runtime, who: Principal, since: datetime | None = None, limit:
     start = since or now - WINDOW
     if start < now - MAX_WINDOW:
         raise Invalid(f"since: campaigns look back at most {MAX_WINDOW.days} days")
-    store = CampaignStore(rt.client, rt.names)
     items = []
     for field, name in ENTITY_FIELDS:
-        for row in store.shared_entities(field, name, model.iso(start), MIN_AGENCIES):
+        for row in rt.incidents.shared_entities(field, name, model.iso(start), MIN_AGENCIES):
             seen = _view(who, row["entity"], row["agencies"])
             if seen is not None:
                 items.append(seen)

@@ -23,8 +23,12 @@ from zoneinfo import ZoneInfo
 
 from soc import search
 from soc.accounts import store as accounts_store
+from soc.agencies import store as agencies_store
+from soc.alerts.store import AlertStore
 from soc.config import Settings, load_settings
 from soc.demo import traffic
+from soc.errors import NotFound
+from soc.incidents.store import IncidentStore
 from soc.opensearch import node
 
 AGENCY = "so-demo"
@@ -91,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     client = search.client(settings)
     names = search.names(settings)
 
-    if not client.exists(index=names.agencies, id=AGENCY):
+    try:
+        agencies_store.get(client, names, AGENCY)
+    except NotFound:
         subprocess.run([_bin("soc"), "agencies", "add", AGENCY, "--name-vi", "Sở Thông tin và Truyền thông (demo)",
                         "--name-en", "Department of Information and Communications (demo)"], check=True)
     site = traffic.start_nginx(folder / "site", _free(8088))
@@ -118,13 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         scheduler = ServiceScheduler(settings)
         scheduler.detect_and_group()
-        client.indices.refresh(index=f"{names.alerts},{names.incidents}")
-        alerts = client.count(index=names.alerts)["count"]
-        incidents = client.search(index=names.incidents, body={
-            "size": 20, "sort": [{"severity_rank": "desc"}], "_source": ["title", "severity", "alert_count"]})
-        print(f"== detection: {alerts} alerts grouped into {incidents['hits']['total']['value']} incidents")
-        for hit in incidents["hits"]["hits"]:
-            src = hit["_source"]
+        alerts = AlertStore(client, names).total()
+        incidents = IncidentStore(client, names)
+        incidents.refresh()
+        top, total = incidents.search({"match_all": {}}, [{"severity_rank": "desc"}], 20)
+        print(f"== detection: {alerts} alerts grouped into {total} incidents")
+        for _, stored in top:
+            src = stored.doc
             print(f"   [{src.get('severity'):>8}] {src.get('title')} ({src.get('alert_count')} alerts)")
 
         week = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%G-W%V")

@@ -16,6 +16,8 @@ from soc.incidents.model import OPEN_STATUSES
 from soc.search import Names
 
 MAX_PAGE = 200
+MAX_ENTITIES = 500  # campaign candidates: entities seen by several agencies
+MAX_INCIDENTS = 100  # per entity and agency
 
 
 @dataclass(frozen=True)
@@ -134,3 +136,29 @@ class IncidentStore:
                 "ack_breached": int(aggs["ack_breached"]["doc_count"]),
                 "resolve_breached": int(aggs["resolve_breached"]["doc_count"]),
                 "by_status": {b["key"]: b["doc_count"] for b in aggs["by_status"]["buckets"]}}
+
+    def shared_entities(self, field: str, entity_field: str, since: str, min_agencies: int) -> list[dict[str, Any]]:
+        """Values ``<entity_field>=…`` of the incidents' ``field`` (entities, fingerprints) with incidents in
+        at least ``min_agencies`` agencies, last seen since ``since``:
+        ``[{entity, agencies: {agency: [incident docs (id, rule_ids, first/last seen)]}}]``."""
+        pattern = entity_field.replace(".", "\\.") + "=.*"
+        body = {"size": 0, "query": {"bool": {
+                    "filter": [{"range": {"last_seen": {"gte": since}}}, {"prefix": {field: entity_field + "="}}],
+                    "must_not": [{"exists": {"field": "merged_into"}}]}},
+                "aggs": {"entities": {
+                    "terms": {"field": field, "include": pattern, "size": MAX_ENTITIES},
+                    "aggs": {"spread": {"cardinality": {"field": "organization.id"}},
+                             "enough": {"bucket_selector": {"buckets_path": {"n": "spread"},
+                                                            "script": f"params.n >= {int(min_agencies)}"}},
+                             "agencies": {"terms": {"field": "organization.id", "size": 100}, "aggs": {
+                                 "incidents": {"top_hits": {"size": MAX_INCIDENTS, "sort": [{"last_seen": "desc"}],
+                                                            "_source": ["id", "rule_ids", "first_seen", "last_seen",
+                                                                        "status", "severity", "outcome"]}}}}}}}}
+        self.refresh()
+        resp = self.client.search(index=self.index, body=body)
+        out = []
+        for bucket in resp["aggregations"]["entities"]["buckets"]:
+            agencies = {str(a["key"]): [h["_source"] for h in a["incidents"]["hits"]["hits"]]
+                        for a in bucket["agencies"]["buckets"]}
+            out.append({"entity": str(bucket["key"]), "agencies": agencies})
+        return out

@@ -42,9 +42,7 @@ EVERY_INDEX = {"opensearch", "search"}
 
 # (package, index) pairs still read outside their owner: the next moves.
 NOT_YET_MOVED = {
-    ("demo", "soc-agencies"), ("demo", "soc-alerts"), ("demo", "soc-incidents"),  # the demo's summary counts
     ("detection", "soc-alerts"),  # soc/detection/store.py: alerts_by_org, all_alerts (rule tests, evaluation)
-    ("campaigns", "soc-incidents"),  # campaigns group incidents by reading them
     ("reports", "soc-alerts"), ("reports", "soc-incidents"), ("reports", "soc-audit"),
     ("reports", "soc-agencies"),  # the weekly report's aggregations
 }
