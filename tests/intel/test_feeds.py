@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi.testclient import TestClient
 
 from soc import cli, search
@@ -23,6 +22,7 @@ from soc.intel import feeds
 from soc.intel import store as intel_store
 from soc.main import create_app
 from soc.runtime import Runtime
+from soc.scheduler import ServiceScheduler
 from tests.intel.feeds import ADMIN, ago, cycle, intel_alerts, misp_event, stix_bundle, web_event, write
 
 LIMITS = feeds.Limits(connect_s=5, read_s=10, total_s=30)
@@ -266,9 +266,9 @@ def test_one_process_at_a_time_pulls_a_feed(isolated: Settings, server: tuple[Fi
                         LIMITS)
     assert result.status == "imported" and _feed(isolated, "shared")["lease"]["owner"] is None
 
-    scheduler = BackgroundScheduler(timezone="UTC")
-    feeds.add_jobs(scheduler, isolated)
-    assert [j.id for j in scheduler.get_jobs()] == ["intel-feeds"]
+    scheduler = ServiceScheduler(isolated)  # the service's scheduler checks for due feeds every minute
+    job = scheduler.scheduler.get_job("intel-feeds")
+    assert job is not None and job.trigger.interval.total_seconds() == LIMITS.check_s == 60
 
 
 def _bearer(settings: Settings, role: str, agencies: list[str]) -> dict[str, str]:
