@@ -9,7 +9,7 @@ password always signs in once the wait is over, and another account is never slo
 the failures of one, unless they come from the same address in numbers beyond its own allowance.
 
 ``LoginLimiter`` keeps the records in memory (one process; tests). ``SharedLoginLimiter``, which
-the service uses, keeps them in ``soc-users``, one document per address or account, changed by one
+the service uses, keeps them in ``soc-users`` (soc.accounts.store), one document per address or account, changed by one
 scripted update per attempt: the decision and the record are a single atomic step in OpenSearch,
 shared by every service process.
 """
@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any
 
 from opensearchpy import OpenSearch
 
+from soc.accounts import store
 from soc.search import Names
 
 
@@ -114,13 +114,9 @@ class SharedLoginLimiter(LoginLimiter):
     def _one(self, key: str, free: int, now_ms: int) -> float:
         params = {"now": now_ms, "cutoff": now_ms - int(self.t.window_s * 1000), "free": free,
                   "delay_ms": self.t.delay_s * 1000, "max_ms": self.t.max_delay_s * 1000, "keep": free + 40}
-        resp = self.client.update(index=self.names.users, id=self._id(key), retry_on_conflict=20, refresh=False,
-                                  _source=True, body={"scripted_upsert": True, "upsert": {},
-                                                      "script": {"lang": "painless", "source": _ATTEMPT,
-                                                                 "params": params}})
-        if resp.get("result") != "noop":
+        source = store.login_attempt(self.client, self.names, self._id(key), _ATTEMPT, params)
+        if source is None:
             return 0.0
-        source: dict[str, Any] = (resp.get("get") or {}).get("_source") or {}
         cutoff = params["cutoff"]
         times = sorted(int(x) / 1000 for x in source.get("attempts", []) if int(x) > cutoff)
         return max(wait_for(times, free, self.t, now_ms / 1000), 0.001)
@@ -134,6 +130,5 @@ class SharedLoginLimiter(LoginLimiter):
         return 0.0, float(now_ms)
 
     def succeeded(self, address: str, account: str, ticket: float) -> None:
-        self.client.delete(index=self.names.users, id=self._id(f"u:{account.lower()}"), ignore=[404])
-        self.client.update(index=self.names.users, id=self._id(f"a:{address}"), retry_on_conflict=20, ignore=[404],
-                           body={"script": {"lang": "painless", "source": _RETURN, "params": {"ticket": int(ticket)}}})
+        store.login_succeeded(self.client, self.names, self._id(f"u:{account.lower()}"), self._id(f"a:{address}"),
+                              _RETURN, {"ticket": int(ticket)})

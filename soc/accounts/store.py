@@ -1,5 +1,5 @@
-"""Users, API tokens, console sessions, preferences and subscriptions in ``soc-users``: the only code
-that reads or writes that index, apart from the login limiter's counters (soc.accounts.limiter).
+"""Users, API tokens, console sessions, preferences, login counters and subscriptions in ``soc-users``:
+the only code that reads or writes that index.
 
 Documents (``kind`` tells them apart):
 
@@ -13,6 +13,8 @@ Documents (``kind`` tells them apart):
 - session: id ``session-<first 40 hex of the SHA-256 of the cookie value>``: ``{kind, name, user,
   token_id, csrf, lang, flash, created, expires}`` (only the hash of a cookie value is stored)
 - preference: id ``pref-<user>``: ``{kind, name, lang}``
+- login-failures: id ``login-failures-<first 40 hex of the SHA-256 of the address or account key>``:
+  ``{kind, attempts: [epoch ms]}`` (soc.accounts.limiter)
 """
 
 from __future__ import annotations
@@ -289,3 +291,24 @@ def get_language(client: OpenSearch, names: Names, user: str) -> str | None:
 def set_language(client: OpenSearch, names: Names, user: str, lang: str) -> None:
     client.index(index=names.users, id=f"pref-{user}", body={"kind": "preference", "name": user, "lang": lang},
                  refresh=True)
+
+
+def login_attempt(client: OpenSearch, names: Names, doc_id: str, script: str,
+                  params: dict[str, Any]) -> dict[str, Any] | None:
+    """Run the login limiter's attempt script on one counter document (created when absent) in one
+    atomic update. None when the attempt was recorded, else the document as it stands (refused)."""
+    resp = client.update(index=names.users, id=doc_id, retry_on_conflict=20, refresh=False, _source=True,
+                         body={"scripted_upsert": True, "upsert": {},
+                               "script": {"lang": "painless", "source": script, "params": params}})
+    if resp.get("result") != "noop":
+        return None
+    source: dict[str, Any] = (resp.get("get") or {}).get("_source") or {}
+    return source
+
+
+def login_succeeded(client: OpenSearch, names: Names, account_id: str, address_id: str, script: str,
+                    params: dict[str, Any]) -> None:
+    """Forget an account's counter and take a successful attempt back from its address's counter."""
+    client.delete(index=names.users, id=account_id, ignore=[404])
+    client.update(index=names.users, id=address_id, retry_on_conflict=20, ignore=[404],
+                  body={"script": {"lang": "painless", "source": script, "params": params}})
