@@ -155,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     from soc.detection.cli import register as register_detection
 
     register_detection(sub)
+    from soc.accounts.cli import register as register_accounts
     from soc.api.cli import register as register_api
 
     register_api(sub)
+    register_accounts(sub)
     from soc.agencies.cli import register as register_agencies
     from soc.sources.cli import register as register_sources
 
