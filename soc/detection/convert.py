@@ -34,6 +34,9 @@ class Compiled:
     # A query too large for one request (OpenSearch's clause limit) cut into DSL queries whose union
     # is the rule (dsl.split); the engine runs each and merges their hits. Empty otherwise.
     parts: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    # Exact keyword values every match carries (dsl.required_terms): a window holding none of them is
+    # skipped without searching.
+    required: tuple[dsl.Requirement, ...] = field(default=(), compare=False)
 
     def query_string(self) -> dict[str, Any]:
         return {"query_string": {"query": self.query, "analyze_wildcard": True}}
@@ -114,6 +117,7 @@ def _convert_single(loaded: LoadedRule) -> Compiled | Unsupported:
     if len(queries) != 1 or not isinstance(queries[0], str):
         return Unsupported(loaded, f"expected one query, the backend gave {len(queries)}")
     parts: tuple[dict[str, Any], ...] = ()
+    required: tuple[dsl.Requirement, ...] = ()
     try:
         search = dsl.translate(queries[0])
     except dsl.Untranslatable:
@@ -122,7 +126,9 @@ def _convert_single(loaded: LoadedRule) -> Compiled | Unsupported:
             parts = tuple(dsl.translate_parts(queries[0]))
         except dsl.Untranslatable:
             parts = ()
-    return Compiled(loaded, source.streams, queries[0], search, parts)
+    if search or parts:  # the query string parsed: its exact-term conditions are known
+        required = dsl.required_terms(dsl.parse(queries[0]))
+    return Compiled(loaded, source.streams, queries[0], search, parts, required)
 
 
 def _group_field(name: str) -> str:

@@ -342,3 +342,29 @@ def translate_parts(query: str) -> list[dict[str, Any]]:
     """DSL queries whose union is the query string: one when it fits under OpenSearch's clause limit,
     several otherwise (each run as its own search, hits merged by document)."""
     return [to_dsl(t) for t in split(parse(query))]
+
+
+Requirement = tuple[str, frozenset[str]]  # a keyword field, and values of which a match has one
+
+
+def required_terms(tree: Tree) -> tuple[Requirement, ...]:
+    """What every match must carry: for each exact-term condition on a keyword field that the
+    query ANDs in (``process.name:vsftpd``, ``http.request.method:(POST OR PUT)``), the field and its
+    values, lower-cased. A window without any of those values cannot match, whatever the rest says."""
+    if isinstance(tree, Leaf):
+        one = _exact_term(tree)
+        return (one,) if one else ()
+    if tree.op == "and":
+        return tuple(r for item in tree.items for r in required_terms(item))
+    if tree.op == "or":
+        terms = [_exact_term(t) if isinstance(t, Leaf) else None for t in tree.items]
+        found = [t for t in terms if t is not None]
+        if found and len(found) == len(terms) and len({f for f, _ in found}) == 1:
+            return ((found[0][0], frozenset(v for _, values in found for v in values)),)
+    return ()
+
+
+def _exact_term(leaf: Leaf) -> Requirement | None:
+    if leaf.kind != "term" or ecs.FIELDS.get(leaf.field) not in ("keyword", "ci_keyword") or _has_wildcard(leaf.raw):
+        return None
+    return leaf.field, frozenset({re.sub(r"\\(.)", r"\1", leaf.raw).lower()})

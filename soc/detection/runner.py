@@ -54,7 +54,7 @@ class CycleReport:
     duration_s: float = 0.0
     requests: int = 0
     correlations_evaluated: int = 0  # full-timespan aggregations run (the others were ruled out by the probe)
-    skipped: int = 0  # single-event rules not searched: the triage counted no match of theirs in the window
+    skipped: int = 0  # rule queries not sent: the window holds no value an exact-term condition needs
     # events of the windows whose own time the ingest pipeline flagged: _late, _future_timestamp, _time_missing
     time_tags: dict[str, int] = field(default_factory=dict)
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
@@ -125,26 +125,17 @@ def plan(compiled: list[Result], slot: Slot, start: datetime, end: datetime, ds:
                 timedelta(seconds=ds.recheck_s))
 
 
-Counts = dict[Slot, dict[str, int] | None]  # per slot, the triage's matches per query (None: it failed)
-
-
-def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings, report: CycleReport,
-                  batched: bool, counts: Counts) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
-    """(slot, rule id) -> (hits up to the cap, total matches) for the rules the triage found matches of
-    (every rule of a slot whose triage failed): their queries share the _msearch requests; a rule with
-    more matches than one page is paged with search_after."""
+def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
+                  report: CycleReport, batched: bool) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
+    """(slot, rule id) -> (hits up to the cap, total matches): every slot's queries share the _msearch
+    requests; a rule with more matches than one page is paged with search_after."""
     parts: dict[tuple[Slot, str], list[tuple[list[dict[str, Any]], int]]] = {}
     failed: set[tuple[Slot, str]] = set()
     first = min(ds.page_size, ds.per_rule_cap)
     step = ds.batch_size if batched else 1
-    items = []
-    for w in works:
-        found = counts.get(w.slot)
-        for c in w.singles:
-            if found is not None and not any(found.get(_key("s", c, j), 0) for j in range(len(c.searches()))):
-                report.skipped += 1
-                continue
-            items += [(w, c, q) for q in c.searches()]
+    present = _present_values(client, names, works, ds, report)
+    items = [(w, c, q) for w in works for c in w.singles if _may_match(c, present.get(w.slot, {}), report)
+             for q in c.searches()]
     for i in range(0, len(items), step):
         chunk = items[i:i + step]
         requests = [(names(w.slot.stream), _body(c, w.since, w.end, ds, first, query=q)) for w, c, q in chunk]
@@ -169,66 +160,48 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
     return {key: _merge(found, ds.per_rule_cap) for key, found in parts.items() if key not in failed}
 
 
-def _key(kind: str, c: Compiled | CompiledCorrelation, part: int) -> str:
-    """The triage's name for one query: a single rule's part, or a correlation's base."""
-    return f"{kind}|{c.rule.id}|{part}"
+PRESENT_MAX = 1000  # distinct values of a field per window beyond which its presence is not checked
 
 
-def _triage(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
-            report: CycleReport) -> Counts:
-    """Per slot, how many documents of its window each of its queries matches: one ``filters``
-    aggregation per slot, every slot in one request.
-
-    The windows' documents sit in one backing index per agency and stream, so a search visits one
-    shard per agency; sending every rule's query to every shard cost one shard request per rule and
-    agency, most of them finding nothing. Counting first asks each shard once; only the rules (and
-    the correlations' bases) that matched are then searched. A slot whose triage fails gets None:
-    every rule of it runs. The same request counts the window's events whose own time the ingest
-    pipeline flagged."""
-    if not works:
+def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
+                    report: CycleReport) -> dict[Slot, dict[str, set[str]]]:
+    """Per slot, the lower-cased values the window holds for each field some rule requires an exact
+    value of (one aggregation request for all slots). A field with too many values is left out.
+    The same request counts the window's events whose own time the ingest pipeline flagged."""
+    asks = [(w, sorted({f for c in w.singles for f, _ in c.required})) for w in works]
+    if not asks:
         return {}
-
-    def filters(w: Work) -> dict[str, Any]:
-        out = {_key("s", c, j): {"bool": {"filter": [q], "must_not": _must_not(c.rule.id, ds)}}
-               for c in w.singles for j, q in enumerate(c.searches())}
-        out.update({_key("c", corr, j): {"bool": {"filter": [b.dsl()], "must_not": _must_not(corr.rule.id, ds)}}
-                    for corr in w.corrs for j, b in enumerate(corr.bases)})
-        return out
-
     requests = [(names(w.slot.stream), {
         "size": 0, "track_total_hits": False,
         "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}},
-        "aggs": {"rules": {"filters": {"filters": filters(w) or {"none": {"match_none": {}}}}},
+        "aggs": {**{f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)},
                  "fresh": {"filter": {"range": {"event.ingested": {"gt": store.iso(w.start)}}}, "aggs": {
                      "time_tags": {"filters": {"filters": {t: {"term": {"tags": t}} for t in TIME_TAGS}}}}}}})
-        for w in works]
+        for w, fields in asks]
     responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
     report.requests += 1
-    out: Counts = {}
-    for w, resp in zip(works, responses, strict=True):
+    out: dict[Slot, dict[str, set[str]]] = {}
+    for (w, fields), resp in zip(asks, responses, strict=True):
         if "error" in resp:
-            out[w.slot] = None  # unknown: every rule runs
-            continue
+            continue  # unknown: every rule runs
         aggs = resp.get("aggregations")
-        if not aggs:  # the pattern names no index yet (no agency has written this stream): nothing to match
-            out[w.slot] = {}
+        if not aggs:  # the pattern names no index yet (no agency has written this stream)
             continue
         if w.slot.group == 0:  # a stream's events are counted once, by its first slot
             for tag, bucket in aggs.get("fresh", {}).get("time_tags", {}).get("buckets", {}).items():
                 report.time_tags[tag] = report.time_tags.get(tag, 0) + int(bucket["doc_count"])
-        out[w.slot] = {k: int(b["doc_count"]) for k, b in aggs["rules"]["buckets"].items()}
+        out[w.slot] = {f: {str(b["key"]).lower() for b in aggs[f"f{i}"]["buckets"]}
+                       for i, f in enumerate(fields) if not aggs[f"f{i}"].get("sum_other_doc_count")}
     return out
 
 
-def _correlations_with_news(works: list[Work], counts: Counts) -> list[tuple[Work, CompiledCorrelation]]:
-    """The correlations of each slot that have new base matches in its window (or whose triage failed):
-    a correlation without any has no group to judge this cycle."""
-    out = []
-    for w in works:
-        found = counts.get(w.slot)
-        out += [(w, c) for c in w.corrs
-                if found is None or any(found.get(_key("c", c, j), 0) for j in range(len(c.bases)))]
-    return out
+def _may_match(c: Compiled, present: dict[str, set[str]], report: CycleReport) -> bool:
+    """False when the window holds none of the values one of the rule's exact-term conditions needs."""
+    for fld, values in c.required:
+        if fld in present and not values & present[fld]:
+            report.skipped += 1
+            return False
+    return True
 
 
 def _merge(found: list[tuple[list[dict[str, Any]], int]], cap: int) -> tuple[list[dict[str, Any]], int]:
@@ -256,8 +229,7 @@ class Found:
 def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings, report: CycleReport,
              created: str, excs: list[dict[str, Any]], batched: bool = True) -> Found:
     found = Found()
-    counts = _triage(client, names, works, ds, report)
-    for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched, counts).items():
+    for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched).items():
         work = next(w for w in works if w.slot == slot)
         rule = next(c.rule for c in work.singles if c.rule.id == rule_id)
         # the re-checked stretch was counted by the cycle that first saw it: count the window's own hits
@@ -276,7 +248,7 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
             report.overflow_rules.append(rule_id)
         found.hits[rule_id] += total
     items = [correlate.Item(c, ",".join(names(s) for s in c.streams), w.since, w.end, _must_not(c.rule.id, ds),
-                            w.window) for w, c in _correlations_with_news(works, counts)]
+                            w.window) for w in works for c in w.corrs]
     result = correlate.run(client, names, items, ds, created)
     report.correlations_evaluated += result.evaluated
     report.errors.update(result.errors)

@@ -70,6 +70,20 @@ def test_oversized_queries_are_cut_into_parts_whose_union_is_the_query() -> None
         dsl.split(dsl.parse(f"NOT url.original:({patterns})"))
 
 
+def test_required_terms_are_the_exact_keyword_values_every_match_carries() -> None:
+    tree = dsl.parse("process.name:Vsftpd AND http.request.method:(POST OR PUT) AND url.path:\\/a\\ b "
+                     "AND event.original.keyword:*x* AND url.original:*\\/admin*")
+    assert dsl.required_terms(tree) == (("process.name", frozenset({"vsftpd"})),
+                                        ("http.request.method", frozenset({"post", "put"})),
+                                        ("url.path", frozenset({"/a b"})))
+    for loose in ("process.name:vsftpd OR url.path:x",  # either side may match alone
+                  "NOT process.name:vsftpd",  # a negation requires nothing
+                  "process.name:vsft*",  # a pattern, not an exact value
+                  "(process.name:vsftpd AND url.path:x) OR process.name:sshd",
+                  "source.ip:10.0.0.1"):  # not a keyword field
+        assert dsl.required_terms(dsl.parse(loose)) == (), loose
+
+
 def test_patterns_move_to_wildcard_subfields_and_terms_stay() -> None:
     out = dsl.translate("url.original:*union\\ select* AND http.request.method:POST AND url.path:/.*\\.php/")
     assert out == {"bool": {"filter": [

@@ -220,9 +220,11 @@ def test_rule_state_documents_count_hits_and_skip_idle_rewrites(isolated: Settin
     assert second[idle_id] == first[idle_id]  # nothing new for it: not rewritten within STATE_EVERY_S
 
 
-def test_rules_the_triage_finds_no_match_of_are_not_searched(isolated: Settings, tmp_path: Path) -> None:
+def test_rules_whose_exact_values_are_absent_from_the_window_are_not_searched(isolated: Settings,
+                                                                             tmp_path: Path) -> None:
     compiled = _rule(tmp_path, "ftp", "    keywords: ['connection refused']\n    condition: keywords",
                      logsource="product: linux, service: vsftpd")
+    assert compiled[0].required == (("process.name", frozenset({"vsftpd"})),)
 
     def line(program: str, n: int) -> dict[str, Any]:
         return {"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "dept-c"},
