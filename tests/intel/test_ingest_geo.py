@@ -190,3 +190,12 @@ def test_a_line_sent_by_logger_through_the_collector_is_enriched(geo_settings: S
     doc = got["203.0.113.77"]
     assert "geo" not in doc["source"] and "as" not in doc["source"]
     assert doc["labels"] == {"source_ip_scope": "documentation"}
+
+
+def test_soc_init_again_leaves_the_enriching_pipeline_as_it_is(geo_settings: Settings) -> None:
+    client, names = search.client(geo_settings), search.names(geo_settings)
+    processors = client.ingest.get_pipeline(id=names.pipeline)[names.pipeline]["processors"]
+    assert [p["geoip"]["tag"] for p in processors if "geoip" in p] == [
+        "soc-geoip-source-city", "soc-geoip-source-asn", "soc-geoip-destination-city", "soc-geoip-destination-asn"]
+    report = bootstrap.init(geo_settings, client, names)
+    assert (f"ingest pipeline {names.pipeline}", "unchanged") in report.steps
