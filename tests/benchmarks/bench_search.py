@@ -145,6 +145,7 @@ def measure(client: OpenSearch, names: Names, args: argparse.Namespace) -> None:
     ours: dict[str, list[list[float]]] = {}
     base: dict[str, list[float]] = {}
     totals: dict[str, list[int]] = {}
+    by_query: dict[tuple[str, str], list[tuple[float, int]]] = {}
     svc.search(admin, SearchIn.model_validate({"query": "", "to": last}), last)  # cursor key, first PIT
     for s in range(args.sets):
         current: dict[str, list[float]] = {}
@@ -157,6 +158,7 @@ def measure(client: OpenSearch, names: Names, args: argparse.Namespace) -> None:
                 if result["next"]:
                     hunt_store.close_pit(client, _pit(result["next"]))
                 totals.setdefault(kind, []).append(result["total"])
+                by_query.setdefault((kind, req.query), []).append((current[kind][-1], result["total"]))
                 base.setdefault(kind, []).append(baseline(client, names, req))
         for kind, values in current.items():
             ours.setdefault(kind, []).append(values)
@@ -171,6 +173,11 @@ def measure(client: OpenSearch, names: Names, args: argparse.Namespace) -> None:
         print(f"{kind:38} {min(totals[kind]):>9,}-{max(totals[kind]):<9,} {pct(every, 0.5):6.0f} "
               f"{pct(every, 0.95):6.0f} {max(every):6.0f}  {min(per_set):7.0f} /{statistics.median(per_set):6.0f} /"
               f"{max(per_set):6.0f}  {pct(base[kind], 0.5):7.0f} /{pct(base[kind], 0.95):6.0f}")
+    print("per query (every set): searches, hits min-max, p50 / p95 / max ms")
+    for (kind, text), seen in sorted(by_query.items()):
+        ms, hits = [m for m, _ in seen], [h for _, h in seen]
+        print(f"  {kind:38} {text:32} {len(ms):3} {min(hits):>9,}-{max(hits):<9,} {pct(ms, 0.5):6.0f} / "
+              f"{pct(ms, 0.95):6.0f} / {max(ms):6.0f}")
     runs = args.runs * args.sets
     for kind, sets in ours.items():
         every = [v for t in sets for v in t]
