@@ -75,6 +75,10 @@ MODULES: tuple[Module, ...] = (
     Module("ingest-common", "org.opensearch.plugin:ingest-common",
            "org.opensearch.ingest.common.IngestCommonPlugin", "Common ingest processors",
            extended=("lang-painless",)),
+    # Matching many stored queries against a few documents (tests/benchmarks/bench_percolate.py weighs
+    # it against per-rule searches for detection over per-agency streams).
+    Module("percolator", "org.opensearch.plugin:percolator-client", "org.opensearch.percolator.PercolatorPlugin",
+           "Percolator: match documents against stored queries"),
     Module("ingest-geoip", "org.opensearch.plugin:ingest-geoip", "org.opensearch.ingest.geoip.IngestGeoIpPlugin",
            "Ingest processor that adds geographical and network data of IP addresses", policy=_GEOIP_POLICY,
            placeholders=_GEOIP_DEFAULTS),
