@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,9 +36,15 @@ from soc.search import Names
 from soc.suppressions import match as suppression
 from soc.suppressions import store as suppression_store
 
+StepHook = Callable[[str], None]
+# Test seam: called with the name of each point where a crash must lose nothing ("before_alerts",
+# "before_checkpoint"). None in production; a test fixture sets it to raise there.
+step_hook: StepHook | None = None
 
-class InjectedCrash(RuntimeError):
-    """Raised at a named point of the cycle when a test asks for it (proves crash safety)."""
+
+def _step(name: str) -> None:
+    if step_hook is not None:
+        step_hook(name)
 
 
 @dataclass
@@ -261,17 +268,14 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
     return found
 
 
-def _write(client: OpenSearch, names: Names, found: Found, created: str, report: CycleReport,
-           crash_at: str | None) -> int:
+def _write(client: OpenSearch, names: Names, found: Found, created: str, report: CycleReport) -> int:
     """All of a cycle's alerts in one request; then the exceptions' counters. Returns alerts created."""
-    if crash_at == "before_alerts":
-        raise InjectedCrash(crash_at)
+    _step("before_alerts")
     made, existing = alert_store.create_alerts(client, names, found.alerts, updates=found.updates)
     report.alerts_written_at = time.time()
     report.alerts_created += made
     report.alerts_existing += existing
-    if crash_at == "before_checkpoint":
-        raise InjectedCrash(crash_at)
+    _step("before_checkpoint")
     suppression_store.count_hits(client, names, dict(found.suppressed), created)
     report.suppressed += sum(found.suppressed.values())
     return made
@@ -306,7 +310,7 @@ def _record(client: OpenSearch, names: Names, works: list[Work], found: Found, m
 
 
 def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Result], start: datetime,
-               end: datetime, ds: DetectionSettings, report: CycleReport, crash_at: str | None = None,
+               end: datetime, ds: DetectionSettings, report: CycleReport,
                batched: bool = True) -> None:
     """Every rule of one stream over one window, then that stream's checkpoint (rule tests, evaluation)."""
     t0 = time.monotonic()
@@ -314,7 +318,7 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
     work = plan(compiled, Slot(stream, 0, 1), start, end, ds)
     found = evaluate(client, names, [work], ds, report, created,
                      suppression_store.active(client, names, end), batched)
-    made = _write(client, names, found, created, report, crash_at)
+    made = _write(client, names, found, created, report)
     store.set_checkpoint(client, names, work.slot.doc_id, end)
     report.windows[stream] = (work.window["start"], work.window["end"])
     metrics.record_checkpoint(stream, end)
@@ -322,7 +326,7 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
 
 
 def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result], *, owner: str | None = None,
-              client: OpenSearch | None = None, crash_at: str | None = None, batched: bool = True,
+              client: OpenSearch | None = None, batched: bool = True,
               streams: tuple[str, ...] = search.LOG_STREAMS, until: datetime | None = None) -> CycleReport:
     """One cycle over the slots this instance holds (the scheduler's job, ``soc detect --once``).
 
@@ -361,7 +365,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         created = store.iso(datetime.now(UTC))
         found = evaluate(client, names, works, ds, report, created,
                          suppression_store.active(client, names, now), batched)
-        made = _write(client, names, found, created, report, crash_at)
+        made = _write(client, names, found, created, report)
         by_slot = {h.slot: h for h in held}
         moved = slots.advance(client, names, [(by_slot[w.slot], w.end) for w in works],
                               None if one_shot else owner, ds.lease_s, now)

@@ -14,6 +14,7 @@ from soc import search
 from soc.config import Settings
 from soc.detection import convert, rules, ruletest, runner, store
 from soc.detection.settings import DetectionSettings
+from tests.detection.seams import InjectedCrash, crash_before
 
 ROOT = Path(__file__).resolve().parents[2]
 DS = DetectionSettings(settle_s=0, first_lookback_s=600)
@@ -81,18 +82,21 @@ def test_cidr_and_keywords_case_insensitive_on_raw_line(isolated: Settings, tmp_
     assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == ["10.1.2.3", "10.1.2.4"]
 
 
-def test_late_event_crash_and_rerun_exactly_once(isolated: Settings, tmp_path: Path) -> None:
+def test_late_event_crash_and_rerun_exactly_once(isolated: Settings, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     compiled = _rule(tmp_path, "trav", "    sel: {c-uri|contains: '../'}\n    condition: sel")
     old = datetime.now(UTC) - timedelta(hours=1)
     _index(isolated, [_web("/../etc/passwd", when=old)])  # event time an hour ago, ingested now
-    with pytest.raises(runner.InjectedCrash):
-        runner.run_cycle(isolated, DS, compiled, crash_at="before_checkpoint", streams=("logs-web",))
+    crash_before(monkeypatch, "before_checkpoint")
+    with pytest.raises(InjectedCrash):
+        runner.run_cycle(isolated, DS, compiled, streams=("logs-web",))
     assert len(_alerts(isolated)) == 1
     report = runner.run_cycle(isolated, DS, compiled)  # same window again: no duplicate
     assert report.alerts_created == 0 and report.alerts_existing == 1
     _index(isolated, [_web("/../../x", ip="203.0.113.9")])
-    with pytest.raises(runner.InjectedCrash):
-        runner.run_cycle(isolated, DS, compiled, crash_at="before_alerts", streams=("logs-web",))
+    crash_before(monkeypatch, "before_alerts")
+    with pytest.raises(InjectedCrash):
+        runner.run_cycle(isolated, DS, compiled, streams=("logs-web",))
     report = runner.run_cycle(isolated, DS, compiled)  # no gap
     assert report.alerts_created == 1
     alerts = _alerts(isolated)

@@ -14,6 +14,7 @@ from soc import search
 from soc.config import Settings
 from soc.detection import convert, rules, runner, slots, store
 from soc.detection.settings import DetectionSettings
+from tests.detection.seams import InjectedCrash, crash_before
 from tests.detection.test_engine import _alerts, _index, _web
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,8 @@ def _contiguous(reports: list[runner.CycleReport]) -> dict[str, list[tuple[str, 
     return by_slot
 
 
-def test_instances_share_slots_and_take_over_a_stopped_one(isolated: Settings, tmp_path: Path) -> None:
+def test_instances_share_slots_and_take_over_a_stopped_one(isolated: Settings, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     compiled = _rules(tmp_path, 6)
     assert len({slots.group_of(c.rule.id, 3) for c in compiled}) > 1  # the rules really are spread
     client, names = search.client(isolated), search.names(isolated)
@@ -86,8 +88,9 @@ def test_instances_share_slots_and_take_over_a_stopped_one(isolated: Settings, t
     # c stops mid-cycle: its alerts are written, its checkpoints are not, its lease has run out.
     feed(4)
     before = len(_alerts(isolated))
-    with pytest.raises(runner.InjectedCrash):
-        cycle("c", replace(DS, lease_s=0), crash_at="before_checkpoint")
+    crash_before(monkeypatch, "before_checkpoint")
+    with pytest.raises(InjectedCrash):
+        cycle("c", replace(DS, lease_s=0))
     written_by_c = len(_alerts(isolated)) - before
     assert written_by_c > 0 and any(label.startswith("logs-web") for label in held["c"])
     c_slots = set(held["c"])
