@@ -27,7 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from soc import search
 from soc.config import Settings
-from soc.detection import convert, rules, runner
+from soc.detection import catalogue, convert, runner
 from soc.detection import settings as detection_settings
 from soc.incidents import grouping
 from soc.incidents.service import IncidentService
@@ -62,29 +62,22 @@ class ServiceScheduler:
         # One client (one connection pool) for every detection cycle, not a new one per cycle.
         self.detect_client = search.client(settings, serializer=search.OrjsonSerializer())
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        self._rule_signature: list[tuple[str, int, int]] | None = None
+        self._catalogue: catalogue.Catalogue | None = None
+        self._compiled: list[convert.Result] = []
         self.last_slots: list[str] = []
         self.grouping_totals = GroupingTotals()
-        self._compiled: list[convert.Result] = []
         self.contributed: list[str] = []
         self._add_jobs()
 
     def rules(self) -> list[convert.Result]:
         """The compiled rules, loaded again only when a rule file was added, removed or changed (a cycle
         runs every second: parsing and validating every rule each time would be most of its cost)."""
-        signature: list[tuple[str, int, int]] = []
-        for path in rules.rule_files(list(self.detection.rule_paths)):
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            signature.append((str(path), st.st_mtime_ns, st.st_size))
-        if signature != self._rule_signature:
-            loaded, problems = rules.load(list(self.detection.rule_paths))
-            for problem in problems:
+        current = catalogue.get(self.detection.rule_paths)
+        if current is not self._catalogue:
+            for problem in current.problems:
                 log.warning("rule file %s not loaded: %s", problem.path, problem.reason)
-            self._compiled = convert.compile_rules(loaded)
-            self._rule_signature = signature
+            self._catalogue = current
+            self._compiled = list(current.compiled)
         return self._compiled
 
     def detect_and_group(self) -> None:

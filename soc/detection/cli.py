@@ -12,7 +12,7 @@ from typing import Any
 
 from soc import search
 from soc.config import Settings
-from soc.detection import convert, evaluate, rules, ruletest, runner, store
+from soc.detection import catalogue, convert, evaluate, ruletest, runner, store
 from soc.detection import settings as detect_settings
 
 
@@ -21,10 +21,11 @@ def _paths(args: argparse.Namespace) -> list[Path]:
 
 
 def cmd_rules_check(args: argparse.Namespace, settings: Settings) -> int:
-    loaded, problems = rules.load(_paths(args))
+    rules_now = catalogue.get(_paths(args))
+    problems = rules_now.problems
     rows: list[dict[str, Any]] = [{"path": str(p.path), "id": None, "title": None, "status": "failed",
                                    "reason": p.reason} for p in problems]
-    results = convert.compile_rules(loaded)
+    results = rules_now.compiled
     client = search.client(settings) if args.execute else None
     names = search.names(settings)
     for res in results:
@@ -55,11 +56,12 @@ def cmd_rules_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
     from soc.opensearch import bootstrap
 
-    loaded, problems = rules.load(_paths(args))
+    rules_now = catalogue.get(_paths(args))
+    problems = rules_now.problems
     for p in problems:
         print(f"FAIL  {p.path}: {p.reason}")
     with bootstrap.scratch(settings) as scratch:
-        results = ruletest.run(search.client(scratch), search.names(scratch), convert.compile_rules(loaded))
+        results = ruletest.run(search.client(scratch), search.names(scratch), list(rules_now.compiled))
     for r in results:
         print(f"{'pass' if r.passed else 'FAIL'}  {r.path}  {r.case}  {r.detail}")
     failed = sum(1 for r in results if not r.passed) + len(problems)
@@ -74,13 +76,13 @@ def cmd_rules_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if not evaluate.discover(folder):
         print(f"{folder}: no labelled logs (expected labels/<log path>.actors beside nginx/ or syslog/ files)")
         return 2
-    loaded, problems = rules.load(_paths(args))
-    for p in problems:
+    rules_now = catalogue.get(_paths(args))
+    for p in rules_now.problems:
         print(f"not loaded: {p.path}: {p.reason}")
     # Labelled captures are history: their events are judged as if they had arrived on time.
     with bootstrap.scratch(settings, lateness_s=evaluate.HISTORY_LATENESS_S) as scratch:
         result = evaluate.evaluate(search.client(scratch), search.names(scratch), folder,
-                                   convert.compile_rules(loaded))
+                                   list(rules_now.compiled))
     print(json.dumps(evaluate.to_json(result), indent=2) if args.json else evaluate.render(result))
     missed = [a for a, found in result.detected().items() if not found]
     return 0 if not missed and result.false_positive_alerts() == 0 and not result.errors else 1
@@ -96,8 +98,8 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
     if not args.once:
         print("use --once for one cycle now; the scheduler runs inside the service")
         return 2
-    loaded, problems = rules.load(list(ds.rule_paths))
-    compiled = convert.compile_rules(loaded)
+    rules_now = catalogue.get(ds.rule_paths)
+    problems, compiled = rules_now.problems, list(rules_now.compiled)
     client = search.client(settings, serializer=search.OrjsonSerializer())
     names = search.names(settings)
     store.refresh_streams(client, names, search.LOG_STREAMS)

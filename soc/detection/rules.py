@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -120,6 +121,10 @@ def load_file(path: Path) -> tuple[list[LoadedRule], list[LoadProblem]]:
     try:
         collection = SigmaCollection.from_yaml(text, collect_errors=True)
         collection.resolve_rule_references()
+    except yaml.YAMLError as exc:  # a syntax error: name the line, as for every config file
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return [], [LoadProblem(path, f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}")]
     except (SigmaError, ValueError, TypeError) as exc:
         return [], [LoadProblem(path, f"not a valid Sigma file: {exc}")]
     loaded: list[LoadedRule] = []

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from soc.api.costly import Recent, shared
 from soc.api.deps import IdPath, Rt, Who
-from soc.detection import convert, rules
+from soc.detection import catalogue
 from soc.detection import settings as detect_settings
 from soc.errors import Invalid
 from soc.search import AGENCY_ID_PATTERN
@@ -52,8 +52,8 @@ def sources_coverage(rt: Rt, who: Who, agency: Annotated[str, Query(pattern=AGEN
 
     def compute() -> CoverageOut:  # loads and compiles every rule, then aggregates a week of events
         ds = detect_settings.load()
-        loaded, _ = rules.load(list(ds.rule_paths))
-        report = coverage.check(rt.client, rt.names, agency, type, convert.compile_rules(loaded), ds, days)
+        report = coverage.check(rt.client, rt.names, agency, type, list(catalogue.get(ds.rule_paths).compiled),
+                                ds, days)
         return CoverageOut(**coverage.as_dict(report))
 
     recent: Recent[CoverageOut] = shared("sources.coverage", lambda: Recent(COVERAGE_TTL_S, 64))

@@ -11,7 +11,7 @@ from typing import Any
 from soc import search
 from soc.agencies.cli import operator
 from soc.config import Settings
-from soc.detection import convert, rules
+from soc.detection import catalogue
 from soc.detection import settings as detect_settings
 from soc.errors import Invalid
 from soc.opensearch import secured
@@ -168,9 +168,9 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_coverage(args: argparse.Namespace, settings: Settings) -> int:
     ds = detect_settings.load()
-    loaded, problems = rules.load(list(ds.rule_paths))
+    rules_now = catalogue.get(ds.rule_paths)
     report = coverage.check(search.client(settings), search.names(settings), args.agency, args.type,
-                            convert.compile_rules(loaded), ds, args.days)
+                            list(rules_now.compiled), ds, args.days)
     if args.json:
         print(json.dumps(coverage.as_dict(report), indent=2))
         return 0
@@ -181,7 +181,7 @@ def cmd_coverage(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{title} ({len(rows)}):")
         for row in rows:
             print(f"  {row.rule_id}  {row.title}" + (f"  -- {row.reason}" if row.reason else ""))
-    for p in problems:
+    for p in rules_now.problems:
         print(f"  not loaded: {p.path}: {p.reason}")
     return 0
 

@@ -11,7 +11,7 @@ from threading import Lock
 from typing import Any
 
 from soc import ecs
-from soc.detection import convert, rules
+from soc.detection import catalogue, convert, rules
 from soc.detection.settings import DetectionSettings
 
 TTL_S = 60.0
@@ -67,9 +67,9 @@ class Book:
 
 
 def build(ds: DetectionSettings) -> Book:
-    loaded, problems = rules.load(list(ds.rule_paths))
+    rules_now = catalogue.get(ds.rule_paths)
     out: dict[str, RuleInfo] = {}
-    for result in convert.compile_rules(loaded):
+    for result in rules_now.compiled:
         r = result.rule
         threat = rules.threat(r.tags)
         info = RuleInfo(r.id, r.title, r.level, str(r.path), r.tags, threat["tactic"]["name"],
@@ -81,7 +81,7 @@ def build(ds: DetectionSettings) -> Book:
         else:
             info.unsupported = result.reason
         out[r.id] = info
-    return Book(out, [f"{p.path}: {p.reason}" for p in problems])
+    return Book(out, [f"{p.path}: {p.reason}" for p in rules_now.problems])
 
 
 class Rulebook:
