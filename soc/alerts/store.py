@@ -217,3 +217,26 @@ def hits_by_rule(client: OpenSearch, names: Names, agencies: list[str]) -> dict[
     resp = client.search(index=names.alerts, body=body, ignore_unavailable=True)
     buckets = ((resp.get("aggregations") or {}).get("rules") or {}).get("buckets", [])
     return {str(b["key"]): int(b["doc_count"]) for b in buckets}
+
+
+def alerts_by_org(client: OpenSearch, names: Names) -> list[dict[str, Any]]:
+    client.indices.refresh(index=names.alerts)
+    resp = client.search(index=names.alerts, body={"size": 10000, "query": {"match_all": {}}})
+    return [h["_source"] for h in resp["hits"]["hits"]]
+
+
+def all_alerts(client: OpenSearch, names: Names, page: int = 2000) -> list[dict[str, Any]]:
+    """Every alert of a deployment (paged with search_after), each with its id under ``_id``."""
+    client.indices.refresh(index=names.alerts)
+    out: list[dict[str, Any]] = []
+    after: list[Any] | None = None
+    while True:
+        # one shard; quiet reads (evaluation, benchmarks): the sequence number orders without _id fielddata
+        body: dict[str, Any] = {"size": page, "query": {"match_all": {}}, "sort": [{"_seq_no": "asc"}]}
+        if after:
+            body["search_after"] = after
+        hits = client.search(index=names.alerts, body=body)["hits"]["hits"]
+        out += [{"_id": h["_id"], **h["_source"]} for h in hits]
+        if len(hits) < page:
+            return out
+        after = hits[-1]["sort"]

@@ -26,6 +26,7 @@ from opensearchpy import OpenSearch
 
 from collectors.parsers import ParseContext, parse
 from soc import search
+from soc.alerts import store as alert_store
 from soc.detection import store
 from soc.detection.convert import Result
 from soc.detection.runner import CycleReport, run_window
@@ -174,7 +175,7 @@ def evaluate(client: OpenSearch, names: Names, folder: Path, compiled: list[Resu
     since = store.node_now(client) - timedelta(seconds=1)
     actor_of, lines = load(client, names, discover(folder))
     report = detect(client, names, compiled, since)
-    result = attribute(store.all_alerts(client, names), actor_of, lines, compiled)
+    result = attribute(alert_store.all_alerts(client, names), actor_of, lines, compiled)
     result.errors = dict(report.errors)
     return result
 

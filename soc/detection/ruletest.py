@@ -25,6 +25,7 @@ import yaml
 from opensearchpy import OpenSearch
 
 from soc import search
+from soc.alerts import store as alert_store
 from soc.detection import store
 from soc.detection.convert import Result, Unsupported, referenced_ids
 from soc.detection.rules import EVENTS_SUFFIX, LoadedRule
@@ -109,7 +110,7 @@ def run(client: OpenSearch, names: Names, compiled: list[Result]) -> list[CaseRe
     for stream in search.LOG_STREAMS:
         run_window(client, names, stream, compiled, end - timedelta(hours=1), end, ds, report)
     fired: dict[tuple[str, str], int] = {}
-    for alert in store.alerts_by_org(client, names):
+    for alert in alert_store.alerts_by_org(client, names):
         org = str(alert["organization"]["id"])
         keys = {case_of.get(str(ref.get("id"))) for ref in alert.get("events") or []} \
             if org == SHARED_AGENCY else {org}

@@ -191,12 +191,6 @@ def count_ingested(client: OpenSearch, names: Names, stream: str, start: str, en
     return int(resp["count"])
 
 
-def alerts_by_org(client: OpenSearch, names: Names) -> list[dict[str, Any]]:
-    client.indices.refresh(index=names.alerts)
-    resp = client.search(index=names.alerts, body={"size": 10000, "query": {"match_all": {}}})
-    return [h["_source"] for h in resp["hits"]["hits"]]
-
-
 def index_documents(client: OpenSearch, names: Names, docs: list[tuple[str, dict[str, Any]]],
                     chunk: int = 2000, refresh: bool = True) -> int:
     """Create events under given ids in their data streams (evaluation and benchmarks); returns how many
@@ -220,23 +214,6 @@ def index_documents(client: OpenSearch, names: Names, docs: list[tuple[str, dict
 
 def _bulk(client: OpenSearch, ops: list[dict[str, Any]]) -> dict[str, Any]:
     return with_backoff(lambda: client.bulk(body=ops, refresh=False, request_timeout=120))
-
-
-def all_alerts(client: OpenSearch, names: Names, page: int = 2000) -> list[dict[str, Any]]:
-    """Every alert of a deployment (paged with search_after), each with its id under ``_id``."""
-    client.indices.refresh(index=names.alerts)
-    out: list[dict[str, Any]] = []
-    after: list[Any] | None = None
-    while True:
-        # one shard; quiet reads (evaluation, benchmarks): the sequence number orders without _id fielddata
-        body: dict[str, Any] = {"size": page, "query": {"match_all": {}}, "sort": [{"_seq_no": "asc"}]}
-        if after:
-            body["search_after"] = after
-        hits = client.search(index=names.alerts, body=body)["hits"]["hits"]
-        out += [{"_id": h["_id"], **h["_source"]} for h in hits]
-        if len(hits) < page:
-            return out
-        after = hits[-1]["sort"]
 
 
 def search_rejections(client: OpenSearch) -> int:

@@ -37,6 +37,7 @@ from typing import Any
 
 from collectors.parsers import ParseContext, parse
 from soc import search
+from soc.alerts import store as alert_store
 from soc.config import Settings, default_cache
 from soc.detection import convert, correlate, rules, runner, slots, store
 from soc.detection.convert import Compiled, Result
@@ -276,7 +277,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     lower: list[float] = []  # to the start of the alerting window's processing
     to_end: list[float] = []  # to the end of that cycle (how earlier rounds measured)
     alerted: set[str] = set()
-    for alert in store.all_alerts(client, names):
+    for alert in alert_store.all_alerts(client, names):
         refs = [e["id"] for e in alert.get("events", []) if e["id"] in ingested]
         if alert.get("kind") != "match" or not refs:
             continue

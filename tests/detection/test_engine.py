@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from soc import search
+from soc.alerts import store as alert_store
 from soc.config import Settings
 from soc.detection import convert, rules, ruletest, runner, store
 from soc.detection.settings import DetectionSettings
@@ -42,7 +43,7 @@ def _rule(tmp_path: Path, name: str, detection: str, logsource: str = "category:
 
 
 def _alerts(settings: Settings) -> list[dict[str, Any]]:
-    return store.alerts_by_org(search.client(settings), search.names(settings))
+    return alert_store.alerts_by_org(search.client(settings), search.names(settings))
 
 
 def _index(settings: Settings, events: list[dict[str, Any]]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from soc import search
+from soc.alerts import store as alert_store
 from soc.config import Settings
 from soc.detection import convert, pipeline, rules, runner, store
 from soc.detection.settings import DetectionSettings
@@ -35,7 +36,7 @@ def _fired(settings: Settings, compiled: list[convert.Result], events: list[dict
     store.index_events(client, names, events)
     report = runner.run_cycle(settings, DS, compiled)
     assert not report.errors, report.errors
-    return sorted(a["source"]["ip"] for a in store.alerts_by_org(client, names))
+    return sorted(a["source"]["ip"] for a in alert_store.alerts_by_org(client, names))
 
 
 @pytest.mark.parametrize(("detection", "hits", "misses"), [

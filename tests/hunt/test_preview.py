@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from soc import cli
+from soc.alerts import store as alert_store
 from soc.detection import convert, rules, runner
-from soc.detection import store as detection_store
 from soc.detection.settings import DetectionSettings
 from soc.runtime import Runtime
 from tests.hunt.conftest import NOW, bearer, index, web
@@ -28,7 +28,7 @@ def engine_alerts(rt: Runtime, path: Path) -> list[dict[str, Any]]:
     assert not problems
     report = runner.run_cycle(rt.settings, DS, convert.compile_rules(loaded))
     assert not report.errors, report.errors
-    return detection_store.alerts_by_org(rt.client, rt.names)
+    return alert_store.alerts_by_org(rt.client, rt.names)
 
 
 def preview(api: TestClient, token: str, path: Path, **extra: Any) -> Any:
@@ -78,7 +78,7 @@ def test_correlation_preview_equals_the_engine(rt: Runtime, api: TestClient, tok
 
 
 BAD_RULES = [
-    ("title: x\ndetection: [unclosed\n", "not a valid Sigma file"),
+    ("title: x\ndetection: [unclosed\n", "not valid YAML at line 3"),
     ("title: x\nid: 6a0b7f0e-1111-4a7b-9c1d-000000000001\nlogsource: {category: webserver}\n"
      "detection:\n  sel: {c-uri|contains: a}\n", "condition"),
     ("title: x\nid: 6a0b7f0e-1111-4a7b-9c1d-000000000002\nlogsource: {product: windows, service: security}\n"
