@@ -134,6 +134,11 @@ def test_installed_collector_runs_without_the_service(prefix: Path, unpacked: Pa
     found = _run([str(python), "-c", "import importlib.util as u, sys; "
                   f"print(' '.join(m for m in {SERVICE_ONLY!r} if u.find_spec(m)))"], env=env, cwd=tmp_path)
     assert found.stdout.strip() == ""
+    listed = _run([str(python), "-m", "pip", "list", "--format=freeze"], env=env, cwd=tmp_path).stdout.lower()
+    installed = {line.split("==", 1)[0] for line in listed.splitlines()}
+    assert "soc-collector" in installed
+    assert not installed & {"fastapi", "uvicorn", "weasyprint", "matplotlib", "pysigma", "apscheduler",
+                            "opensearch-py", "soc-service"}, installed
     version = _run([str(python), "-c", "import collectors; print(collectors.__version__)"], env=env, cwd=tmp_path)
     assert version.stdout.strip() == collectors.__version__
     assert "replay" in _run([str(prefix / "bin" / "soc-collector"), "--help"], env=env, cwd=tmp_path).stdout
