@@ -46,3 +46,13 @@ def update(client: OpenSearch, names: Names, agency_id: str, changes: dict[str, 
     except NotFoundError:
         raise NotFound(f"agency {agency_id!r} does not exist") from None
     return get(client, names, agency_id)
+
+
+def by_id(client: OpenSearch, names: Names) -> dict[str, dict[str, Any]]:
+    """Every agency document by id ({id, name_vi, name_en, timezone})."""
+    resp = client.search(index=names.agencies, body={"size": 1000, "query": {"match_all": {}}})
+    out: dict[str, dict[str, Any]] = {}
+    for hit in resp["hits"]["hits"]:
+        doc = hit["_source"]
+        out[str(doc.get("id") or hit["_id"])] = doc
+    return out

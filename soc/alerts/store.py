@@ -11,11 +11,13 @@ the flag existed carry no ``grouped`` and count as done.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from opensearchpy import NotFoundError, OpenSearch
 
-from soc.alerts.documents import AlertDoc
+from soc import aggs as agg_dsl
+from soc.alerts.documents import LATE_NOTICE_S, AlertDoc
 from soc.errors import NotFound
 from soc.incidents.model import ENTITY_FIELDS
 from soc.search import Names
@@ -240,3 +242,70 @@ def all_alerts(client: OpenSearch, names: Names, page: int = 2000) -> list[dict[
         if len(hits) < page:
             return out
         after = hits[-1]["sort"]
+
+
+# The weekly report's aggregations over the alerts (soc.reports.content).
+
+def weekly(client: OpenSearch, names: Names, agency: str | None, weeks: agg_dsl.Weeks,
+           top_n: int, tz: str) -> dict[str, dict[str, Any]]:
+    """week key -> {total, severity, rules, tactics, sources, per_day, late} from the alerts whose events
+    happened in that week (event time: a backlog detected later counts in the week it happened; ``late``
+    counts those detected more than LATE_NOTICE_S after their events)."""
+    per_week = {"severity": {"terms": {"field": "severity", "size": 10}},
+                "rules": {"terms": {"field": "rule.id", "size": top_n},
+                          "aggs": {"name": {"terms": {"field": "rule.name.keyword", "size": 1}},
+                                   "level": {"terms": {"field": "rule.level", "size": 1}}}},
+                "tactics": {"terms": {"field": "threat.tactic.name", "size": 20}},
+                "sources": {"terms": {"field": "source.ip", "size": top_n},
+                            "aggs": {"agencies": {"cardinality": {"field": agg_dsl.ORG}},
+                                     "rules": {"cardinality": {"field": "rule.id"}}}},
+                "per_day": {"date_histogram": {"field": "@timestamp", "calendar_interval": "1d", "time_zone": tz,
+                                               "format": "yyyy-MM-dd", "min_doc_count": 0}},
+                "late": {"filter": {"range": {"delay_s": {"gt": LATE_NOTICE_S}}}}}
+    aggs = {key: {"filter": agg_dsl.window("@timestamp", s, e), "aggs": per_week} for key, (s, e) in weeks.items()}
+    resp = client.search(index=names.alerts, body={"size": 0, "track_total_hits": False,
+                                                   "query": {"bool": {"filter": agg_dsl.scope(agency)}}, "aggs": aggs})
+    out: dict[str, dict[str, Any]] = {}
+    for key in weeks:
+        a = resp["aggregations"][key]
+        out[key] = {
+            "total": int(a["doc_count"]), "severity": dict(agg_dsl.buckets(a["severity"])),
+            "late": int(a["late"]["doc_count"]),
+            "tactics": agg_dsl.buckets(a["tactics"]), "per_day": dict(agg_dsl.buckets(a["per_day"])),
+            "rules": [{"id": str(b["key"]), "name": (agg_dsl.buckets(b["name"]) or [("", 0)])[0][0],
+                       "level": (agg_dsl.buckets(b["level"]) or [("", 0)])[0][0], "count": int(b["doc_count"])}
+                      for b in a["rules"]["buckets"]],
+            "sources": [{"ip": str(b["key"]), "alerts": int(b["doc_count"]), "agencies": int(b["agencies"]["value"]),
+                         "rules": int(b["rules"]["value"])} for b in a["sources"]["buckets"]],
+        }
+    return out
+
+
+def origins(client: OpenSearch, names: Names, agency: str | None, start: datetime, end: datetime,
+            top_n: int) -> dict[str, Any]:
+    """The week's alerts by their source address's country and network (the geo and AS data the alerts
+    were given when detected), the addresses behind each, and how many alerts had a source address that
+    is never looked up (private, documentation...) or that the databases do not know."""
+    def per(field: str, name: str) -> dict[str, Any]:
+        return {"terms": {"field": field, "size": top_n},
+                "aggs": {"name": {"terms": {"field": name, "size": 1}},
+                         "addresses": {"cardinality": {"field": "source.ip"}}}}
+
+    body = {"size": 0, "track_total_hits": True,
+            "query": {"bool": {"filter": [*agg_dsl.scope(agency), agg_dsl.window("@timestamp", start, end),
+                                          {"exists": {"field": "source.ip"}}]}},
+            "aggs": {"countries": per("source.geo.country_iso_code", "source.geo.country_name"),
+                     "networks": per("source.as.number", "source.as.organization.name"),
+                     "special": {"filter": {"exists": {"field": "labels.source_ip_scope"}}},
+                     "placed": {"filter": {"exists": {"field": "source.geo.country_iso_code"}}}}}
+    resp = client.search(index=names.alerts, body=body)
+    aggs = resp["aggregations"]
+
+    def rows(agg: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"key": b["key"], "name": (agg_dsl.buckets(b["name"]) or [("", 0)])[0][0],
+                 "alerts": int(b["doc_count"]), "addresses": int(b["addresses"]["value"])} for b in agg["buckets"]]
+
+    total = int(resp["hits"]["total"]["value"])
+    special, placed = int(aggs["special"]["doc_count"]), int(aggs["placed"]["doc_count"])
+    return {"countries": rows(aggs["countries"]), "networks": rows(aggs["networks"]), "with_address": total,
+            "special": special, "unknown": max(0, total - special - placed)}

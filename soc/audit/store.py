@@ -14,6 +14,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from soc import aggs as agg_dsl
 from soc.search import Names
 
 MAX_PAGE = 500
@@ -57,3 +58,17 @@ def search(client: OpenSearch, names: Names, filters: list[dict[str, Any]], size
         body["search_after"] = search_after
     resp = client.search(index=names.audit, body=body)
     return [(hit["sort"], hit["_source"] | {"id": hit["_id"]}) for hit in resp["hits"]["hits"]]
+
+
+def rule_changes(client: OpenSearch, names: Names, agency: str | None, start: datetime, end: datetime,
+            limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """Audit entries about rules and exceptions written in the week: (how many, the newest ``limit``)."""
+    scope = [{"bool": {"should": [{"term": {agg_dsl.ORG: agency}},
+                                  {"bool": {"must_not": [{"exists": {"field": agg_dsl.ORG}}]}}]}}] if agency else []
+    body = {"size": limit, "track_total_hits": True, "_source": ["@timestamp", "actor", "action", "object_type",
+                                                                  "object_id", "organization", "summary"],
+            "query": {"bool": {"filter": [*scope, agg_dsl.window("@timestamp", start, end),
+                                          {"terms": {"object_type": ["rule", "exception"]}}]}},
+            "sort": [{"@timestamp": "desc"}, {"_seq_no": "desc"}]}
+    resp = client.search(index=names.audit, body=body)
+    return int(resp["hits"]["total"]["value"]), [hit["_source"] for hit in resp["hits"]["hits"]]

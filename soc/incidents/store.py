@@ -7,10 +7,12 @@ version it read, and OpenSearch refuses it when someone else wrote in between (`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
+from soc import aggs as agg_dsl
 from soc.errors import Conflict, NotFound
 from soc.incidents.model import OPEN_STATUSES
 from soc.search import Names
@@ -162,3 +164,65 @@ class IncidentStore:
                         for a in bucket["agencies"]["buckets"]}
             out.append({"entity": str(bucket["key"]), "agencies": agencies})
         return out
+
+
+# The weekly report's aggregations over the incidents (soc.reports.content).
+
+def _incident_week(start: datetime, end: datetime) -> dict[str, Any]:
+    return {
+        "opened": {"filter": agg_dsl.window("created", start, end),
+                   "aggs": {"severity": {"terms": {"field": "severity", "size": 10}}}},
+        "acknowledged": {"filter": agg_dsl.window("acknowledged_at", start, end),
+                         "aggs": {"tta": {"avg": {"field": "tta_seconds"}}}},
+        "resolved": {"filter": agg_dsl.window("resolved_at", start, end),
+                     "aggs": {"ttr": {"avg": {"field": "ttr_seconds"}},
+                              "resolution": {"terms": {"field": "resolution", "size": 10}}}},
+        "open_at_end": {"filter": {"bool": {"filter": [{"range": {"created": {"lt": agg_dsl.iso(end)}}}],
+                                            "must_not": [{"range": {"resolved_at": {"lt": agg_dsl.iso(end)}}}]}}},
+        "ack_breaches": {"filter": {"bool": {"filter": [agg_dsl.window("sla.ack_due", start, end),
+                                                        {"term": {"sla.ack_breached": True}}]}}},
+        "resolve_breaches": {"filter": {"bool": {"filter": [agg_dsl.window("sla.resolve_due", start, end),
+                                                            {"term": {"sla.resolve_breached": True}}]}}},
+    }
+
+
+def weekly(client: OpenSearch, names: Names, agency: str | None,
+              weeks: agg_dsl.Weeks) -> dict[str, dict[str, Any]]:
+    """week key -> opened (by severity), acknowledged (MTTA), resolved (MTTR, resolutions), open at the
+    week's end, SLA breaches whose due time fell in the week. Merged incidents are left out."""
+    aggs = {f"{key}|{name}": agg for key, (s, e) in weeks.items() for name, agg in _incident_week(s, e).items()}
+    query = {"bool": {"filter": agg_dsl.scope(agency), "must_not": [{"exists": {"field": "merged_into"}}]}}
+    resp = client.search(index=names.incidents, body={"size": 0, "track_total_hits": False, "query": query,
+                                                      "aggs": aggs})
+    out: dict[str, dict[str, Any]] = {}
+    for key in weeks:
+        a = {name: resp["aggregations"][f"{key}|{name}"] for name in _incident_week(*weeks[key])}
+        tta, ttr = a["acknowledged"]["tta"]["value"], a["resolved"]["ttr"]["value"]
+        out[key] = {"opened": int(a["opened"]["doc_count"]),
+                    "opened_by_severity": dict(agg_dsl.buckets(a["opened"]["severity"])),
+                    "acknowledged": int(a["acknowledged"]["doc_count"]), "resolved": int(a["resolved"]["doc_count"]),
+                    "resolutions": dict(agg_dsl.buckets(a["resolved"]["resolution"])),
+                    "open_at_end": int(a["open_at_end"]["doc_count"]),
+                    "mtta_seconds": None if tta is None else round(float(tta)),
+                    "mttr_seconds": None if ttr is None else round(float(ttr)),
+                    "ack_breaches": int(a["ack_breaches"]["doc_count"]),
+                    "resolve_breaches": int(a["resolve_breaches"]["doc_count"])}
+    return out
+
+
+NOTABLE_FIELDS = ["id", "title", "severity", "status", "resolution", "organization", "created", "resolved_at",
+                  "first_seen", "detection_delay_s",
+                  "alert_count", "entities", "rule_ids", "assignee", "comments", "sla"]
+
+
+def notable_incidents(client: OpenSearch, names: Names, agency: str | None, start: datetime, end: datetime,
+                      limit: int) -> list[dict[str, Any]]:
+    """Critical and high incidents alive during the week: opened in it, resolved in it, or open through it."""
+    alive = {"bool": {"filter": [{"range": {"created": {"lt": agg_dsl.iso(end)}}}],
+                      "must_not": [{"range": {"resolved_at": {"lt": agg_dsl.iso(start)}}}]}}
+    body = {"size": limit, "_source": NOTABLE_FIELDS,
+            "query": {"bool": {"filter": [*agg_dsl.scope(agency), {"terms": {"severity": ["critical", "high"]}}, alive],
+                               "must_not": [{"exists": {"field": "merged_into"}}]}},
+            "sort": [{"severity_rank": "desc"}, {"created": "asc"}, {"id": "asc"}]}
+    resp = client.search(index=names.incidents, body=body)
+    return [hit["_source"] for hit in resp["hits"]["hits"]]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from soc import search
+from soc.agencies import store as agency_store
 from soc.config import Settings
 from soc.reports import delivery, service, store
 from soc.reports import settings as report_settings
@@ -20,7 +21,7 @@ def cmd_weekly(args: argparse.Namespace, settings: Settings) -> int:
     week = parse(args.week, rs.timezone) if args.week else last_complete(datetime.now(UTC), rs.timezone)
     client, names = search.client(settings), search.names(settings)
     if args.all:
-        scopes: list[str | None] = [None, *sorted(store.agencies(client, names))]
+        scopes: list[str | None] = [None, *sorted(agency_store.by_id(client, names))]
     else:
         scopes = [args.agency]
     langs = [args.lang] if args.lang else list(rs.langs)

@@ -8,6 +8,11 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from soc.agencies import store as agency_store
+from soc.alerts import store as alert_store
+from soc.alerts.documents import LATE_NOTICE_S
+from soc.audit import store as audit_store
+from soc.incidents import store as incident_store
 from soc.reports import store
 from soc.reports.period import Week
 from soc.reports.schemas import delta
@@ -101,7 +106,7 @@ def _notable(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "agency": (doc.get("organization") or {}).get("id"), "created": doc.get("created"),
                     "first_seen": doc.get("first_seen"),
                     "late_hours": round(float(doc.get("detection_delay_s") or 0) / 3600, 1)
-                    if float(doc.get("detection_delay_s") or 0) > store.LATE_S else None,
+                    if float(doc.get("detection_delay_s") or 0) > LATE_NOTICE_S else None,
                     "resolved_at": doc.get("resolved_at"), "alert_count": doc.get("alert_count", 0),
                     "entities": list(doc.get("entities") or [])[:5], "note": note})
     return out
@@ -122,7 +127,7 @@ def build(client: OpenSearch, names: Names, week: Week, agency: str | None, lang
     now = now or datetime.now(UTC)
     prev = week.previous()
     weeks = {"current": (week.start, week.end), "previous": (prev.start, prev.end)}
-    known = store.agencies(client, names)
+    known = agency_store.by_id(client, names)
     content: dict[str, Any] = {"report": {
         "week": week.label, "start": week.start.isoformat(), "end": week.end.isoformat(), "timezone": week.tz,
         "first_day": week.days()[0], "last_day": week.days()[-1],
@@ -131,17 +136,17 @@ def build(client: OpenSearch, names: Names, week: Week, agency: str | None, lang
                     "name_en": agency_name(known.get(agency), agency, "en")} if agency else None)}}
     content["events"] = _events(store.events_by_agency_source(client, names, agency, weeks), known, agency, lang)
     content["source_health"] = _health(client, names, agency, week, now, content["events"], rs.degraded_ratio)
-    alerts = _alerts(store.alerts(client, names, agency, weeks, rs.top_n, week.tz), week)
+    alerts = _alerts(alert_store.weekly(client, names, agency, weeks, rs.top_n, week.tz), week)
     attackers = alerts.pop("attackers")
     content["alerts"] = alerts
-    content["incidents"] = _incidents(store.incidents(client, names, agency, weeks))
+    content["incidents"] = _incidents(incident_store.weekly(client, names, agency, weeks))
     found = store.targets(client, names, agency, week.start, week.end, [a["ip"] for a in attackers], rs.top_n)
     content["top"] = {"attackers": attackers,
                       **{k: [{"value": v, "count": n} for v, n in rows] for k, rows in found.items()}}
-    content["origins"] = store.origins(client, names, agency, week.start, week.end, rs.top_n)
-    content["notable"] = _notable(store.notable_incidents(client, names, agency, week.start, week.end,
+    content["origins"] = alert_store.origins(client, names, agency, week.start, week.end, rs.top_n)
+    content["notable"] = _notable(incident_store.notable_incidents(client, names, agency, week.start, week.end,
                                                           rs.notable_limit))
-    total, items = store.changes(client, names, agency, week.start, week.end, rs.changes_limit)
+    total, items = audit_store.rule_changes(client, names, agency, week.start, week.end, rs.changes_limit)
     content["changes"] = {"total": total, "items": [
         {"at": e.get("@timestamp"), "actor": e.get("actor"), "action": e.get("action"),
          "object_type": e.get("object_type"), "object_id": e.get("object_id"),

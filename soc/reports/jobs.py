@@ -14,6 +14,7 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 
 from soc import search
+from soc.agencies import store as agency_store
 from soc.config import Settings
 from soc.reports import delivery, service, store
 from soc.reports import settings as report_settings
@@ -42,7 +43,7 @@ def run_weekly(settings: Settings, now: datetime | None = None, rs: ReportSettin
     now = now or datetime.now(UTC)
     week = week or last_complete(now, rs.timezone)
     client, names = search.client(settings), search.names(settings)
-    agencies = sorted(store.agencies(client, names))
+    agencies = sorted(agency_store.by_id(client, names))
     result = RunResult(week.label)
     for agency in [None, *agencies]:
         for lang in rs.langs:

@@ -94,40 +94,6 @@ def hourly_by_source(client: OpenSearch, names: Names, agency: str | None, start
             return
 
 
-def alerts(client: OpenSearch, names: Names, agency: str | None, weeks: Weeks,
-           top_n: int, tz: str) -> dict[str, dict[str, Any]]:
-    """week key -> {total, severity, rules, tactics, sources, per_day, late} from the alerts whose events
-    happened in that week (event time: a backlog detected later counts in the week it happened; ``late``
-    counts those detected more than LATE_S after their events)."""
-    per_week = {"severity": {"terms": {"field": "severity", "size": 10}},
-                "rules": {"terms": {"field": "rule.id", "size": top_n},
-                          "aggs": {"name": {"terms": {"field": "rule.name.keyword", "size": 1}},
-                                   "level": {"terms": {"field": "rule.level", "size": 1}}}},
-                "tactics": {"terms": {"field": "threat.tactic.name", "size": 20}},
-                "sources": {"terms": {"field": "source.ip", "size": top_n},
-                            "aggs": {"agencies": {"cardinality": {"field": ORG}},
-                                     "rules": {"cardinality": {"field": "rule.id"}}}},
-                "per_day": {"date_histogram": {"field": "@timestamp", "calendar_interval": "1d", "time_zone": tz,
-                                               "format": "yyyy-MM-dd", "min_doc_count": 0}},
-                "late": {"filter": {"range": {"delay_s": {"gt": LATE_S}}}}}
-    aggs = {key: {"filter": _range("@timestamp", s, e), "aggs": per_week} for key, (s, e) in weeks.items()}
-    resp = client.search(index=names.alerts, body={"size": 0, "track_total_hits": False,
-                                                   "query": {"bool": {"filter": _scope(agency)}}, "aggs": aggs})
-    out: dict[str, dict[str, Any]] = {}
-    for key in weeks:
-        a = resp["aggregations"][key]
-        out[key] = {
-            "total": int(a["doc_count"]), "severity": dict(_terms(a["severity"])), "late": int(a["late"]["doc_count"]),
-            "tactics": _terms(a["tactics"]), "per_day": dict(_terms(a["per_day"])),
-            "rules": [{"id": str(b["key"]), "name": (_terms(b["name"]) or [("", 0)])[0][0],
-                       "level": (_terms(b["level"]) or [("", 0)])[0][0], "count": int(b["doc_count"])}
-                      for b in a["rules"]["buckets"]],
-            "sources": [{"ip": str(b["key"]), "alerts": int(b["doc_count"]), "agencies": int(b["agencies"]["value"]),
-                         "rules": int(b["rules"]["value"])} for b in a["sources"]["buckets"]],
-        }
-    return out
-
-
 def targets(client: OpenSearch, names: Names, agency: str | None, start: datetime, end: datetime,
             attackers: list[str], top_n: int) -> dict[str, list[tuple[str, int]]]:
     """The URLs, hosts and accounts most often named in the week's events from the attacking addresses."""
@@ -144,91 +110,7 @@ def targets(client: OpenSearch, names: Names, agency: str | None, start: datetim
     return {k: _terms(resp["aggregations"][k]) for k in empty}
 
 
-def _incident_week(start: datetime, end: datetime) -> dict[str, Any]:
-    return {
-        "opened": {"filter": _range("created", start, end),
-                   "aggs": {"severity": {"terms": {"field": "severity", "size": 10}}}},
-        "acknowledged": {"filter": _range("acknowledged_at", start, end),
-                         "aggs": {"tta": {"avg": {"field": "tta_seconds"}}}},
-        "resolved": {"filter": _range("resolved_at", start, end),
-                     "aggs": {"ttr": {"avg": {"field": "ttr_seconds"}},
-                              "resolution": {"terms": {"field": "resolution", "size": 10}}}},
-        "open_at_end": {"filter": {"bool": {"filter": [{"range": {"created": {"lt": _iso(end)}}}],
-                                            "must_not": [{"range": {"resolved_at": {"lt": _iso(end)}}}]}}},
-        "ack_breaches": {"filter": {"bool": {"filter": [_range("sla.ack_due", start, end),
-                                                        {"term": {"sla.ack_breached": True}}]}}},
-        "resolve_breaches": {"filter": {"bool": {"filter": [_range("sla.resolve_due", start, end),
-                                                            {"term": {"sla.resolve_breached": True}}]}}},
-    }
-
-
-def incidents(client: OpenSearch, names: Names, agency: str | None,
-              weeks: Weeks) -> dict[str, dict[str, Any]]:
-    """week key -> opened (by severity), acknowledged (MTTA), resolved (MTTR, resolutions), open at the
-    week's end, SLA breaches whose due time fell in the week. Merged incidents are left out."""
-    aggs = {f"{key}|{name}": agg for key, (s, e) in weeks.items() for name, agg in _incident_week(s, e).items()}
-    query = {"bool": {"filter": _scope(agency), "must_not": [{"exists": {"field": "merged_into"}}]}}
-    resp = client.search(index=names.incidents, body={"size": 0, "track_total_hits": False, "query": query,
-                                                      "aggs": aggs})
-    out: dict[str, dict[str, Any]] = {}
-    for key in weeks:
-        a = {name: resp["aggregations"][f"{key}|{name}"] for name in _incident_week(*weeks[key])}
-        tta, ttr = a["acknowledged"]["tta"]["value"], a["resolved"]["ttr"]["value"]
-        out[key] = {"opened": int(a["opened"]["doc_count"]),
-                    "opened_by_severity": dict(_terms(a["opened"]["severity"])),
-                    "acknowledged": int(a["acknowledged"]["doc_count"]), "resolved": int(a["resolved"]["doc_count"]),
-                    "resolutions": dict(_terms(a["resolved"]["resolution"])),
-                    "open_at_end": int(a["open_at_end"]["doc_count"]),
-                    "mtta_seconds": None if tta is None else round(float(tta)),
-                    "mttr_seconds": None if ttr is None else round(float(ttr)),
-                    "ack_breaches": int(a["ack_breaches"]["doc_count"]),
-                    "resolve_breaches": int(a["resolve_breaches"]["doc_count"])}
-    return out
-
-
 LATE_S = LATE_NOTICE_S
-
-NOTABLE_FIELDS = ["id", "title", "severity", "status", "resolution", "organization", "created", "resolved_at",
-                  "first_seen", "detection_delay_s",
-                  "alert_count", "entities", "rule_ids", "assignee", "comments", "sla"]
-
-
-def notable_incidents(client: OpenSearch, names: Names, agency: str | None, start: datetime, end: datetime,
-                      limit: int) -> list[dict[str, Any]]:
-    """Critical and high incidents alive during the week: opened in it, resolved in it, or open through it."""
-    alive = {"bool": {"filter": [{"range": {"created": {"lt": _iso(end)}}}],
-                      "must_not": [{"range": {"resolved_at": {"lt": _iso(start)}}}]}}
-    body = {"size": limit, "_source": NOTABLE_FIELDS,
-            "query": {"bool": {"filter": [*_scope(agency), {"terms": {"severity": ["critical", "high"]}}, alive],
-                               "must_not": [{"exists": {"field": "merged_into"}}]}},
-            "sort": [{"severity_rank": "desc"}, {"created": "asc"}, {"id": "asc"}]}
-    resp = client.search(index=names.incidents, body=body)
-    return [hit["_source"] for hit in resp["hits"]["hits"]]
-
-
-def changes(client: OpenSearch, names: Names, agency: str | None, start: datetime, end: datetime,
-            limit: int) -> tuple[int, list[dict[str, Any]]]:
-    """Audit entries about rules and exceptions written in the week: (how many, the newest ``limit``)."""
-    scope = [{"bool": {"should": [{"term": {ORG: agency}},
-                                  {"bool": {"must_not": [{"exists": {"field": ORG}}]}}]}}] if agency else []
-    body = {"size": limit, "track_total_hits": True, "_source": ["@timestamp", "actor", "action", "object_type",
-                                                                  "object_id", "organization", "summary"],
-            "query": {"bool": {"filter": [*scope, _range("@timestamp", start, end),
-                                          {"terms": {"object_type": ["rule", "exception"]}}]}},
-            "sort": [{"@timestamp": "desc"}, {"_seq_no": "desc"}]}
-    resp = client.search(index=names.audit, body=body)
-    return int(resp["hits"]["total"]["value"]), [hit["_source"] for hit in resp["hits"]["hits"]]
-
-
-def agencies(client: OpenSearch, names: Names) -> dict[str, dict[str, Any]]:
-    """Every agency document by id ({id, name_vi, name_en, timezone})."""
-    resp = client.search(index=names.agencies, body={"size": 1000, "query": {"match_all": {}}})
-    out: dict[str, dict[str, Any]] = {}
-    for hit in resp["hits"]["hits"]:
-        doc = hit["_source"]
-        out[str(doc.get("id") or hit["_id"])] = doc
-    return out
-
 
 # Stored reports (``soc-reports``, _id = the report id; see soc.reports.schemas for the document).
 
@@ -262,33 +144,3 @@ def list_reports(client: OpenSearch, names: Names, filters: list[dict[str, Any]]
             "query": {"bool": {"filter": filters}}, "sort": [{"week": "desc"}, {"created": "desc"}, {"id": "asc"}]}
     resp = client.search(index=names.reports, body=body)
     return int(resp["hits"]["total"]["value"]), [hit["_source"] for hit in resp["hits"]["hits"]]
-
-
-def origins(client: OpenSearch, names: Names, agency: str | None, start: datetime, end: datetime,
-            top_n: int) -> dict[str, Any]:
-    """The week's alerts by their source address's country and network (the geo and AS data the alerts
-    were given when detected), the addresses behind each, and how many alerts had a source address that
-    is never looked up (private, documentation...) or that the databases do not know."""
-    def per(field: str, name: str) -> dict[str, Any]:
-        return {"terms": {"field": field, "size": top_n},
-                "aggs": {"name": {"terms": {"field": name, "size": 1}},
-                         "addresses": {"cardinality": {"field": "source.ip"}}}}
-
-    body = {"size": 0, "track_total_hits": True,
-            "query": {"bool": {"filter": [*_scope(agency), _range("@timestamp", start, end),
-                                          {"exists": {"field": "source.ip"}}]}},
-            "aggs": {"countries": per("source.geo.country_iso_code", "source.geo.country_name"),
-                     "networks": per("source.as.number", "source.as.organization.name"),
-                     "special": {"filter": {"exists": {"field": "labels.source_ip_scope"}}},
-                     "placed": {"filter": {"exists": {"field": "source.geo.country_iso_code"}}}}}
-    resp = client.search(index=names.alerts, body=body)
-    aggs = resp["aggregations"]
-
-    def rows(agg: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"key": b["key"], "name": (_terms(b["name"]) or [("", 0)])[0][0], "alerts": int(b["doc_count"]),
-                 "addresses": int(b["addresses"]["value"])} for b in agg["buckets"]]
-
-    total = int(resp["hits"]["total"]["value"])
-    special, placed = int(aggs["special"]["doc_count"]), int(aggs["placed"]["doc_count"])
-    return {"countries": rows(aggs["countries"]), "networks": rows(aggs["networks"]), "with_address": total,
-            "special": special, "unknown": max(0, total - special - placed)}
