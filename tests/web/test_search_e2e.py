@@ -85,4 +85,4 @@ def test_rule_lab_previews_a_rule(page: Page, world: w.World) -> None:
     expect(page.locator("#lab-entities")).to_contain_text(f"source.ip={w.SCANNER_IP}")
     page.locator("#lab-rule").fill("title: broken\ndetection: [")
     page.locator("#lab-run").click()
-    expect(page.locator("#lab-error")).to_contain_text("not a valid Sigma file")
+    expect(page.locator("#lab-error")).to_contain_text("not valid YAML at line 2")
