@@ -9,57 +9,36 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from opensearchpy import OpenSearch
 
-from soc import timefmt
-from soc.alerts.documents import LATE_NOTICE_S
+from soc import aggs
 from soc.search import Names
 
-ORG = "organization.id"
 SOURCE_PAGE = 100  # sources per composite page: 100 x 168 hourly buckets stays far below max_buckets
-
-
-_iso = partial(timefmt.iso, exact=True)  # the bounds as the records' times are written
-
-
-def _range(name: str, start: datetime, end: datetime) -> dict[str, Any]:
-    return {"range": {name: {"gte": _iso(start), "lt": _iso(end)}}}
-
-
-def _scope(agency: str | None) -> list[dict[str, Any]]:
-    return [{"term": {ORG: agency}}] if agency else []
 
 
 def _streams(names: Names) -> str:
     return f"{names.syslog},{names.web}"
 
 
-def _terms(agg: dict[str, Any]) -> list[tuple[str, int]]:
-    return [(str(b.get("key_as_string", b["key"])), int(b["doc_count"])) for b in agg["buckets"]]
-
-
-Weeks = dict[str, tuple[datetime, datetime]]
-
-
 def events_by_agency_source(client: OpenSearch, names: Names, agency: str | None,
-                            weeks: Weeks) -> dict[str, dict[str, dict[str, int]]]:
+                            weeks: aggs.Weeks) -> dict[str, dict[str, dict[str, int]]]:
     """week key -> agency -> source id (or "-" when none) -> event count, from one search."""
     spans = list(weeks.values())
     body = {"size": 0, "track_total_hits": False,
-            "query": {"bool": {"filter": [*_scope(agency), _range("@timestamp", min(s for s, _ in spans),
+            "query": {"bool": {"filter": [*aggs.scope(agency), aggs.window("@timestamp", min(s for s, _ in spans),
                                                                   max(e for _, e in spans))]}},
             "aggs": {"weeks": {"date_range": {"field": "@timestamp", "keyed": True, "ranges": [
-                {"key": key, "from": _iso(s), "to": _iso(e)} for key, (s, e) in weeks.items()]},
-                "aggs": {"agencies": {"terms": {"field": ORG, "size": 1000, "missing": "-"},
+                {"key": key, "from": aggs.iso(s), "to": aggs.iso(e)} for key, (s, e) in weeks.items()]},
+                "aggs": {"agencies": {"terms": {"field": aggs.ORG, "size": 1000, "missing": "-"},
                                       "aggs": {"sources": {"terms": {"field": "log.source.id", "size": 1000,
                                                                      "missing": "-"}}}}}}}}
     resp = client.search(index=_streams(names), body=body, ignore_unavailable=True)
     out: dict[str, dict[str, dict[str, int]]] = {}
     for key, bucket in resp["aggregations"]["weeks"]["buckets"].items():
-        out[key] = {str(a["key"]): dict(_terms(a["sources"])) for a in bucket["agencies"]["buckets"]}
+        out[key] = {str(a["key"]): dict(aggs.buckets(a["sources"])) for a in bucket["agencies"]["buckets"]}
     return out
 
 
@@ -74,16 +53,16 @@ def hourly_by_source(client: OpenSearch, names: Names, agency: str | None, start
     hours = int((end - start).total_seconds() // 3600)
     while True:
         composite: dict[str, Any] = {"size": SOURCE_PAGE, "sources": [
-            {"agency": {"terms": {"field": ORG}}}, {"source": {"terms": {"field": "log.source.id"}}}]}
+            {"agency": {"terms": {"field": aggs.ORG}}}, {"source": {"terms": {"field": "log.source.id"}}}]}
         if after:
             composite["after"] = after
         body = {"size": 0, "track_total_hits": False,
-                "query": {"bool": {"filter": [*_scope(agency), _range("@timestamp", start, end),
+                "query": {"bool": {"filter": [*aggs.scope(agency), aggs.window("@timestamp", start, end),
                                               {"exists": {"field": "log.source.id"}}]}},
                 "aggs": {"sources": {"composite": composite, "aggs": {"hours": {"date_histogram": {
                     "field": "@timestamp", "fixed_interval": "1h", "min_doc_count": 0, "offset": 0,
-                    "extended_bounds": {"min": _iso(start), "max": _iso(end)},
-                    "hard_bounds": {"min": _iso(start), "max": _iso(end)}}}}}}}
+                    "extended_bounds": {"min": aggs.iso(start), "max": aggs.iso(end)},
+                    "hard_bounds": {"min": aggs.iso(start), "max": aggs.iso(end)}}}}}}}
         resp = client.search(index=_streams(names), body=body, ignore_unavailable=True)
         agg = resp["aggregations"]["sources"]
         for b in agg["buckets"]:
@@ -101,16 +80,14 @@ def targets(client: OpenSearch, names: Names, agency: str | None, start: datetim
     if not attackers:
         return empty
     body = {"size": 0, "track_total_hits": False,
-            "query": {"bool": {"filter": [*_scope(agency), _range("@timestamp", start, end),
+            "query": {"bool": {"filter": [*aggs.scope(agency), aggs.window("@timestamp", start, end),
                                           {"terms": {"source.ip": attackers}}]}},
             "aggs": {"urls": {"terms": {"field": "url.path", "size": top_n}},
                      "hosts": {"terms": {"field": "host.name", "size": top_n}},
                      "accounts": {"terms": {"field": "user.name", "size": top_n}}}}
     resp = client.search(index=_streams(names), body=body, ignore_unavailable=True)
-    return {k: _terms(resp["aggregations"][k]) for k in empty}
+    return {k: aggs.buckets(resp["aggregations"][k]) for k in empty}
 
-
-LATE_S = LATE_NOTICE_S
 
 # Stored reports (``soc-reports``, _id = the report id; see soc.reports.schemas for the document).
 
