@@ -4,7 +4,6 @@ fields each rule's query tests (to highlight in matched events) and ATT&CK cover
 from __future__ import annotations
 
 import re
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from threading import Lock
@@ -14,7 +13,6 @@ from soc import ecs
 from soc.detection import catalogue, convert, rules
 from soc.detection.settings import DetectionSettings
 
-TTL_S = 60.0
 # Enterprise tactics in ATT&CK's own order, so the coverage view reads left to right like the matrix.
 TACTICS = ("reconnaissance", "resource-development", "initial-access", "execution", "persistence",
            "privilege-escalation", "defense-evasion", "credential-access", "discovery", "lateral-movement",
@@ -66,8 +64,7 @@ class Book:
                  "rule_count": len({r for v in by_tactic[t].values() for r in v})} for t in order]
 
 
-def build(ds: DetectionSettings) -> Book:
-    rules_now = catalogue.get(ds.rule_paths)
+def build(rules_now: catalogue.Catalogue) -> Book:
     out: dict[str, RuleInfo] = {}
     for result in rules_now.compiled:
         r = result.rule
@@ -85,17 +82,19 @@ def build(ds: DetectionSettings) -> Book:
 
 
 class Rulebook:
-    """A per-process cache of ``build`` (rule files change rarely; a minute of staleness is fine)."""
+    """The console's view of the rule catalogue, built again when the catalogue changes (a rule file
+    added, removed or edited), and only then."""
 
     def __init__(self, ds: DetectionSettings) -> None:
         self.ds = ds
         self._book: Book | None = None
-        self._at = 0.0
+        self._source: catalogue.Catalogue | None = None
         self._lock = Lock()
 
     def get(self) -> Book:
+        rules_now = catalogue.get(self.ds.rule_paths)
         with self._lock:
-            if self._book is None or time.monotonic() - self._at > TTL_S:
-                self._book = build(self.ds)
-                self._at = time.monotonic()
+            if self._book is None or rules_now is not self._source:
+                self._book = build(rules_now)
+                self._source = rules_now
             return self._book

@@ -40,3 +40,15 @@ def test_the_same_catalogue_until_a_rule_file_changes(tmp_path: Path) -> None:
     assert "line 2" in fourth.problems[0].reason, fourth.problems[0].reason
     one.unlink()  # a file removed
     assert [r.rule.title for r in catalogue.get([tmp_path]).compiled] == ["two"]
+
+
+def test_the_console_rulebook_follows_the_catalogue(tmp_path: Path) -> None:
+    from soc.detection.settings import DetectionSettings
+    from soc.web.rulebook import Rulebook
+
+    _write(tmp_path, "first", "/a")
+    book = Rulebook(DetectionSettings(rule_paths=(tmp_path,)))
+    before = book.get()
+    assert [r.title for r in before.rules.values()] == ["first"] and book.get() is before
+    _write(tmp_path, "second", "/b")  # seen at once, not after a cache expires
+    assert sorted(r.title for r in book.get().rules.values()) == ["first", "second"]
