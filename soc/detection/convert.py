@@ -15,7 +15,7 @@ from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaRule
 
-from soc.detection import dsl, pipeline
+from soc.detection import dsl, local, pipeline
 from soc.detection.rules import LoadedRule
 
 RAW_LINE_FIELD = pipeline.RAW_LINE_FIELD
@@ -37,6 +37,9 @@ class Compiled:
     # Exact keyword values every match carries (dsl.required_terms): a window holding none of them is
     # skipped without searching.
     required: tuple[dsl.Requirement, ...] = field(default=(), compare=False)
+    # The query evaluated in the service on fetched documents (soc.detection.local), used for small
+    # windows; None when some leaf is only answered by the node.
+    local: local.Matcher | None = field(default=None, compare=False)
 
     def query_string(self) -> dict[str, Any]:
         return {"query_string": {"query": self.query, "analyze_wildcard": True}}
@@ -126,9 +129,11 @@ def _convert_single(loaded: LoadedRule) -> Compiled | Unsupported:
             parts = tuple(dsl.translate_parts(queries[0]))
         except dsl.Untranslatable:
             parts = ()
+    matcher: local.Matcher | None = None
     if search or parts:  # the query string parsed: its exact-term conditions are known
         required = dsl.required_terms(dsl.parse(queries[0]))
-    return Compiled(loaded, source.streams, queries[0], search, parts, required)
+        matcher = local.matcher(queries[0])
+    return Compiled(loaded, source.streams, queries[0], search, parts, required, matcher)
 
 
 def _group_field(name: str) -> str:

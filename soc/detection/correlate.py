@@ -13,7 +13,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from soc.alerts.documents import AlertDoc
-from soc.detection import correlation, store
+from soc.detection import correlation, local, store
 from soc.detection.convert import CompiledCorrelation
 from soc.detection.correlation import Group, Probe
 from soc.detection.episodes import Known, Point
@@ -29,6 +29,7 @@ class Written:
     updated: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     hits: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # per rule: episodes new or grown
     evaluated: int = 0  # correlations whose probe found groups with new matches
+    probed_here: int = 0  # probes answered from the window read for local matching (no request)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -42,6 +43,9 @@ class Item:
     end: Any
     must_not: list[dict[str, Any]]
     ingest_window: dict[str, str]
+    # The window's documents when the runner read them for local matching (its stream is this
+    # correlation's only stream): the probe is then answered without a request.
+    docs: list[tuple[local.Doc, frozenset[str]]] | None = None
     probe: Probe = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,7 +78,15 @@ def _pages(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Wr
 
 
 def _probe(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written) -> None:
-    unfinished = _pages(client, items, ds, out,
+    remote: list[Item] = []
+    for it in items:
+        if it.docs is not None and correlation.probe_locally(it.probe, it.docs):
+            out.probed_here += 1
+            if it.probe.incomplete:
+                out.errors[it.corr.rule.id] = f"more than {correlation.PROBE_PAGES * correlation.PROBE_PAGE} new groups"
+        else:
+            remote.append(it)
+    unfinished = _pages(client, remote, ds, out,
                         lambda it, after: correlation.probe_body(it.corr, it.start, it.end, it.must_not, after),
                         lambda it, resp: correlation.read_probe(it.probe, resp), correlation.PROBE_PAGES)
     for it in unfinished:  # more new groups than the pages allow: the rest is not judged this cycle

@@ -18,6 +18,7 @@ Events tagged ``_late`` (older than the lateness bound on arrival) are left out 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,9 +26,10 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from soc import ecs
 from soc.alerts import store as alert_store
 from soc.alerts.documents import EventRef
-from soc.detection import alerting, episodes, store
+from soc.detection import alerting, episodes, local, store
 from soc.detection.convert import CompiledCorrelation
 from soc.detection.episodes import Condition, Known, Point
 from soc.search import Names
@@ -99,6 +101,38 @@ def read_probe(probe: Probe, resp: dict[str, Any]) -> dict[str, Any] | None:
         probe.buckets[tuple(b["key"][f] for f in fields)].append(int(b["key"]["@t"]))
     after = agg.get("after_key")
     return after if after and agg.get("buckets") and len(agg["buckets"]) >= PROBE_PAGE else None
+
+
+def probe_locally(probe: Probe, docs: list[tuple[local.Doc, frozenset[str]]]) -> bool:
+    """The probe answered from a window already read (the documents of (start, end] of the
+    correlation's one stream, each with the ids of the local rules it matched, base rules included):
+    what ``probe_body`` and ``read_probe`` give, without a request. False (nothing added) when a base
+    rule or a group field is only answered by the node."""
+    corr = probe.corr
+    base_ids = {b.rule.id for b in corr.bases}
+    fields = _fields(corr)
+    if any(b.local is None for b in corr.bases) or any(ecs.FIELDS.get(f) not in ("keyword", "ci_keyword", "long", "ip")
+                                              for f in fields):
+        return False
+    off = {str(a) for clause in probe.must_not for a in clause.get("terms", {}).get("organization.id", [])}
+    if any(set(clause) - {"terms"} or set(clause.get("terms", {})) - {"organization.id"} for clause in probe.must_not):
+        return False  # only the agency exclusions runner._must_not writes are reproduced here
+    interval = corr.timespan_s * 1000
+    found: set[tuple[Group, int]] = set()
+    for doc, matched in docs:
+        if not base_ids & matched or "_late" in doc.keywords("tags", "exact"):
+            continue
+        keys = [local.doc_values(doc, f) for f in fields]
+        when = local.epoch_ms(doc)
+        if when is None or not all(keys) or any(str(a) in off for a in keys[0]):
+            continue
+        for combo in itertools.product(*keys):
+            found.add((tuple(combo), when - when % interval))
+    limit = PROBE_PAGES * PROBE_PAGE
+    for group, bucket in sorted(found, key=lambda gb: (tuple(map(str, gb[0])), gb[1]))[:limit]:
+        probe.buckets[group].append(bucket)
+    probe.incomplete = len(found) > limit
+    return True
 
 
 CANDIDATE_PAGE = 1000

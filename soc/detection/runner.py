@@ -12,6 +12,7 @@ without a duplicate.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import Counter
@@ -26,7 +27,7 @@ from soc import search
 from soc.alerts import store as alert_store
 from soc.alerts.documents import AlertDoc
 from soc.config import Settings
-from soc.detection import alerting, correlate, metrics, slots, store
+from soc.detection import alerting, correlate, local, metrics, slots, store
 from soc.detection.convert import Compiled, CompiledCorrelation, Result, referenced_ids
 from soc.detection.settings import DetectionSettings
 from soc.detection.slots import Slot
@@ -35,6 +36,8 @@ from soc.intel import cycle as intel_cycle
 from soc.search import Names
 from soc.suppressions import match as suppression
 from soc.suppressions import store as suppression_store
+
+log = logging.getLogger(__name__)
 
 StepHook = Callable[[str], None]
 # Test seam: called with the name of each point where a crash must lose nothing ("before_alerts",
@@ -62,6 +65,10 @@ class CycleReport:
     requests: int = 0
     correlations_evaluated: int = 0  # full-timespan aggregations run (the others were ruled out by the probe)
     skipped: int = 0  # rule queries not sent: the window holds no value an exact-term condition needs
+    fetched: int = 0  # documents read for local matching (soc.detection.local)
+    matched_locally: int = 0  # rules answered in the service instead of by a search
+    matched_new: int = 0  # documents matched in the service (those of the re-checked stretch seen before are not)
+    probed_here: int = 0  # correlation probes answered from a window read once
     # events of the windows whose own time the ingest pipeline flagged: _late, _future_timestamp, _time_missing
     time_tags: dict[str, int] = field(default_factory=dict)
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
@@ -133,16 +140,23 @@ def plan(compiled: list[Result], slot: Slot, start: datetime, end: datetime, ds:
 
 
 def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
-                  report: CycleReport, batched: bool) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
-    """(slot, rule id) -> (hits up to the cap, total matches): every slot's queries share the _msearch
-    requests; a rule with more matches than one page is paged with search_after."""
+                  report: CycleReport, batched: bool, windows: dict[Slot, Matched] | None = None,
+                  ) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
+    """(slot, rule id) -> (hits up to the cap, total matches): the rules matched in the service on a
+    small window read once, and the others, whose queries share the _msearch requests (a rule with
+    more matches than one page is paged with search_after). ``windows`` receives the documents of
+    the windows that were read (the correlations' probes use them)."""
     parts: dict[tuple[Slot, str], list[tuple[list[dict[str, Any]], int]]] = {}
     failed: set[tuple[Slot, str]] = set()
     first = min(ds.page_size, ds.per_rule_cap)
     step = ds.batch_size if batched else 1
-    present = _present_values(client, names, works, ds, report)
-    items = [(w, c, q) for w in works for c in w.singles if _may_match(c, present.get(w.slot, {}), report)
-             for q in c.searches()]
+    counts: dict[Slot, int] = {}
+    present = _present_values(client, names, works, ds, report, counts)
+    candidates = [(w, c) for w in works for c in w.singles if _may_match(c, present.get(w.slot, {}), report)]
+    done = _local_hits(client, names, works, candidates, counts, ds, report,
+                       windows if windows is not None else {})
+    items = [(w, c, q) for w, c in candidates if (w.slot, c.rule.id) not in done for q in c.searches()]
+    parts.update({key: [found] for key, found in done.items()})
     for i in range(0, len(items), step):
         chunk = items[i:i + step]
         requests = [(names(w.slot.stream), _body(c, w.since, w.end, ds, first, query=q)) for w, c, q in chunk]
@@ -171,15 +185,16 @@ PRESENT_MAX = 1000  # distinct values of a field per window beyond which its pre
 
 
 def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
-                    report: CycleReport) -> dict[Slot, dict[str, set[str]]]:
+                    report: CycleReport, counts: dict[Slot, int]) -> dict[Slot, dict[str, set[str]]]:
     """Per slot, the lower-cased values the window holds for each field some rule requires an exact
     value of (one aggregation request for all slots). A field with too many values is left out.
-    The same request counts the window's events whose own time the ingest pipeline flagged."""
+    The same request counts the window's events (into ``counts``, re-checked stretch included) and
+    those whose own time the ingest pipeline flagged."""
     asks = [(w, sorted({f for c in w.singles for f, _ in c.required})) for w in works]
     if not asks:
         return {}
     requests = [(names(w.slot.stream), {
-        "size": 0, "track_total_hits": False,
+        "size": 0, "track_total_hits": True,
         "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}},
         "aggs": {**{f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)},
                  "fresh": {"filter": {"range": {"event.ingested": {"gt": store.iso(w.start)}}}, "aggs": {
@@ -191,6 +206,7 @@ def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: Det
     for (w, fields), resp in zip(asks, responses, strict=True):
         if "error" in resp:
             continue  # unknown: every rule runs
+        counts[w.slot] = int(resp.get("hits", {}).get("total", {}).get("value", 0))
         aggs = resp.get("aggregations")
         if not aggs:  # the pattern names no index yet (no agency has written this stream)
             continue
@@ -200,6 +216,99 @@ def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: Det
         out[w.slot] = {f: {str(b["key"]).lower() for b in aggs[f"f{i}"]["buckets"]}
                        for i, f in enumerate(fields) if not aggs[f"f{i}"].get("sum_other_doc_count")}
     return out
+
+
+def probes_here(c: CompiledCorrelation, slot: Slot) -> bool:
+    """Whether a correlation's probe can be answered from its slot's window read once."""
+    return c.streams == (slot.stream,) and all(b.local is not None for b in c.bases)
+
+
+Matched = list[tuple[local.Doc, frozenset[str]]]  # a window's documents, each with the local rules it matched
+# Per slot: the rule set's token and, per document of the last window read, the rules it matched. The
+# next window re-reads the re-checked stretch (recheck_s); its documents are not matched again.
+_memo: dict[str, tuple[tuple[tuple[str, str], ...], dict[tuple[str, str], frozenset[str]]]] = {}
+
+
+def _local_hits(client: OpenSearch, names: Names, works: list[Work], candidates: list[tuple[Work, Compiled]],
+                counts: dict[Slot, int], ds: DetectionSettings, report: CycleReport,
+                windows: dict[Slot, Matched]) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
+    """(slot, rule id) -> (hits up to the cap, total) for the rules matched in the service: each small
+    window is read once (every field, in window order) and every rule with a local matcher runs on it
+    (the base rules of the correlations whose probe is answered here too; ``windows`` receives each
+    document with the rules it matched). A rule whose matcher fails goes back to the node."""
+    out: dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]] = {}
+    for w in works:
+        if counts.get(w.slot, ds.local_max_events + 1) > ds.local_max_events:
+            continue
+        singles = {c.rule.id: c for c in w.singles if c.local is not None}
+        bases = {b.rule.id: b for corr in w.corrs if probes_here(corr, w.slot) for b in corr.bases}
+        every = {**bases, **singles}
+        if not every:
+            continue
+        hits = _fetch_window(client, names, w, ds, report)
+        if hits is None:
+            continue  # the read failed: these rules are searched on the node
+        token = tuple(sorted((rid, c.query) for rid, c in every.items()))
+        old_token, old = _memo.get(w.slot.label, ((), {}))
+        known = old if old_token == token else {}
+        broken: set[str] = set()
+        matched: Matched = []
+        for h in hits:
+            doc = local.Doc(h.get("_source") or {})
+            key = (h["_index"], h["_id"])
+            got = known.get(key)
+            if got is None:
+                got = frozenset(rid for rid, c in every.items() if rid not in broken and _try(c, doc, broken))
+            matched.append((doc, got))
+        if broken:
+            _memo.pop(w.slot.label, None)  # decisions without the broken rules are not kept
+        else:
+            _memo[w.slot.label] = (token, {(h["_index"], h["_id"]): m
+                                           for h, (_, m) in zip(hits, matched, strict=True)})
+        if not broken & set(bases):
+            windows[w.slot] = matched
+        for rid in singles:
+            if rid in broken:
+                continue
+            off = {a for pair in ds.disabled_for_agency for r, _, a in [pair.partition(":")] if r == rid}
+            found = [h for h, (d, m) in zip(hits, matched, strict=True)
+                     if rid in m and (not off or str((d.get("organization.id") or ["unknown"])[0]) not in off)]
+            out[(w.slot, rid)] = (found[:ds.per_rule_cap], len(found))
+            report.matched_locally += 1
+        report.matched_new += sum(1 for h in hits if (h["_index"], h["_id"]) not in known)
+    return out
+
+
+def _try(c: Compiled, doc: local.Doc, broken: set[str]) -> bool:
+    try:
+        return bool(c.local(doc))  # type: ignore[misc]
+    except Exception as exc:  # an unexpected value: the node answers for this rule this cycle
+        log.warning("rule %s not matched locally (%s: %s); searched on the node", c.rule.id, type(exc).__name__, exc)
+        broken.add(c.rule.id)
+        return False
+
+
+def _fetch_window(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings,
+                  report: CycleReport) -> list[dict[str, Any]] | None:
+    """Every document of a slot's window (re-checked stretch included), in window order."""
+    body: dict[str, Any] = {"size": ds.fetch_page, "track_total_hits": False, "sort": PAGE_SORT,
+                            "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}}}
+    hits: list[dict[str, Any]] = []
+    while True:
+        try:
+            page = store.search(client, names(w.slot.stream), body, ds.request_timeout_s)
+        except Exception:
+            return None
+        report.requests += 1
+        got = page["hits"]["hits"]
+        hits += got
+        if len(got) < ds.fetch_page:
+            break
+        if len(hits) > ds.local_max_events * 2:
+            return None  # far more than counted: searched on the node instead
+        body["search_after"] = got[-1]["sort"]
+    report.fetched += len(hits)
+    return hits
 
 
 def _may_match(c: Compiled, present: dict[str, set[str]], report: CycleReport) -> bool:
@@ -236,7 +345,8 @@ class Found:
 def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings, report: CycleReport,
              created: str, excs: list[dict[str, Any]], batched: bool = True) -> Found:
     found = Found()
-    for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched).items():
+    windows: dict[Slot, Matched] = {}
+    for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched, windows).items():
         work = next(w for w in works if w.slot == slot)
         rule = next(c.rule for c in work.singles if c.rule.id == rule_id)
         # the re-checked stretch was counted by the cycle that first saw it: count the window's own hits
@@ -255,9 +365,11 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
             report.overflow_rules.append(rule_id)
         found.hits[rule_id] += total
     items = [correlate.Item(c, ",".join(names(s) for s in c.streams), w.since, w.end, _must_not(c.rule.id, ds),
-                            w.window) for w in works for c in w.corrs]
+                            w.window, windows.get(w.slot) if probes_here(c, w.slot) else None)
+             for w in works for c in w.corrs]
     result = correlate.run(client, names, items, ds, created)
     report.correlations_evaluated += result.evaluated
+    report.probed_here += result.probed_here
     report.errors.update(result.errors)
     found.alerts += result.created
     found.updates += result.updated

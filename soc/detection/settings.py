@@ -38,6 +38,12 @@ class DetectionSettings:
     batch_size: int = 25  # rules per _msearch request
     max_concurrent_searches: int = 2  # per _msearch: never more than this many searches at once
     page_size: int = 500
+    # A window (its re-checked stretch included) holding at most this many events is read once, every
+    # field, and matched in the service by the rules that can be (soc.detection.local); a larger one
+    # (a backfill, a flushed queue) is searched rule by rule on the node. 0: always on the node.
+    # Why: each rule search visits one shard per agency (BENCHMARKS.md, detection).
+    local_max_events: int = 20_000
+    fetch_page: int = 2_000  # documents per page when a window is read for local matching
     request_timeout_s: float = 30.0
     lease_s: float = 60.0  # a slot's lease; an instance that stops is replaced this long after its last cycle
     # Rules are hashed into this many groups; each (log stream, group) is a slot that one instance at a

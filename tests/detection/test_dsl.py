@@ -13,7 +13,7 @@ import yaml
 from collectors.parsers import ParseContext, parse
 from soc import search
 from soc.config import Settings
-from soc.detection import convert, dsl, evaluate, rules, store
+from soc.detection import convert, dsl, evaluate, local, rules, store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,9 +131,18 @@ def _rule_events() -> list[dict[str, Any]]:
     return events
 
 
+def _stream_docs(client: Any, index: str) -> list[tuple[str, local.Doc]]:
+    resp = client.search(index=index, body={"size": 10000, "query": {"match_all": {}}}, ignore_unavailable=True)
+    assert resp["hits"]["total"]["value"] <= 10000
+    return [(h["_id"], local.Doc(h["_source"])) for h in resp["hits"]["hits"]]
+
+
 def _compare(settings: Settings, compiled: list[convert.Result]) -> tuple[int, int]:
-    """Every rule's hits with the query string and with the DSL; returns (rules compared, rules with hits)."""
+    """Every rule's hits with the query string, with the DSL and with the local matcher (the service's
+    own evaluation of the query on fetched documents); returns (rules compared, rules with hits)."""
     client, names = search.client(settings), search.names(settings)
+    client.indices.refresh(index=",".join(names(s) for s in search.LOG_STREAMS), ignore_unavailable=True)
+    docs = {s: _stream_docs(client, names(s)) for s in search.LOG_STREAMS}
     singles = [c for c in compiled if isinstance(c, convert.Compiled)]
     # nearly every rule runs as DSL, whole or cut into parts
     assert sum(1 for c in singles if c.search or c.parts) >= 0.9 * len(singles)
@@ -147,6 +156,7 @@ def _compare(settings: Settings, compiled: list[convert.Result]) -> tuple[int, i
         responses += store.msearch(client, requests[i:i + 40], 2, 120)
     with_hits = 0
     at = 0
+    matched_here: list[bool] = []
     for c in singles:
         plain, built = responses[at], responses[at + 1:at + 1 + len(c.searches())]
         at += 1 + len(c.searches())
@@ -155,7 +165,13 @@ def _compare(settings: Settings, compiled: list[convert.Result]) -> tuple[int, i
         want = {h["_id"] for h in plain["hits"]["hits"]}
         got = {h["_id"] for r in built for h in r["hits"]["hits"]}
         assert got == want, (c.rule.path.name, c.query, c.search or c.parts)
+        if c.local is not None:
+            here = {i for s in c.streams for i, d in docs[s] if c.local(d)}
+            assert here == want, (c.rule.path.name, c.query, sorted(here ^ want)[:5])
+            matched_here.append(bool(want))
         with_hits += bool(want)
+    # nearly every rule is matched locally too, and the comparison saw matches
+    assert len(matched_here) >= 0.9 * len(singles) and sum(matched_here) >= 0.8 * with_hits
     return len(singles), with_hits
 
 
@@ -249,12 +265,16 @@ def _probe_leaves(settings: Settings, compiled: list[convert.Result]) -> tuple[i
     responses: list[dict[str, Any]] = []
     for i in range(0, len(requests), 100):
         responses += store.msearch(client, requests[i:i + 100], 2, 120)
+    client.indices.refresh(index=",".join(names(s) for s in search.LOG_STREAMS), ignore_unavailable=True)
+    docs = {s: _stream_docs(client, names(s)) for s in search.LOG_STREAMS}
     with_hits = 0
-    for n, (_, leaf, pattern) in enumerate(leaves):
+    for n, (stream, leaf, pattern) in enumerate(leaves):
         plain, built = responses[2 * n], responses[2 * n + 1]
         assert "error" not in plain and "error" not in built, (leaf, plain.get("error"), built.get("error"))
         want = {h["_id"] for h in plain["hits"]["hits"]}
         assert {h["_id"] for h in built["hits"]["hits"]} == want, (leaf, pattern)
+        matcher = local.leaf(leaf)  # every moved pattern is matched locally as well
+        assert {i for i, d in docs[stream] if matcher(d)} == want, (leaf, pattern)
         with_hits += bool(want)
     return len(leaves), with_hits
 

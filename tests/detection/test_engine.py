@@ -62,14 +62,19 @@ MODIFIER_CASES = [
 ]
 
 
+@pytest.mark.parametrize("where", ["local", "node"])
 @pytest.mark.parametrize(("detection", "hit", "miss"), MODIFIER_CASES)
 def test_modifier_semantics_on_real_node(isolated: Settings, tmp_path: Path, detection: str, hit: str,
-                                         miss: str) -> None:
+                                         miss: str, where: str) -> None:
+    """Each modifier, matched in the service on the fetched window and searched on the node."""
     compiled = _rule(tmp_path, "mod", detection)
     assert isinstance(compiled[0], convert.Compiled), compiled
     _index(isolated, [_web(hit), _web(miss, ip="203.0.113.8")])
-    runner.run_cycle(isolated, DS, compiled)
+    report = runner.run_cycle(isolated, DS if where == "local" else replace(DS, local_max_events=0), compiled)
     assert [a["source"]["ip"] for a in _alerts(isolated)] == ["203.0.113.7"]
+    # a real regex stays on the node; every other modifier is matched locally when asked to
+    assert report.matched_locally == (1 if where == "local" and compiled[0].local else 0)
+    assert (compiled[0].local is None) == ("|re" in detection)
 
 
 def test_cidr_and_keywords_case_insensitive_on_raw_line(isolated: Settings, tmp_path: Path) -> None:
@@ -142,9 +147,12 @@ def test_exception_suppresses_and_counts(isolated: Settings, tmp_path: Path) -> 
     assert client.get(index=names.exceptions, id="ex1")["_source"]["hits"] == 1
 
 
-def test_correlation_burst_across_cycles_fires_once(isolated: Settings) -> None:
+@pytest.mark.parametrize("where", ["local", "node"])
+def test_correlation_burst_across_cycles_fires_once(isolated: Settings, where: str) -> None:
+    """The probe answered from the window read once, or by an aggregation on the node."""
     loaded, _ = rules.load([ROOT / "rules/linux/sshd/bruteforce.yml"])
     compiled = convert.compile_rules(loaded)
+    ds = DS if where == "local" else replace(DS, local_max_events=0)
 
     def fails(n: int) -> list[dict[str, Any]]:
         return [{"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "dept-b"},
@@ -152,11 +160,12 @@ def test_correlation_burst_across_cycles_fires_once(isolated: Settings) -> None:
                  "process": {"name": "sshd"}, "source": {"ip": "198.18.0.1"}} for i in range(n)]
 
     _index(isolated, fails(6))
-    assert runner.run_cycle(isolated, DS, compiled).alerts_created == 0
+    first = runner.run_cycle(isolated, ds, compiled)
+    assert first.alerts_created == 0 and first.probed_here == (1 if where == "local" else 0)
     _index(isolated, fails(6))
-    assert runner.run_cycle(isolated, DS, compiled).alerts_created == 1
+    assert runner.run_cycle(isolated, ds, compiled).alerts_created == 1
     _index(isolated, fails(3))
-    assert runner.run_cycle(isolated, DS, compiled).alerts_created == 0
+    assert runner.run_cycle(isolated, ds, compiled).alerts_created == 0
     [alert] = _alerts(isolated)
     assert alert["kind"] == "correlation" and alert["group_key"] == "source.ip=198.18.0.1"
 
@@ -274,10 +283,15 @@ def test_project_rules_pass_their_events(isolated: Settings) -> None:
     assert results and not failed, failed
 
 
-def test_paging_through_equal_ingest_times_sees_each_match_once(isolated: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["local", "node"])
+def test_paging_through_equal_ingest_times_sees_each_match_once(isolated: Settings, tmp_path: Path,
+                                                                where: str) -> None:
+    """Pages of two: the window's read for local matching, or the rule's own search on the node."""
     compiled = _rule(tmp_path, "page", "    sel: {c-uri|contains: '/etc/'}\n    condition: sel")
     _index(isolated, [_web(f"/etc/{i}", ip=f"203.0.113.{i}") for i in range(1, 10)])  # one bulk: shared ms
-    report = runner.run_cycle(isolated, replace(DS, page_size=2), compiled)
+    ds = replace(DS, fetch_page=2) if where == "local" else replace(DS, page_size=2, local_max_events=0)
+    report = runner.run_cycle(isolated, ds, compiled)
+    assert report.fetched == (9 if where == "local" else 0)
     assert report.requests >= 5 and report.alerts_created == 9
     assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == sorted(f"203.0.113.{i}" for i in range(1, 10))
 

@@ -1,0 +1,504 @@
+"""A rule's query evaluated in the service on documents already fetched: the same answer as the node's.
+
+Why: every log stream is one data stream per agency, so a rule query sent to OpenSearch visits one
+shard per agency, and each shard builds the rule's pattern automata again; with 41 agencies a cycle of
+144 rules cost about 45 s whatever the number of new events (BENCHMARKS.md, detection). A small
+ingest window is cheaper to read once (one range search, every field) and to match here, rule by
+rule, than to search 144 times. Large windows (a backfill) still go to the node (``runner``).
+
+Exactness: the tree is the one ``soc.detection.dsl`` parses from the backend's query string, and each
+leaf is answered as the node answers it for that field's mapping (``soc.ecs``):
+
+- ``keyword``: the value as indexed (JSON text of numbers and booleans), case-sensitive, not indexed
+  beyond ``ignore_above`` characters (UTF-16 units, as Java counts them);
+- ``ci_keyword``: the same, lower-cased as Lucene's lowercase filter does (one code point at a time);
+- a pattern moved to a ``wildcard`` sub-field: value and pattern through the ``soc_pattern``
+  normalizer (NUL to U+FFFD, lower case), ``*`` any run, ``?`` one code point, the whole value;
+- ``long``: numbers (coerced as OpenSearch coerces: strings parsed, fractions truncated), equality
+  and the query string's ``<``, ``<=``, ``>``, ``>=``;
+- ``ip``: an address or a CIDR block, IPv4-mapped IPv6 read as IPv4 (as OpenSearch stores both);
+- ``_exists_:f`` and ``f:*``: a value indexed for ``f``.
+
+Any other leaf (full-text fields, regular expressions other than the pipeline's spelled-out raw-line
+keywords, wildcards on fields without a pattern sub-field, dates, booleans) raises :class:`NotLocal`
+and the rule keeps running on the node. ``tests/detection/test_dsl.py`` compares, for every project
+and public rule, the documents matched here with those the node matches, on rule samples, real logs
+and case, escape, NUL and length probes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from soc import ecs
+from soc.detection import dsl
+
+Values = dict[str, list[Any]]  # dotted field -> the scalar values a document holds for it
+Matcher = Callable[["Doc"], bool]
+
+KEYWORD_IGNORE_ABOVE = 4096  # soc.ecs: plain keyword fields
+CI_IGNORE_ABOVE = ecs.IGNORE_ABOVE  # lower-cased keywords and pattern sub-fields
+
+
+class NotLocal(ValueError):
+    """A leaf whose node-side meaning is not reproduced here: the rule runs on the node."""
+
+
+def _scalars(value: Any, out: list[Any]) -> None:
+    if isinstance(value, list):
+        for v in value:
+            _scalars(v, out)
+    elif value is not None:
+        out.append(value)
+
+
+def values_of(source: dict[str, Any]) -> Values:
+    """Every field of a ``_source`` (dotted or nested keys alike) with its non-null scalar values."""
+    out: Values = {}
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            name = prefix + key
+            if isinstance(value, dict) and ecs.FIELDS.get(name) != "flat_object":
+                walk(value, name + ".")
+            elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                for v in value:
+                    if isinstance(v, dict):
+                        walk(v, name + ".")
+                    else:
+                        _scalars(v, out.setdefault(name, []))
+            else:
+                _scalars(value, out.setdefault(name, []))
+
+    walk(source, "")
+    return out
+
+
+def lookup(source: dict[str, Any], fld: str) -> list[Any]:
+    """One field's non-null scalar values in a ``_source`` whose keys may be nested or dotted at any
+    level (what ``values_of(source).get(fld, [])`` gives, without walking the whole document)."""
+    out: list[Any] = []
+
+    def walk(node: Any, parts: list[str]) -> None:
+        if isinstance(node, list):
+            for item in node:
+                if isinstance(item, dict):
+                    walk(item, parts)
+            return
+        if not isinstance(node, dict):
+            return
+        for i in range(1, len(parts) + 1):
+            key = ".".join(parts[:i]) if i > 1 else parts[0]
+            if key not in node:
+                continue
+            value, rest = node[key], parts[i:]
+            if rest:
+                walk(value, rest)
+            elif isinstance(value, list):
+                _scalars([v for v in value if not isinstance(v, dict)], out)
+            elif not isinstance(value, dict):
+                _scalars(value, out)
+
+    walk(source, fld.split("."))
+    return out
+
+
+def _utf16_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def java_lower(text: str) -> str:
+    """Lower case one code point at a time, as Lucene's LowerCaseFilter (Python's ``str.lower`` turns
+    U+0130 into two code points)."""
+    if text.isascii():
+        return text.lower()
+    return "".join("i" if ch == "\u0130" else ch.lower() for ch in text)
+
+
+def _as_keyword(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return value if isinstance(value, str) else str(value)
+    return None
+
+
+class Doc:
+    """One fetched document, with each field's indexed forms computed once and shared by every rule."""
+
+    __slots__ = ("_cache", "_values", "source")
+
+    def __init__(self, source: dict[str, Any]) -> None:
+        self.source = source
+        self._values: dict[str, list[Any]] = {}
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def get(self, fld: str) -> list[Any]:
+        """The field's non-null scalar values (looked up once)."""
+        got = self._values.get(fld)
+        if got is None:
+            got = self._values[fld] = lookup(self.source, fld)
+        return got
+
+    def keywords(self, fld: str, mode: str) -> tuple[str, ...]:
+        """The terms ``fld`` indexes: ``exact`` (keyword), ``lower`` (ci_keyword), ``pattern`` (its
+        wildcard sub-field)."""
+        key = (fld, mode)
+        got = self._cache.get(key)
+        if got is None:
+            limit = KEYWORD_IGNORE_ABOVE if mode == "exact" else CI_IGNORE_ABOVE
+            if ecs.FIELDS.get(fld) == "text+keyword":
+                limit = CI_IGNORE_ABOVE  # its .keyword sub-field
+            out = []
+            for v in self.get(fld):
+                text = _as_keyword(v)
+                if text is None or (len(text) > limit // 2 and _utf16_len(text) > limit):
+                    continue
+                if mode == "pattern":
+                    text = java_lower(text.replace("\x00", "\ufffd"))
+                elif mode == "lower":
+                    text = java_lower(text)
+                out.append(text)
+            got = self._cache[key] = tuple(out)
+        return got
+
+    def numbers(self, fld: str) -> tuple[int, ...]:
+        key = (fld, "long")
+        got = self._cache.get(key)
+        if got is None:
+            out = []
+            for v in self.get(fld):
+                try:
+                    out.append(_to_long(v))
+                except (TypeError, ValueError):
+                    continue
+            got = self._cache[key] = tuple(out)
+        return got
+
+    def addresses(self, fld: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+        key = (fld, "ip")
+        got = self._cache.get(key)
+        if got is None:
+            out = []
+            for v in self.get(fld):
+                try:
+                    out.append(_address(str(v)))
+                except ValueError:
+                    continue
+            got = self._cache[key] = tuple(out)
+        return got
+
+
+def _to_long(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        return int(float(text))
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    addr = ipaddress.ip_address(text)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def unescape(raw: str) -> str:
+    return re.sub(r"\\(.)", r"\1", raw, flags=re.S)
+
+
+def _field_mode(fld: str) -> str:
+    kind = ecs.FIELDS.get(fld)
+    if fld == dsl.RAW_LINE_FIELD:
+        return "exact"
+    if kind == "keyword":
+        return "exact"
+    if kind == "ci_keyword":
+        return "lower"
+    if kind in ("long", "ip"):
+        return kind
+    raise NotLocal(f"field {fld} ({kind}) is not matched here")
+
+
+def _source_field(fld: str) -> str:
+    return fld.removesuffix(".keyword") if fld == dsl.RAW_LINE_FIELD else fld
+
+
+# --- wildcard patterns ---------------------------------------------------------------------------
+
+def _pattern_parts(pattern: str) -> list[str | None]:
+    """A wildcard pattern as literal runs and ``None`` for ``*``; ``?`` stays as the one-char marker."""
+    out: list[str | None] = []
+    buf: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            buf.append(pattern[i + 1])
+            i += 2
+            continue
+        if ch == "*":
+            out.append("".join(buf))
+            out.append(None)
+            buf = []
+        elif ch == "?":
+            out.append("".join(buf))
+            out.append("?")
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    out.append("".join(buf))
+    return [p for p in out if p != ""]
+
+
+def pattern_test(pattern: str) -> Callable[[str], bool]:
+    """A test of a whole (already normalized) value against a wildcard pattern."""
+    parts = _pattern_parts(pattern)
+    literal = [p for p in parts if p is not None and p != "?"]
+    if "?" not in parts:
+        if parts == [None, *literal[:1], None] and len(literal) == 1 and len(parts) == 3:
+            lit = literal[0]
+            return lambda v: lit in v
+        if len(parts) == 2 and parts[0] is not None and parts[1] is None:
+            lit = parts[0]
+            return lambda v: v.startswith(lit)
+        if len(parts) == 2 and parts[0] is None and parts[1] is not None:
+            lit = parts[1]
+            return lambda v: v.endswith(lit)
+        if len(parts) == 1 and parts[0] is not None:
+            lit = parts[0]
+            return lambda v: v == lit
+    if "?" not in parts:
+        return _in_order(parts)
+    regex = "".join(".*" if p is None else "." if p == "?" else re.escape(p) for p in parts)
+    compiled = re.compile(regex, re.S)
+    return lambda v: compiled.fullmatch(v) is not None
+
+
+def _in_order(parts: list[str | None]) -> Callable[[str], bool]:
+    """A ``*``-only pattern as substring searches: the first literal at the start (unless the pattern
+    starts with ``*``), the last at the end, the others in order between (the leftmost fit of each is
+    the best one, so no backtracking is needed)."""
+    head = parts[0] if parts and parts[0] is not None else None
+    tail = parts[-1] if len(parts) > 1 and parts[-1] is not None else None
+    inner = parts[1 if head is not None else 0:len(parts) - (1 if tail is not None else 0)]
+    middle = [p for p in inner if p is not None]
+
+    def test(v: str) -> bool:
+        lo, hi = 0, len(v)
+        if head is not None:
+            if not v.startswith(head):
+                return False
+            lo = len(head)
+        if tail is not None:
+            if len(v) - len(tail) < lo or not v.endswith(tail):
+                return False
+            hi = len(v) - len(tail)
+        for lit in middle:
+            at = v.find(lit, lo, hi)
+            if at < 0:
+                return False
+            lo = at + len(lit)
+        return True
+
+    return test
+
+
+def _contains_literal(pattern: str) -> str | None:
+    """The literal of a ``*literal*`` pattern (the commonest rule pattern), else None."""
+    parts = _pattern_parts(pattern)
+    if len(parts) == 3 and parts[0] is None and parts[2] is None and parts[1] not in (None, "?"):
+        return parts[1]
+    return None
+
+
+# --- leaves --------------------------------------------------------------------------------------
+
+def _pattern_leaf(fld: str, pattern: str) -> Matcher:
+    test = pattern_test(java_lower(pattern.replace("\x00", "\ufffd")))
+    source = _source_field(fld)
+    return lambda doc: any(test(v) for v in doc.keywords(source, "pattern"))
+
+
+def _exists(fld: str) -> Matcher:
+    mode = _field_mode(fld)
+    source = _source_field(fld)
+    if mode == "long":
+        return lambda doc: bool(doc.numbers(source))
+    if mode == "ip":
+        return lambda doc: bool(doc.addresses(source))
+    return lambda doc: bool(doc.keywords(source, mode))
+
+
+_COMPARE = {"<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__ge__}
+
+
+def _number_leaf(fld: str, text: str) -> Matcher:
+    op = next((o for o in ("<=", ">=", "<", ">") if text.startswith(o)), None)
+    try:
+        bound = int(text[len(op):] if op else text)
+    except ValueError:
+        raise NotLocal(f"{fld}:{text} is not a whole number") from None
+    if op:
+        cmp = _COMPARE[op]
+        return lambda doc: any(cmp(v, bound) for v in doc.numbers(fld))
+    return lambda doc: bound in doc.numbers(fld)
+
+
+def _ip_leaf(fld: str, text: str) -> Matcher:
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+            return lambda doc: any(a.version == net.version and a in net for a in doc.addresses(fld))
+        addr = _address(text)
+    except ValueError:
+        raise NotLocal(f"{fld}:{text} is not an address or a block") from None
+    return lambda doc: addr in doc.addresses(fld)
+
+
+def leaf(node: dsl.Leaf) -> Matcher:
+    fld = node.field
+    if fld == "_exists_":
+        if node.kind != "term":
+            raise NotLocal("_exists_ of a phrase or regex")
+        return _exists(unescape(node.raw))
+    if node.kind == "regex":
+        if fld == dsl.RAW_LINE_FIELD:
+            pattern = dsl.raw_line_pattern(node.raw)
+            if pattern is not None:
+                return _pattern_leaf(fld, pattern)
+        raise NotLocal("a regular expression")
+    if node.kind == "term" and node.raw and set(node.raw) <= {"*"}:
+        return _exists(fld)
+    mode = _field_mode(fld)
+    if node.kind == "term" and dsl._has_wildcard(node.raw):
+        moved = dsl._leaf(node)
+        if moved is None or "wildcard" not in moved:
+            raise NotLocal("a wildcard on a field without a pattern sub-field")
+        return _pattern_leaf(fld, str(next(iter(moved["wildcard"].values()))["value"]))
+    text = unescape(node.raw)
+    if mode == "long":
+        if node.kind != "term":
+            raise NotLocal("a phrase on a number")
+        return _number_leaf(fld, text)
+    if mode == "ip":
+        if node.kind != "term":
+            raise NotLocal("a phrase on an address")
+        return _ip_leaf(fld, text)
+    source = _source_field(fld)
+    if mode == "lower":
+        want = java_lower(text)
+        return lambda doc: want in doc.keywords(source, "lower")
+    return lambda doc: text in doc.keywords(source, "exact")
+
+
+# --- the tree ------------------------------------------------------------------------------------
+
+def _contains_group(items: tuple[dsl.Tree, ...]) -> tuple[list[Matcher], list[dsl.Tree]]:
+    """OR branches that are ``*literal*`` patterns on one field become one regex search per field."""
+    by_field: dict[str, list[str]] = {}
+    rest: list[dsl.Tree] = []
+    for item in items:
+        lit = None
+        if isinstance(item, dsl.Leaf) and item.kind == "term" and item.field != "_exists_":
+            moved = dsl._leaf(item) if dsl._has_wildcard(item.raw) else None
+            if moved and "wildcard" in moved:
+                lit = _contains_literal(str(next(iter(moved["wildcard"].values()))["value"]))
+        elif isinstance(item, dsl.Leaf) and item.kind == "regex" and item.field == dsl.RAW_LINE_FIELD:
+            pattern = dsl.raw_line_pattern(item.raw)
+            lit = _contains_literal(pattern) if pattern else None
+        if lit is None or not isinstance(item, dsl.Leaf):
+            rest.append(item)
+        else:
+            by_field.setdefault(_source_field(item.field), []).append(java_lower(lit.replace("\x00", "\ufffd")))
+    matchers: list[Matcher] = []
+    for source, lits in by_field.items():
+        if len(lits) == 1:
+            matchers.append(_contains_one(source, lits[0]))
+        else:
+            matchers.append(_contains_any(source, lits))
+    return matchers, rest
+
+
+def _contains_one(source: str, lit: str) -> Matcher:
+    return lambda doc: any(lit in v for v in doc.keywords(source, "pattern"))
+
+
+def _contains_any(source: str, lits: list[str]) -> Matcher:
+    unique = tuple(dict.fromkeys(lits))  # substring searches in C beat a regex alternation of literals
+    return lambda doc: any(lit in v for v in doc.keywords(source, "pattern") for lit in unique)
+
+
+def compile_tree(tree: dsl.Tree) -> Matcher:
+    """A matcher for a parsed query; raises :class:`NotLocal` when any leaf is not reproduced here."""
+    if isinstance(tree, dsl.Leaf):
+        return leaf(tree)
+    if tree.op == "not":
+        inner = compile_tree(tree.items[0])
+        return lambda doc: not inner(doc)
+    if tree.op == "and":
+        parts = [compile_tree(t) for t in tree.items]
+        return lambda doc: all(p(doc) for p in parts)
+    grouped, rest = _contains_group(tree.items)
+    parts = grouped + [compile_tree(t) for t in rest]
+    if len(parts) == 1:
+        return parts[0]
+    return lambda doc: any(p(doc) for p in parts)
+
+
+def matcher(query: str) -> Matcher | None:
+    """The local matcher of a backend query string, or None when the rule must run on the node."""
+    try:
+        return compile_tree(dsl.parse(query))
+    except (NotLocal, dsl.Untranslatable):
+        return None
+
+
+# --- what aggregations read: doc values ---------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def doc_values(doc: Doc, fld: str) -> list[Any]:
+    """A field's values as a terms or composite aggregation returns them (the lower-cased form of a
+    ``ci_keyword``, numbers as integers, addresses in canonical text), distinct; raises
+    :class:`NotLocal` for field types not reproduced here."""
+    kind = ecs.FIELDS.get(fld)
+    if kind == "keyword":
+        values: list[Any] = list(doc.keywords(fld, "exact"))
+    elif kind == "ci_keyword":
+        values = list(doc.keywords(fld, "lower"))
+    elif kind == "long":
+        values = list(doc.numbers(fld))
+    elif kind == "ip":
+        values = [str(a) for a in doc.addresses(fld)]
+    else:
+        raise NotLocal(f"field {fld} ({kind}) is not aggregated here")
+    return list(dict.fromkeys(values))
+
+
+def epoch_ms(doc: Doc, fld: str = "@timestamp") -> int | None:
+    """The first value of a date field in epoch milliseconds (ISO text or epoch_millis), or None."""
+    for v in doc.get(fld):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return int(v)
+        try:
+            when = datetime.fromisoformat(str(v))
+        except ValueError:
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return (when - _EPOCH) // timedelta(milliseconds=1)
+    return None
