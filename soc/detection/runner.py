@@ -186,35 +186,52 @@ PRESENT_MAX = 1000  # distinct values of a field per window beyond which its pre
 
 def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
                     report: CycleReport, counts: dict[Slot, int]) -> dict[Slot, dict[str, set[str]]]:
-    """Per slot, the lower-cased values the window holds for each field some rule requires an exact
-    value of (one aggregation request for all slots). A field with too many values is left out.
-    The same request counts the window's events (into ``counts``, re-checked stretch included) and
-    those whose own time the ingest pipeline flagged."""
-    asks = [(w, sorted({f for c in w.singles for f, _ in c.required})) for w in works]
+    """Per slot, the lower-cased values the window holds for each field some rule searched on the node
+    requires an exact value of (one aggregation request for all slots). A field with too many values
+    is left out. The same request counts the window's events (into ``counts``, re-checked stretch
+    included) and those whose own time the ingest pipeline flagged. Rules with a local matcher are
+    asked about only for windows too large to be matched here (a second request)."""
+    def fields(w: Work, every: bool) -> list[str]:
+        return sorted({f for c in w.singles if every or c.local is None for f, _ in c.required})
+
+    local_first = ds.local_max_events > 0
+    out = _present(client, names, [(w, fields(w, not local_first)) for w in works], ds, report, counts)
+    if local_first:
+        large = [w for w in works if counts.get(w.slot, ds.local_max_events + 1) > ds.local_max_events]
+        asks = [(w, fields(w, True)) for w in large]
+        out.update(_present(client, names, [(w, f) for w, f in asks if f], ds, report, None))
+    return out
+
+
+def _present(client: OpenSearch, names: Names, asks: list[tuple[Work, list[str]]], ds: DetectionSettings,
+             report: CycleReport, counts: dict[Slot, int] | None) -> dict[Slot, dict[str, set[str]]]:
     if not asks:
         return {}
-    requests = [(names(w.slot.stream), {
-        "size": 0, "track_total_hits": True,
-        "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}},
-        "aggs": {**{f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)},
-                 "fresh": {"filter": {"range": {"event.ingested": {"gt": store.iso(w.start)}}}, "aggs": {
-                     "time_tags": {"filters": {"filters": {t: {"term": {"tags": t}} for t in TIME_TAGS}}}}}}})
-        for w, fields in asks]
+    requests = []
+    for w, fields in asks:
+        aggs: dict[str, Any] = {f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)}
+        if counts is not None:
+            aggs["fresh"] = {"filter": {"range": {"event.ingested": {"gt": store.iso(w.start)}}}, "aggs": {
+                "time_tags": {"filters": {"filters": {t: {"term": {"tags": t}} for t in TIME_TAGS}}}}}
+        requests.append((names(w.slot.stream), {
+            "size": 0, "track_total_hits": counts is not None, "aggs": aggs,
+            "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}}}))
     responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
     report.requests += 1
     out: dict[Slot, dict[str, set[str]]] = {}
     for (w, fields), resp in zip(asks, responses, strict=True):
         if "error" in resp:
             continue  # unknown: every rule runs
-        counts[w.slot] = int(resp.get("hits", {}).get("total", {}).get("value", 0))
-        aggs = resp.get("aggregations")
-        if not aggs:  # the pattern names no index yet (no agency has written this stream)
+        if counts is not None:
+            counts[w.slot] = int(resp.get("hits", {}).get("total", {}).get("value", 0))
+        got = resp.get("aggregations")
+        if not got:  # the pattern names no index yet (no agency has written this stream)
             continue
-        if w.slot.group == 0:  # a stream's events are counted once, by its first slot
-            for tag, bucket in aggs.get("fresh", {}).get("time_tags", {}).get("buckets", {}).items():
+        if counts is not None and w.slot.group == 0:  # a stream's events are counted once, by its first slot
+            for tag, bucket in got.get("fresh", {}).get("time_tags", {}).get("buckets", {}).items():
                 report.time_tags[tag] = report.time_tags.get(tag, 0) + int(bucket["doc_count"])
-        out[w.slot] = {f: {str(b["key"]).lower() for b in aggs[f"f{i}"]["buckets"]}
-                       for i, f in enumerate(fields) if not aggs[f"f{i}"].get("sum_other_doc_count")}
+        out[w.slot] = {f: {str(b["key"]).lower() for b in got[f"f{i}"]["buckets"]}
+                       for i, f in enumerate(fields) if not got[f"f{i}"].get("sum_other_doc_count")}
     return out
 
 

@@ -245,12 +245,16 @@ def test_rules_whose_exact_values_are_absent_from_the_window_are_not_searched(is
                 "event": {"dataset": "syslog", "original": f"{program}[{n}]: connection refused"},
                 "message": "connection refused", "process": {"name": program}}
 
+    node = replace(DS, local_max_events=0)  # the check saves searches on the node; local matching needs none
     _index(isolated, [line("sshd", 1), line("cron", 2)])
-    report = runner.run_cycle(isolated, DS, compiled)
+    report = runner.run_cycle(isolated, node, compiled)
     assert report.skipped == 1 and report.alerts_created == 0
     _index(isolated, [line("sshd", 3), line("VsFTPd", 4)])  # matched case-insensitively, as Sigma wants
-    report = runner.run_cycle(isolated, DS, compiled)
+    report = runner.run_cycle(isolated, node, compiled)
     assert report.skipped == 0 and report.alerts_created == 1
+    _index(isolated, [line("sshd", 5), line("VSFTPD", 6)])
+    report = runner.run_cycle(isolated, DS, compiled)  # matched here: nothing to skip, the same alert
+    assert report.matched_locally == 1 and report.alerts_created == 1
 
 
 def test_a_cycle_refreshes_the_streams_so_nothing_waits_for_the_refresh_interval(isolated: Settings,
