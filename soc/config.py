@@ -63,7 +63,11 @@ class Settings:
     index_prefix: str = ""
     # Data.
     rollover_max_size_gb: int = 50  # per primary shard
-    rollover_max_age_days: int = 1
+    # One backing index per agency stream and rollover period: with 82 agency streams and 90 days kept,
+    # a daily rollover would hold about 7,400 shards (a node's default limit is 1,000); 14 days holds
+    # about 650, and a 7-day search reads one or two indices per agency. Retention counts from each
+    # index's rollover (soc.opensearch.retention.expired), so data is kept its full days.
+    rollover_max_age_days: int = 14
     retention: Retention = field(default_factory=Retention)
     timezone: str = "Asia/Ho_Chi_Minh"
     # Console sign-in: after this many recent failures, an account / an address waits before the

@@ -35,14 +35,20 @@ def _roll_and_expire(settings: Settings, client: OpenSearch, name: str, days: in
         "max_size": f"{settings.rollover_max_size_gb * shards}gb"}})
     if resp.get("rolled_over"):
         result.rolled_over.append(resp["new_index"])
-    backing = client.indices.get_data_stream(name=name)["data_streams"][0]["indices"]
-    write_index = backing[-1]["index_name"]
-    for entry in backing[:-1]:
-        index = entry["index_name"]
-        created = int(client.indices.get_settings(index=index)[index]["settings"]["index"]["creation_date"])
-        if now_ms - created > days * DAY_MS and index != write_index:
-            client.indices.delete(index=index)
-            result.deleted_indices.append(index)
+    backing = [entry["index_name"] for entry in client.indices.get_data_stream(name=name)["data_streams"][0]["indices"]]
+    created = [int(client.indices.get_settings(index=index)[index]["settings"]["index"]["creation_date"])
+               for index in backing]
+    for n in expired(created, days, now_ms):
+        client.indices.delete(index=backing[n])
+        result.deleted_indices.append(backing[n])
+
+
+def expired(created_ms: list[int], days: int, now_ms: int) -> list[int]:
+    """Which backing indices (by position, oldest first; the last is the write index) are past their
+    days. An index received events until the next one was created (its rollover), so its age counts
+    from then: nothing is deleted before it is ``days`` old, whatever the rollover period, and an index
+    is kept at most ``days`` plus one rollover period."""
+    return [n for n in range(len(created_ms) - 1) if now_ms - created_ms[n + 1] > days * DAY_MS]
 
 
 def apply(settings: Settings, client: OpenSearch, names: Names, now_ms: int | None = None) -> RetentionResult:

@@ -170,7 +170,8 @@ def ism_policy(settings: Settings, names: Names, stream: str) -> dict[str, Any]:
                 {"name": "hot",
                  "actions": [{"rollover": {"min_primary_shard_size": f"{settings.rollover_max_size_gb}gb",
                                            "min_index_age": f"{settings.rollover_max_age_days}d"}}],
-                 "transitions": [{"state_name": "delete", "conditions": {"min_index_age": f"{days}d"}}]},
+                 # counted from the rollover (when the index stopped receiving events), as the core job does
+                 "transitions": [{"state_name": "delete", "conditions": {"min_rollover_age": f"{days}d"}}]},
                 {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
             ],
             "ism_template": [{"index_patterns": [f".ds-{names(stream)}-*"], "priority": 100}],
