@@ -20,7 +20,8 @@ Two ways to load:
   documents are the ones the pipeline writes, ``event.ingested`` apart.
 
 During a load the streams' backing indices have ``refresh_interval: -1`` (restored to the template's
-value after), no replicas (one node), and ``_bulk`` requests of ``batch`` events go out from
+value after), no replicas (one node), the translog synced every 5 s instead of per request (back to
+per request after), and ``_bulk`` requests of ``batch`` events go out from
 ``threads`` client threads while the main thread makes the next ones.
 """
 
@@ -136,7 +137,8 @@ def prepare(client: OpenSearch, names: Names, precomputed: bool) -> None:
     register_sources(client, names)
     for stream in _streams(names):
         client.indices.create_data_stream(name=stream, ignore=[400])
-    settings: dict[str, Any] = {"refresh_interval": "-1", "number_of_replicas": 0}
+    settings: dict[str, Any] = {"refresh_interval": "-1", "number_of_replicas": 0,
+                                "translog.durability": "async"}
     if precomputed:
         settings["final_pipeline"] = "_none"
     client.indices.put_settings(index=names.web, body={"index": settings})
@@ -145,6 +147,7 @@ def prepare(client: OpenSearch, names: Names, precomputed: bool) -> None:
 def finish(client: OpenSearch, names: Names) -> None:
     """Back to the template's settings: refresh every second, the ingest pipeline as final pipeline."""
     client.indices.put_settings(index=names.web, body={"index": {"refresh_interval": "1s",
+                                                                 "translog.durability": "request",
                                                                  "final_pipeline": names.pipeline}})
     client.indices.refresh(index=names.web)
 
