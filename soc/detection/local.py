@@ -150,21 +150,24 @@ class Doc:
         key = (fld, mode)
         got = self._cache.get(key)
         if got is None:
-            limit = KEYWORD_IGNORE_ABOVE if mode == "exact" else CI_IGNORE_ABOVE
-            if ecs.FIELDS.get(fld) == "text+keyword":
-                limit = CI_IGNORE_ABOVE  # its .keyword sub-field
-            out = []
-            for v in self.get(fld):
-                text = _as_keyword(v)
-                if text is None or (len(text) > limit // 2 and _utf16_len(text) > limit):
-                    continue
-                if mode == "pattern":
-                    text = java_lower(text.replace("\x00", "\ufffd"))
-                elif mode == "lower":
-                    text = java_lower(text)
-                out.append(text)
-            got = self._cache[key] = tuple(out)
+            got = self._cache[key] = self._keywords(fld, mode)
         return got
+
+    def _keywords(self, fld: str, mode: str) -> tuple[str, ...]:
+        limit = KEYWORD_IGNORE_ABOVE if mode == "exact" else CI_IGNORE_ABOVE
+        if ecs.FIELDS.get(fld) == "text+keyword":
+            limit = CI_IGNORE_ABOVE  # its .keyword sub-field
+        out = []
+        for v in self.get(fld):
+            text = _as_keyword(v)
+            if text is None or (len(text) > limit // 2 and _utf16_len(text) > limit):
+                continue
+            if mode == "pattern":
+                text = java_lower(text.replace("\x00", "\ufffd"))
+            elif mode == "lower":
+                text = java_lower(text)
+            out.append(text)
+        return tuple(out)
 
     def numbers(self, fld: str) -> tuple[int, ...]:
         key = (fld, "long")
@@ -329,7 +332,13 @@ def _contains_literal(pattern: str) -> str | None:
 def _pattern_leaf(fld: str, pattern: str) -> Matcher:
     test = pattern_test(java_lower(pattern.replace("\x00", "\ufffd")))
     source = _source_field(fld)
-    return lambda doc: any(test(v) for v in doc.keywords(source, "pattern"))
+    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
+        for v in doc.keywords(source, "pattern"):  # noqa: SIM110
+            if test(v):
+                return True
+        return False
+
+    return match
 
 
 def _exists(fld: str) -> Matcher:
@@ -433,12 +442,25 @@ def _contains_group(items: tuple[dsl.Tree, ...]) -> tuple[list[Matcher], list[ds
 
 
 def _contains_one(source: str, lit: str) -> Matcher:
-    return lambda doc: any(lit in v for v in doc.keywords(source, "pattern"))
+    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
+        for v in doc.keywords(source, "pattern"):  # noqa: SIM110
+            if lit in v:
+                return True
+        return False
+
+    return match
 
 
 def _contains_any(source: str, lits: list[str]) -> Matcher:
     unique = tuple(dict.fromkeys(lits))  # substring searches in C beat a regex alternation of literals
-    return lambda doc: any(lit in v for v in doc.keywords(source, "pattern") for lit in unique)
+    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
+        for v in doc.keywords(source, "pattern"):
+            for lit in unique:
+                if lit in v:
+                    return True
+        return False
+
+    return match
 
 
 def compile_tree(tree: dsl.Tree) -> Matcher:
@@ -450,12 +472,40 @@ def compile_tree(tree: dsl.Tree) -> Matcher:
         return lambda doc: not inner(doc)
     if tree.op == "and":
         parts = [compile_tree(t) for t in tree.items]
-        return lambda doc: all(p(doc) for p in parts)
+        return _all(parts)
     grouped, rest = _contains_group(tree.items)
     parts = grouped + [compile_tree(t) for t in rest]
     if len(parts) == 1:
         return parts[0]
-    return lambda doc: any(p(doc) for p in parts)
+    return _any(parts)
+
+
+def _all(parts: list[Matcher]) -> Matcher:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda doc: first(doc) and second(doc)
+
+    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
+        for p in parts:  # noqa: SIM110
+            if not p(doc):
+                return False
+        return True
+
+    return match
+
+
+def _any(parts: list[Matcher]) -> Matcher:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda doc: first(doc) or second(doc)
+
+    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
+        for p in parts:  # noqa: SIM110
+            if p(doc):
+                return True
+        return False
+
+    return match
 
 
 def matcher(query: str) -> Matcher | None:

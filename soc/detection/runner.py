@@ -67,11 +67,20 @@ class CycleReport:
     skipped: int = 0  # rule queries not sent: the window holds no value an exact-term condition needs
     fetched: int = 0  # documents read for local matching (soc.detection.local)
     matched_locally: int = 0  # rules answered in the service instead of by a search
+    cut_windows: int = 0  # windows cut after local_max_events new events (the rest waits for the next cycle)
     matched_new: int = 0  # documents matched in the service (those of the re-checked stretch seen before are not)
     probed_here: int = 0  # correlation probes answered from a window read once
     # events of the windows whose own time the ingest pipeline flagged: _late, _future_timestamp, _time_missing
     time_tags: dict[str, int] = field(default_factory=dict)
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
+    # seconds spent per step: start (refresh, slot leases), singles, correlations, intel, write, finish
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, name: str, since: float) -> float:
+        """Add the time from ``since`` (time.monotonic()) to phase ``name``; returns now."""
+        now = time.monotonic()
+        self.phases[name] = self.phases.get(name, 0.0) + now - since
+        return now
 
 
 # search_after needs a total order. Sorting on _id loads its fielddata (deprecated); OpenSearch 2.19
@@ -151,10 +160,16 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
     first = min(ds.page_size, ds.per_rule_cap)
     step = ds.batch_size if batched else 1
     counts: dict[Slot, int] = {}
-    present = _present_values(client, names, works, ds, report, counts)
+    tags: dict[Slot, dict[str, int]] = {}
+    present = _present_values(client, names, works, ds, report, counts, tags)
     candidates = [(w, c) for w in works for c in w.singles if _may_match(c, present.get(w.slot, {}), report)]
-    done = _local_hits(client, names, works, candidates, counts, ds, report,
-                       windows if windows is not None else {})
+    windows = windows if windows is not None else {}
+    done = _local_hits(client, names, works, counts, ds, report, windows)
+    for w in works:  # a stream's events are counted once, by its first slot; a window read counts its own
+        if w.slot.group == 0:
+            got = _time_tags(w, windows[w.slot]) if w.slot in windows else tags.get(w.slot, {})
+            for tag, n in got.items():
+                report.time_tags[tag] = report.time_tags.get(tag, 0) + n
     items = [(w, c, q) for w, c in candidates if (w.slot, c.rule.id) not in done for q in c.searches()]
     parts.update({key: [found] for key, found in done.items()})
     for i in range(0, len(items), step):
@@ -185,36 +200,24 @@ PRESENT_MAX = 1000  # distinct values of a field per window beyond which its pre
 
 
 def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
-                    report: CycleReport, counts: dict[Slot, int]) -> dict[Slot, dict[str, set[str]]]:
-    """Per slot, the lower-cased values the window holds for each field some rule searched on the node
-    requires an exact value of (one aggregation request for all slots). A field with too many values
-    is left out. The same request counts the window's events (into ``counts``, re-checked stretch
-    included) and those whose own time the ingest pipeline flagged. Rules with a local matcher are
-    asked about only for windows too large to be matched here (a second request)."""
-    def fields(w: Work, every: bool) -> list[str]:
-        return sorted({f for c in w.singles if every or c.local is None for f, _ in c.required})
-
-    local_first = ds.local_max_events > 0
-    out = _present(client, names, [(w, fields(w, not local_first)) for w in works], ds, report, counts)
-    if local_first:
-        large = [w for w in works if counts.get(w.slot, ds.local_max_events + 1) > ds.local_max_events]
-        asks = [(w, fields(w, True)) for w in large]
-        out.update(_present(client, names, [(w, f) for w, f in asks if f], ds, report, None))
-    return out
-
-
-def _present(client: OpenSearch, names: Names, asks: list[tuple[Work, list[str]]], ds: DetectionSettings,
-             report: CycleReport, counts: dict[Slot, int] | None) -> dict[Slot, dict[str, set[str]]]:
+                    report: CycleReport, counts: dict[Slot, int], tags: dict[Slot, dict[str, int]],
+                    ) -> dict[Slot, dict[str, set[str]]]:
+    """Per slot, the lower-cased values the window holds for each field that a rule searched on the
+    node requires an exact value of (one aggregation request for all slots; with local matching on,
+    only the rules without a local matcher are searched). A field with too many values is left out.
+    The same request counts the window's events (into ``counts``, re-checked stretch included) and,
+    into ``tags``, the window's own events whose time the ingest pipeline flagged."""
+    asks = [(w, sorted({f for c in w.singles if ds.local_max_events <= 0 or c.local is None for f, _ in c.required}))
+            for w in works]
     if not asks:
         return {}
     requests = []
     for w, fields in asks:
         aggs: dict[str, Any] = {f"f{i}": {"terms": {"field": f, "size": PRESENT_MAX}} for i, f in enumerate(fields)}
-        if counts is not None:
-            aggs["fresh"] = {"filter": {"range": {"event.ingested": {"gt": store.iso(w.start)}}}, "aggs": {
-                "time_tags": {"filters": {"filters": {t: {"term": {"tags": t}} for t in TIME_TAGS}}}}}
+        aggs["fresh"] = {"filter": {"range": {"event.ingested": {"gt": store.iso(w.start)}}}, "aggs": {
+            "time_tags": {"filters": {"filters": {t: {"term": {"tags": t}} for t in TIME_TAGS}}}}}
         requests.append((names(w.slot.stream), {
-            "size": 0, "track_total_hits": counts is not None, "aggs": aggs,
+            "size": 0, "track_total_hits": True, "aggs": aggs,
             "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}}}))
     responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
     report.requests += 1
@@ -222,14 +225,12 @@ def _present(client: OpenSearch, names: Names, asks: list[tuple[Work, list[str]]
     for (w, fields), resp in zip(asks, responses, strict=True):
         if "error" in resp:
             continue  # unknown: every rule runs
-        if counts is not None:
-            counts[w.slot] = int(resp.get("hits", {}).get("total", {}).get("value", 0))
+        counts[w.slot] = int(resp.get("hits", {}).get("total", {}).get("value", 0))
         got = resp.get("aggregations")
         if not got:  # the pattern names no index yet (no agency has written this stream)
             continue
-        if counts is not None and w.slot.group == 0:  # a stream's events are counted once, by its first slot
-            for tag, bucket in got.get("fresh", {}).get("time_tags", {}).get("buckets", {}).items():
-                report.time_tags[tag] = report.time_tags.get(tag, 0) + int(bucket["doc_count"])
+        tags[w.slot] = {tag: int(bucket["doc_count"])
+                        for tag, bucket in got.get("fresh", {}).get("time_tags", {}).get("buckets", {}).items()}
         out[w.slot] = {f: {str(b["key"]).lower() for b in got[f"f{i}"]["buckets"]}
                        for i, f in enumerate(fields) if not got[f"f{i}"].get("sum_other_doc_count")}
     return out
@@ -246,23 +247,25 @@ Matched = list[tuple[local.Doc, frozenset[str]]]  # a window's documents, each w
 _memo: dict[str, tuple[tuple[tuple[str, str], ...], dict[tuple[str, str], frozenset[str]]]] = {}
 
 
-def _local_hits(client: OpenSearch, names: Names, works: list[Work], candidates: list[tuple[Work, Compiled]],
-                counts: dict[Slot, int], ds: DetectionSettings, report: CycleReport,
+def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dict[Slot, int],
+                ds: DetectionSettings, report: CycleReport,
                 windows: dict[Slot, Matched]) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
-    """(slot, rule id) -> (hits up to the cap, total) for the rules matched in the service: each small
-    window is read once (every field, in window order) and every rule with a local matcher runs on it
-    (the base rules of the correlations whose probe is answered here too; ``windows`` receives each
-    document with the rules it matched). A rule whose matcher fails goes back to the node."""
+    """(slot, rule id) -> (hits up to the cap, total) for the rules matched in the service: each window
+    is read once (every field, in window order; a window holding more than ``local_max_events`` new
+    events is cut after that many, and the next cycle goes on from there) and every rule with a local
+    matcher runs on it (the base rules of the correlations whose probe is answered here too;
+    ``windows`` receives each document with the rules it matched). A rule whose matcher fails goes
+    back to the node."""
     out: dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]] = {}
+    if ds.local_max_events <= 0:
+        return out
     for w in works:
-        if counts.get(w.slot, ds.local_max_events + 1) > ds.local_max_events:
-            continue
         singles = {c.rule.id: c for c in w.singles if c.local is not None}
         bases = {b.rule.id: b for corr in w.corrs if probes_here(corr, w.slot) for b in corr.bases}
         every = {**bases, **singles}
         if not every:
             continue
-        hits = _fetch_window(client, names, w, ds, report)
+        hits = _fetch_window(client, names, w, ds, report) if counts.get(w.slot, 1) else []
         if hits is None:
             continue  # the read failed: these rules are searched on the node
         token = tuple(sorted((rid, c.query) for rid, c in every.items()))
@@ -296,6 +299,21 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], candidates:
     return out
 
 
+def _time_tags(w: Work, matched: Matched) -> dict[str, int]:
+    """The window's own events (not the re-checked stretch) whose time the ingest pipeline flagged."""
+    start = _epoch_ms(w.start)
+    out = dict.fromkeys(TIME_TAGS, 0)
+    for doc, _ in matched:
+        if (local.epoch_ms(doc, "event.ingested") or 0) > start:
+            for tag in set(doc.keywords("tags", "exact")) & set(TIME_TAGS):
+                out[tag] += 1
+    return out
+
+
+def _epoch_ms(when: datetime) -> int:
+    return (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
 def _try(c: Compiled, doc: local.Doc, broken: set[str]) -> bool:
     try:
         return bool(c.local(doc))  # type: ignore[misc]
@@ -307,10 +325,16 @@ def _try(c: Compiled, doc: local.Doc, broken: set[str]) -> bool:
 
 def _fetch_window(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings,
                   report: CycleReport) -> list[dict[str, Any]] | None:
-    """Every document of a slot's window (re-checked stretch included), in window order."""
+    """Every document of a slot's window (re-checked stretch included), in window order. When the
+    window holds more than ``local_max_events`` new events, it is cut after that many (and after every
+    event stamped in the same millisecond as the last): ``w.end`` moves back to that stamp. None when
+    the read fails or the re-checked stretch alone is too large: the node answers instead."""
     body: dict[str, Any] = {"size": ds.fetch_page, "track_total_hits": False, "sort": PAGE_SORT,
                             "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}}}
+    start = _epoch_ms(w.start)
     hits: list[dict[str, Any]] = []
+    fresh = 0
+    cut_at: int | None = None
     while True:
         try:
             page = store.search(client, names(w.slot.stream), body, ds.request_timeout_s)
@@ -318,11 +342,21 @@ def _fetch_window(client: OpenSearch, names: Names, w: Work, ds: DetectionSettin
             return None
         report.requests += 1
         got = page["hits"]["hits"]
-        hits += got
+        for h in got:
+            stamp = int(h["sort"][0])
+            if cut_at is not None and stamp != cut_at:
+                w.end = min(w.end, datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=cut_at))
+                report.fetched += len(hits)
+                report.cut_windows += 1
+                return hits
+            hits.append(h)
+            fresh += stamp > start
+            if cut_at is None and fresh >= ds.local_max_events:
+                cut_at = stamp
+        if len(hits) > 3 * ds.local_max_events:
+            return None  # the re-checked stretch alone is that large: searched on the node
         if len(got) < ds.fetch_page:
             break
-        if len(hits) > ds.local_max_events * 2:
-            return None  # far more than counted: searched on the node instead
         body["search_after"] = got[-1]["sort"]
     report.fetched += len(hits)
     return hits
@@ -363,6 +397,7 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
              created: str, excs: list[dict[str, Any]], batched: bool = True) -> Found:
     found = Found()
     windows: dict[Slot, Matched] = {}
+    tick = time.monotonic()
     for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched, windows).items():
         work = next(w for w in works if w.slot == slot)
         rule = next(c.rule for c in work.singles if c.rule.id == rule_id)
@@ -381,6 +416,7 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
             found.alerts.append(alerting.overflow(rule, total, ds.per_rule_cap, agency, created, work.window))
             report.overflow_rules.append(rule_id)
         found.hits[rule_id] += total
+    tick = report.lap("singles", tick)
     items = [correlate.Item(c, ",".join(names(s) for s in c.streams), w.since, w.end, _must_not(c.rule.id, ds),
                             w.window, windows.get(w.slot) if probes_here(c, w.slot) else None)
              for w in works for c in w.corrs]
@@ -392,8 +428,10 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
     found.updates += result.updated
     for rule_id, n in result.hits.items():
         found.hits[rule_id] += n
+    tick = report.lap("correlations", tick)
     # threat-intelligence matches of the windows (and the retro-hunt of new indicators); every alert enriched
     found.alerts = intel_cycle.run(client, names, works, created, found.alerts)
+    report.lap("intel", tick)
     return found
 
 
@@ -470,10 +508,13 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
     report = CycleReport()
     t0 = time.monotonic()
     now = store.node_now(client)
-    # Everything indexed before this point becomes searchable now rather than at the next scheduled
-    # refresh, so the settle delay need not cover the refresh interval: only the time between the
-    # ingest pipeline stamping event.ingested and the shard indexing the document (and clock skew).
-    store.refresh_streams(client, names, streams)
+    # A one-shot run (``soc detect --once``, a backfill) first makes everything indexed so far
+    # searchable. The scheduler's cycles do not: refreshing every agency's write index each second
+    # took 1.4 s per cycle (median, up to 5.6 s) at 1k events/s over 82 streams, on top of the
+    # streams' own one-second refresh. A document stamped inside a window but not yet searchable when
+    # its cycle ran is evaluated by the next one, whose re-checked stretch (recheck_s) covers it.
+    if one_shot or until is not None:
+        store.refresh_streams(client, names, streams)
     held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
     report.slots = [h.slot.label for h in held]
     if not held:
@@ -492,9 +533,12 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
             if end > start:
                 works.append(plan(compiled, h.slot, start, end, ds, groups))
         created = store.iso(datetime.now(UTC))
-        found = evaluate(client, names, works, ds, report, created,
-                         suppression_store.active(client, names, now), batched)
+        excs = suppression_store.active(client, names, now)
+        tick = report.lap("start", t0)
+        found = evaluate(client, names, works, ds, report, created, excs, batched)
+        tick = time.monotonic()
         made = _write(client, names, found, created, report)
+        tick = report.lap("write", tick)
         by_slot = {h.slot: h for h in held}
         moved = slots.advance(client, names, [(by_slot[w.slot], w.end) for w in works],
                               None if one_shot else owner, ds.lease_s, now)
@@ -503,6 +547,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
                 report.windows[w.slot.label] = (w.window["start"], w.window["end"])
                 metrics.record_checkpoint(w.slot.label, w.end)
         _record(client, names, works, found, made, report, int((time.monotonic() - t0) * 1000))
+        report.lap("finish", tick)
     finally:
         if one_shot:
             slots.give_back(client, names, [h for h in held if h.slot not in moved], now)

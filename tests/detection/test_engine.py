@@ -267,8 +267,23 @@ def test_a_cycle_refreshes_the_streams_so_nothing_waits_for_the_refresh_interval
                  body=_web("/wp-config.php.bak", ip="203.0.113.77"))
     hidden = client.count(index=names.web, body={"query": {"term": {"source.ip": "203.0.113.77"}}})["count"]
     assert hidden == 0  # not searchable: no scheduled refresh will ever come
-    report = runner.run_cycle(isolated, DS, compiled)
+    report = runner.run_cycle(isolated, DS, compiled)  # one shot (soc detect --once): refreshes first
     assert report.alerts_created == 1
+
+
+def test_scheduled_cycles_leave_refreshing_to_the_streams_and_recheck_what_came_late(isolated: Settings,
+                                                                                    tmp_path: Path) -> None:
+    compiled = _rule(tmp_path, "late", "    sel: {c-uri|contains: '/wp-config.php.bak'}\n    condition: sel")
+    client, names = search.client(isolated), search.names(isolated)
+    _index(isolated, [_web("/index.html")])
+    client.indices.put_settings(index=names.web, body={"index": {"refresh_interval": "-1"}})
+    client.index(index=names.stream("logs-web", "dept-a"), op_type="create",
+                 body=_web("/wp-config.php.bak", ip="203.0.113.78"))
+    first = runner.run_cycle(isolated, DS, compiled, owner="scheduler-1")
+    assert first.ran and first.alerts_created == 0  # the scheduler's cycle did not refresh the streams
+    client.indices.refresh(index=names.web)  # what the streams' one-second refresh does on its own
+    second = runner.run_cycle(isolated, DS, compiled, owner="scheduler-1")
+    assert second.alerts_created == 1  # its window has moved on; the re-checked stretch holds the event
 
 
 def test_per_rule_cap_counts_overflow(isolated: Settings, tmp_path: Path) -> None:
@@ -320,3 +335,21 @@ def test_a_document_made_searchable_after_its_window_ran_is_still_evaluated(isol
     # the next cycle searches the stretch again and adds nothing, and counts no second match
     again = runner.run_cycle(isolated, DS, compiled)
     assert again.alerts_created == 0 and again.matches == 0
+
+
+def test_a_window_larger_than_the_local_bound_is_matched_in_pieces_losing_nothing(isolated: Settings,
+                                                                                   tmp_path: Path) -> None:
+    """A backlog is read and matched a bounded number of events at a time: the window is cut, the
+    next cycle goes on from the cut, and every match is alerted once (recheck off: pieces only)."""
+    from soc.detection import cli
+
+    compiled = _rule(tmp_path, "piece", "    sel: {c-uri|contains: '/etc/'}\n    condition: sel")
+    for i in range(1, 10):  # one request each: each event gets its own ingest stamp
+        _index(isolated, [_web(f"/etc/{i}", ip=f"203.0.113.{i}"), _web("/index.html", ip=f"198.51.100.{i}")])
+    client = search.client(isolated)
+    ds = replace(DS, local_max_events=5, recheck_s=0)
+    reports = cli.backfill(isolated, ds, compiled, client, store.node_now(client))
+    # 18 events, at most 5 new ones per piece plus those stamped in the same millisecond as the last
+    assert sum(r.cut_windows for r in reports) >= 2 and all(r.fetched <= 6 for r in reports)
+    assert sum(r.alerts_created for r in reports) == 9
+    assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == sorted(f"203.0.113.{i}" for i in range(1, 10))

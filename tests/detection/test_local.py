@@ -139,8 +139,8 @@ def _hits(settings: Settings, compiled: list[convert.Result], ds: DetectionSetti
     report = runner.CycleReport()
     works = [runner.plan(compiled, Slot(s, 0, 1), start, end, ds) for s in search.LOG_STREAMS]
     got = runner._batched_hits(client, names, works, ds, report, batched=True)
-    return {(slot.stream, rule): ([h["_id"] for h in hits], total)
-            for (slot, rule), (hits, total) in got.items()}, report
+    return {(slot.stream, rule): ([h["_id"] for h in hits], total)  # rules without a match may have no entry
+            for (slot, rule), (hits, total) in got.items() if total}, report
 
 
 def test_a_window_matched_here_gives_the_node_s_matches_in_the_same_order(isolated: Settings) -> None:
