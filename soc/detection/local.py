@@ -17,10 +17,14 @@ leaf is answered as the node answers it for that field's mapping (``soc.ecs``):
 - ``long``: numbers (coerced as OpenSearch coerces: strings parsed, fractions truncated), equality
   and the query string's ``<``, ``<=``, ``>``, ``>=``;
 - ``ip``: an address or a CIDR block, IPv4-mapped IPv6 read as IPv4 (as OpenSearch stores both);
-- ``_exists_:f`` and ``f:*``: a value indexed for ``f``.
+- ``_exists_:f`` and ``f:*``: a value indexed for ``f``;
+- a wildcard left on the field itself (no pattern sub-field): Lucene's wildcard over the indexed
+  terms, the pattern normalized as the field's values are; on a number field, nothing (as the node).
 
-Any other leaf (full-text fields, regular expressions other than the pipeline's spelled-out raw-line
-keywords, wildcards on fields without a pattern sub-field, dates, booleans) raises :class:`NotLocal`
+- a regular expression on a keyword field, in the part of Lucene's syntax that Python reads alike.
+
+Any other leaf (full-text fields, regular expressions on pattern sub-fields or beyond that syntax,
+dates, booleans) raises :class:`NotLocal`
 and the rule keeps running on the node. ``tests/detection/test_dsl.py`` compares, for every project
 and public rule, the documents matched here with those the node matches, on rule samples, real logs
 and case, escape, NUL and length probes.
@@ -341,6 +345,55 @@ def _pattern_leaf(fld: str, pattern: str) -> Matcher:
     return match
 
 
+def _keyword_pattern(fld: str, mode: str, raw: str) -> Matcher:
+    """A wildcard the query string runs on the field itself (no pattern sub-field, or a pattern the
+    sub-field cannot take): Lucene's wildcard over the indexed terms, the pattern through the field's
+    normalizer (``analyze_wildcard``); on a number field it matches nothing (tried on the node)."""
+    if mode == "long":
+        return lambda doc: False
+    if mode not in ("exact", "lower"):
+        raise NotLocal(f"a wildcard on {fld}")
+    test = pattern_test(java_lower(raw) if mode == "lower" else raw)
+    source = _source_field(fld)
+
+    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
+        for v in doc.keywords(source, mode):  # noqa: SIM110
+            if test(v):
+                return True
+        return False
+
+    return match
+
+
+_LUCENE_ONLY = re.compile(r"[~&<>@#]|\\[A-Za-z0-9]|\(\?|(?<!\[)\^|\$")
+
+
+def _keyword_regex(fld: str, raw: str) -> Matcher:
+    """A regular expression the query string runs on a keyword field, for the part of Lucene's syntax
+    that Python's ``re`` reads the same way (whole value, ``.`` any code point): none of Lucene's own
+    operators (``~ & < > @ #``), no class escapes, anchors or groups with ``(?``. On a lower-cased
+    field only a regex without letters (whether the node lower-cases a regex is not relied on)."""
+    mode = _field_mode(fld)
+    if mode not in ("exact", "lower") or _LUCENE_ONLY.search(raw):
+        raise NotLocal("a regular expression beyond the shared syntax")
+    text = raw.replace("\\/", "/")
+    if mode == "lower" and any(ch.lower() != ch.upper() for ch in text):
+        raise NotLocal("a regular expression with letters on a lower-cased field")
+    try:
+        compiled = re.compile(text, re.S)
+    except re.error:
+        raise NotLocal("a regular expression Python does not read") from None
+    source = _source_field(fld)
+
+    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
+        for v in doc.keywords(source, mode):  # noqa: SIM110
+            if compiled.fullmatch(v) is not None:
+                return True
+        return False
+
+    return match
+
+
 def _exists(fld: str) -> Matcher:
     mode = _field_mode(fld)
     source = _source_field(fld)
@@ -388,15 +441,17 @@ def leaf(node: dsl.Leaf) -> Matcher:
             pattern = dsl.raw_line_pattern(node.raw)
             if pattern is not None:
                 return _pattern_leaf(fld, pattern)
-        raise NotLocal("a regular expression")
+        if dsl._leaf(node) is not None:
+            raise NotLocal("a regular expression on a pattern sub-field")
+        return _keyword_regex(fld, node.raw)
     if node.kind == "term" and node.raw and set(node.raw) <= {"*"}:
         return _exists(fld)
     mode = _field_mode(fld)
     if node.kind == "term" and dsl._has_wildcard(node.raw):
         moved = dsl._leaf(node)
-        if moved is None or "wildcard" not in moved:
-            raise NotLocal("a wildcard on a field without a pattern sub-field")
-        return _pattern_leaf(fld, str(next(iter(moved["wildcard"].values()))["value"]))
+        if moved is not None and "wildcard" in moved:
+            return _pattern_leaf(fld, str(next(iter(moved["wildcard"].values()))["value"]))
+        return _keyword_pattern(fld, mode, node.raw)
     text = unescape(node.raw)
     if mode == "long":
         if node.kind != "term":

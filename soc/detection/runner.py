@@ -161,7 +161,9 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
     step = ds.batch_size if batched else 1
     counts: dict[Slot, int] = {}
     tags: dict[Slot, dict[str, int]] = {}
+    tick = time.monotonic()
     present = _present_values(client, names, works, ds, report, counts, tags)
+    report.lap("singles: present values", tick)
     candidates = [(w, c) for w in works for c in w.singles if _may_match(c, present.get(w.slot, {}), report)]
     windows = windows if windows is not None else {}
     done = _local_hits(client, names, works, counts, ds, report, windows)
@@ -172,6 +174,7 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
                 report.time_tags[tag] = report.time_tags.get(tag, 0) + n
     items = [(w, c, q) for w, c in candidates if (w.slot, c.rule.id) not in done for q in c.searches()]
     parts.update({key: [found] for key, found in done.items()})
+    tick = time.monotonic()
     for i in range(0, len(items), step):
         chunk = items[i:i + step]
         requests = [(names(w.slot.stream), _body(c, w.since, w.end, ds, first, query=q)) for w, c, q in chunk]
@@ -193,6 +196,7 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
                     break
                 hits += page["hits"]["hits"]
             parts.setdefault((w.slot, c.rule.id), []).append((hits, total))
+    report.lap("singles: searched", tick)
     return {key: _merge(found, ds.per_rule_cap) for key, found in parts.items() if key not in failed}
 
 
@@ -265,7 +269,9 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
         every = {**bases, **singles}
         if not every:
             continue
+        tick = time.monotonic()
         hits = _fetch_window(client, names, w, ds, report) if counts.get(w.slot, 1) else []
+        tick = report.lap("singles: read", tick)
         if hits is None:
             continue  # the read failed: these rules are searched on the node
         token = tuple(sorted((rid, c.query) for rid, c in every.items()))
@@ -296,6 +302,7 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
             out[(w.slot, rid)] = (found[:ds.per_rule_cap], len(found))
             report.matched_locally += 1
         report.matched_new += sum(1 for h in hits if (h["_index"], h["_id"]) not in known)
+        report.lap("singles: matched here", tick)
     return out
 
 

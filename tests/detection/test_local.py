@@ -109,7 +109,14 @@ def test_boolean_logic_and_missing_fields() -> None:
     assert not _m(q, {"source": {"ip": "192.0.2.1"}})
 
 
-@pytest.mark.parametrize("query", ["message:foo", "process.name:ssh*", "url.domain:/.{150}.*/", "@timestamp:2026"])
+def test_wildcards_left_on_the_field_itself() -> None:
+    assert _m("url.original:*..\\\\*", {"url": {"original": "/A/..\\B"}})  # a backslash before the star
+    assert _m("user.name:*$", {"user": {"name": "WEB01$"}})
+    assert not _m("http.response.status_code:*200*", {"http": {"response": {"status_code": 1200}}})
+
+
+@pytest.mark.parametrize("query", ["message:foo", "url.domain:/[a-z]+/", "url.domain:/a~b/", "url.query:/id=[0-9]+/",
+                                   "event.dataset:/\\d+/", "@timestamp:2026", "source.ip:10.*"])
 def test_leaves_the_node_answers_differently_are_left_to_the_node(query: str) -> None:
     assert local.matcher(query) is None
     with pytest.raises(local.NotLocal):
@@ -235,3 +242,38 @@ def test_correlation_probes_answered_here_equal_the_node_s(isolated: Settings) -
     # groups keyed by an address carry its canonical text, as the aggregation gives it
     keys = {v for c in corrs for d, _ in docs[c.streams[0]] for v in local.doc_values(d, "source.ip")}
     assert "192.0.2.9" in keys and {"2001:db8::", "2001:db8::2"} & keys
+
+
+def test_keyword_wildcards_and_regexes_are_answered_as_the_node_answers(isolated: Settings) -> None:
+    """The leaves the query string runs on the field itself: node and service, value by value."""
+    client, names = search.client(isolated), search.names(isolated)
+    domains = ["a" * 149, "a" * 151, "API.example.com", "x.y", "d" * 5000]
+    datasets = ["nginx.access", "Nginx.access", "nginx.error", "x" * 5000]
+    users = ["WEB01$", "web01", "#-1", "#4294967295", "#-Root"]
+    events = [{"@timestamp": store.iso(datetime.now(UTC)), "organization": {"id": "kw-probe"},
+               "event": {"dataset": ds}, "url": {"domain": d, "original": f"/a/..\\{d[:3]}"}, "user": {"name": u},
+               "http": {"response": {"status_code": 1200 + n}}}
+              for n, (d, ds, u) in enumerate(zip(domains * 2, datasets * 3, users * 2, strict=False))]
+    store.index_events(client, names, events)
+    queries = ["url.domain:/.*.{150}.*/", "url.domain:/.{3,6}/", "url.domain:/[^.]+\\..+/",
+               "event.dataset:/nginx\\.[a-z]+/", "event.dataset:/(n|N)ginx.*/",
+               "url.original:*..\\\\*", "user.name:*$", "user.name:#\\-*", "user.name:#*4294967295",
+               "http.response.status_code:*200*", "event.dataset:Nginx*", "url.domain:API*"]
+    both = f"{names.web},{names.syslog}"  # the dataset decides the stream
+    docs = _all_docs(client, both)
+    assert len(docs) == len(events)
+    matched = 0
+    for q in queries:
+        matcher = local.matcher(q)
+        assert matcher is not None, q
+        want = {h["_id"] for h in client.search(index=both, body={
+            "size": 100, "query": {"query_string": {"query": q, "analyze_wildcard": True}}})["hits"]["hits"]}
+        assert {i for i, d in docs if matcher(d)} == want, q
+        matched += bool(want)
+    assert matched >= 9
+
+
+def _all_docs(client: Any, index: str) -> list[tuple[str, local.Doc]]:
+    client.indices.refresh(index=index)
+    hits = client.search(index=index, body={"size": 1000, "query": {"match_all": {}}})["hits"]["hits"]
+    return [(h["_id"], local.Doc(h["_source"])) for h in hits]
