@@ -515,13 +515,13 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
     report = CycleReport()
     t0 = time.monotonic()
     now = store.node_now(client)
-    # A one-shot run (``soc detect --once``, a backfill) first makes everything indexed so far
-    # searchable. The scheduler's cycles do not: refreshing every agency's write index each second
-    # took 1.4 s per cycle (median, up to 5.6 s) at 1k events/s over 82 streams, on top of the
-    # streams' own one-second refresh. A document stamped inside a window but not yet searchable when
-    # its cycle ran is evaluated by the next one, whose re-checked stretch (recheck_s) covers it.
-    if one_shot or until is not None:
-        store.refresh_streams(client, names, streams)
+    # Everything indexed before this point becomes searchable now rather than at the next scheduled
+    # refresh, so the settle delay need not cover the refresh interval: only the time between the
+    # ingest pipeline stamping event.ingested and the shard indexing the document (and clock skew).
+    # Leaving it to the streams' one-second refresh was tried: under load the refresh lagged past the
+    # re-checked stretch and 23 of 600 attack events got no alert (BENCHMARKS.md, detection); the
+    # refresh costs about 1.4 s a cycle at 1k events/s over 82 streams.
+    store.refresh_streams(client, names, streams)
     held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
     report.slots = [h.slot.label for h in held]
     if not held:

@@ -300,7 +300,9 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     lower: list[float] = []  # to the start of the alerting window's processing
     to_end: list[float] = []  # to the end of that cycle (how earlier rounds measured)
     alerted: set[str] = set()
+    named: set[str] = set()  # events any alert names
     for alert in alert_store.all_alerts(client, names):
+        named.update(e["id"] for e in alert.get("events", []))
         refs = [e["id"] for e in alert.get("events", []) if e["id"] in ingested]
         if alert.get("kind") != "match" or not refs:
             continue
@@ -320,6 +322,8 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
           f"cycle p50 {statistics.median(durations):.2f} s, p95 "
           f"{sorted(durations)[min(len(durations) - 1, round(0.95 * len(durations)) - 1)]:.2f} s, "
           f"max {max(durations):.2f} s")
+    print("    cycles (s, documents read): "
+          + " ".join(f"{d:.1f}/{r[0]}" for d, r in zip(durations, reads, strict=True)))
     steps = sorted({k for p in phases for k in p}, key=lambda k: list(phases[-1]).index(k) if k in phases[-1] else 99)
     print("    cycle steps, median s: " + ", ".join(f"{k} {statistics.median(p.get(k, 0.0) for p in phases):.2f}"
                                                for k in steps))
@@ -339,9 +343,26 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
               f"to the cycle's end: p50 {statistics.median(to_end):.2f} s, p95 {end95:.2f} s; "
               f"to the evaluation's start: p50 {statistics.median(lower):.2f} s")
     print(f"    attack events without an alert: {len(attacks) - len(alerted)} of {len(attacks)}")
+    missed = sorted(ingested[a].timestamp() for a in attacks if a not in alerted and a in ingested)
+    if missed:
+        last = max(t.timestamp() for t in ingested.values())
+        print(f"    the missed ones were ingested {', '.join(f'{last - t:.1f}' for t in missed[:20])} s before the "
+              f"last attack event; {len(attacks) - len(ingested)} not found in the streams; "
+              f"{sum(1 for a in attacks if a not in alerted and a in named)} named by an alert outside the cycles")
     print(f"(c) search thread-pool rejections during (a): {rejected_after - rejected_before}; "
           f"429s seen by the runner: {store.Stats.rejections - client_429_before}")
     return p95
+
+
+def set_stream_refresh(settings: Settings, interval: str) -> None:
+    """Rewrite the log streams' index templates with another refresh interval (before any stream exists)."""
+    client, names = search.client(settings), search.names(settings)
+    for stream in search.LOG_STREAMS:
+        for name in client.indices.get_index_template(name=f"{names.template(stream)}*")["index_templates"]:
+            body = name["index_template"]
+            body["template"]["settings"]["index"]["refresh_interval"] = interval
+            client.indices.put_index_template(name=name["name"], body=body)
+    print(f"experiment: log streams' refresh_interval {interval} (shipped: 1s)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -363,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="run every rule as its plain query string on the keyword fields (the engine before "
                               "the wildcard sub-fields), for a same-node comparison")
     options.add_argument("--no-latency", action="store_true", help="only (b)")
+    options.add_argument("--latency-only", action="store_true", help="only (a) and (c)")
+    options.add_argument("--stream-refresh", default=None, metavar="INTERVAL",
+                         help="an experiment, not the shipped setting: the log streams' refresh_interval (e.g. 30s)")
     options.add_argument("--agencies", type=int, default=41,
                          help="spread the events over this many agencies, each with its own data streams (default 41)")
     args = options.parse_args(argv)
@@ -379,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         base = Settings(node_port=port, node_home=home)
     try:
         with bootstrap.scratch(base, "scratch-bench-") as settings:
+            if args.stream_refresh:
+                set_stream_refresh(settings, args.stream_refresh)
             compiled = load_rules(public=not args.ours_only)
             if args.query_string:
                 compiled = [plain_query_string(c) for c in compiled]
@@ -386,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rules enabled: {len(usable)} of {len(compiled)} loaded "
                   f"({sum(1 for c in usable if isinstance(c, convert.CompiledCorrelation))} correlations); "
                   f"node {'at ' + args.url if args.url else 'dedicated'}")
-            bench_batched(settings, compiled, args.events, args.runs, args.concurrency)
+            if not args.latency_only:
+                bench_batched(settings, compiled, args.events, args.runs, args.concurrency)
             if not args.no_latency:
                 p95 = bench_latency(settings, compiled, args.rate, args.seconds, args.interval, args.settle,
                                     args.concurrency)

@@ -271,8 +271,8 @@ def test_a_cycle_refreshes_the_streams_so_nothing_waits_for_the_refresh_interval
     assert report.alerts_created == 1
 
 
-def test_scheduled_cycles_leave_refreshing_to_the_streams_and_recheck_what_came_late(isolated: Settings,
-                                                                                    tmp_path: Path) -> None:
+def test_scheduled_cycles_refresh_the_streams_too(isolated: Settings, tmp_path: Path) -> None:
+    """Not left to the streams' own refresh: under load it lagged past the re-checked stretch."""
     compiled = _rule(tmp_path, "late", "    sel: {c-uri|contains: '/wp-config.php.bak'}\n    condition: sel")
     client, names = search.client(isolated), search.names(isolated)
     _index(isolated, [_web("/index.html")])
@@ -280,10 +280,7 @@ def test_scheduled_cycles_leave_refreshing_to_the_streams_and_recheck_what_came_
     client.index(index=names.stream("logs-web", "dept-a"), op_type="create",
                  body=_web("/wp-config.php.bak", ip="203.0.113.78"))
     first = runner.run_cycle(isolated, DS, compiled, owner="scheduler-1")
-    assert first.ran and first.alerts_created == 0  # the scheduler's cycle did not refresh the streams
-    client.indices.refresh(index=names.web)  # what the streams' one-second refresh does on its own
-    second = runner.run_cycle(isolated, DS, compiled, owner="scheduler-1")
-    assert second.alerts_created == 1  # its window has moved on; the re-checked stretch holds the event
+    assert first.ran and first.alerts_created == 1
 
 
 def test_per_rule_cap_counts_overflow(isolated: Settings, tmp_path: Path) -> None:
