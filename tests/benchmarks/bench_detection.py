@@ -324,9 +324,10 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
           f"max {max(durations):.2f} s")
     print("    cycles (s, documents read): "
           + " ".join(f"{d:.1f}/{r[0]}" for d, r in zip(durations, reads, strict=True)))
-    steps = sorted({k for p in phases for k in p}, key=lambda k: list(phases[-1]).index(k) if k in phases[-1] else 99)
-    print("    cycle steps, median s: " + ", ".join(f"{k} {statistics.median(p.get(k, 0.0) for p in phases):.2f}"
-                                               for k in steps))
+    worked = [p for p, r in zip(phases, reads, strict=True) if r[0]] or phases  # the tail's empty cycles left out
+    steps = list(dict.fromkeys(k for p in worked for k in p))
+    print("    cycle steps of the cycles that read events, median s: "
+          + ", ".join(f"{k} {statistics.median(p.get(k, 0.0) for p in worked):.2f}" for k in steps))
     busy = [r for r in reads if r[0]]
     if busy:
         print(f"    per cycle (median): {statistics.median(r[0] for r in busy):.0f} documents read, "
