@@ -149,6 +149,10 @@ def write_config(spec: NodeSpec, dist: Path, peers: list[NodeSpec], heap: str,
         # A developer machine's disk may be fuller than a server's; do not go read-only because of it.
         "cluster.routing.allocation.disk.threshold_enabled": False,
         "bootstrap.memory_lock": False,
+        # Detection refreshes every agency's write index before each cycle (82 shards for 41 agencies);
+        # OpenSearch sizes the refresh pool at half the cores, one thread on a 2-core machine, where the
+        # shards then refresh one after another (BENCHMARKS.md, detection).
+        "thread_pool.refresh.max": max(4, (os.cpu_count() or 2) // 2),
         **(extra or {}),
     }
     lines = [f"{k}: {json.dumps(v)}" if not isinstance(v, int) or isinstance(v, bool) else f"{k}: {v}"
