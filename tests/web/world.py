@@ -132,6 +132,9 @@ def build(settings: Settings, shared: Path | None) -> World:
     detect(settings)
     rt = Runtime.build(settings)
     grouping.run(rt)
+    # what grouping wrote (incidents, their audit entries) is searchable before any page is opened:
+    # the incident page's timeline reads the audit entries by search
+    search.client(settings).indices.refresh(index=f"{settings.index_prefix}*")
     world = World(settings, rt, web["id"])
     page = IncidentService(rt).search(root, {"limit": 200, "sort": "-severity"})
     for stored in page["items"]:
