@@ -32,8 +32,9 @@ def entry(at: datetime, actor: str, action: str, object_type: str, object_id: st
             "object_id": object_id, "organization": {"id": agency}, "summary": summary, "details": details}
 
 
-def append(client: OpenSearch, names: Names, entries: list[dict[str, Any]], refresh: bool = False) -> None:
-    """Write audit documents; a failure raises (a change that cannot be audited is reported)."""
+def append(client: OpenSearch, names: Names, entries: list[dict[str, Any]], refresh: bool | str = False) -> None:
+    """Write audit documents; a failure raises (a change that cannot be audited is reported).
+    ``refresh="wait_for"``: return once they are searchable (a page shown next lists them)."""
     if not entries:
         return
     body: list[dict[str, Any]] = []

@@ -223,7 +223,8 @@ class IncidentService:
         entries += [audit_store.entry(now, "sla", "incident.sla_breach", "incident", new["id"],
                                       new["organization"]["id"], f"{kind} target missed", kind=kind)
                     for kind in breaches]
-        audit_store.append(self.rt.client, self.rt.names, entries)
+        # wait_for: the incident page shown after the change lists it in its timeline (read by search)
+        audit_store.append(self.rt.client, self.rt.names, entries, refresh="wait_for")
         if SEVERITY_RANK[new["severity"]] > SEVERITY_RANK[old["severity"]]:
             # one notification per case and escalation; a likely compromise says why
             why = {"outcome": new["outcome"], "reasons": new.get("outcome_reasons", [])} \
