@@ -1,14 +1,20 @@
 """The correlation step of a detection cycle: probe, prune, fetch, judge and merge
 (``soc.detection.correlation``) for every correlation of the cycle's windows, with a bounded number
 of ``_msearch`` requests: one for the probes, one for the candidate groups (plus further pages of
-either), one per page of fetches, one for the episodes' counts."""
+either), one per page of fetches, one for the episodes' counts.
+
+Every group belongs to one agency (``organization.id`` is set by the ingest pipeline from the data
+stream written to), so the requests about groups read only their agency's data streams: one or two
+shards instead of every agency's (``Item.index_for``)."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from opensearchpy import OpenSearch
 
@@ -18,7 +24,7 @@ from soc.detection.convert import CompiledCorrelation
 from soc.detection.correlation import Group, Probe
 from soc.detection.episodes import Known, Point
 from soc.detection.settings import DetectionSettings
-from soc.search import Names
+from soc.search import Names, is_agency_id
 
 
 @dataclass
@@ -31,6 +37,15 @@ class Written:
     evaluated: int = 0  # correlations whose probe found groups with new matches
     probed_here: int = 0  # probes answered from the window read for local matching (no request)
     errors: dict[str, str] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step: probe, candidates, fetch, judge, count
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.phases[step] = self.phases.get(step, 0.0) + time.monotonic() - t0
 
 
 @dataclass(eq=False)
@@ -46,25 +61,57 @@ class Item:
     # The window's documents when the runner read them for local matching (its stream is this
     # correlation's only stream): the probe is then answered without a request.
     docs: list[tuple[local.Doc, frozenset[str]]] | None = None
+    # The deployment's names: requests about one agency's groups then read that agency's streams only.
+    names: Names | None = None
     probe: Probe = field(init=False)
 
     def __post_init__(self) -> None:
         self.probe = Probe(self.corr, self.must_not)
 
+    def index_for(self, agency: Any) -> str:
+        """The indices holding one agency's events of this correlation's streams (``index`` when the
+        names are not known or the value names no agency)."""
+        if self.names is None or not is_agency_id(agency):
+            return self.index
+        return ",".join(self.names.stream(s, agency) for s in self.corr.streams)
 
-def _pages(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written,
-           body: Callable[[Item, dict[str, Any] | None], dict[str, Any]],
-           read: Callable[[Item, dict[str, Any]], dict[str, Any] | None], max_pages: int) -> list[Item]:
+
+@dataclass(eq=False)
+class _Part:
+    """The groups of one item that live in the same indices (one agency's streams)."""
+
+    item: Item
+    index: str
+    probe: Probe
+
+    @property
+    def corr(self) -> CompiledCorrelation:
+        return self.item.corr
+
+
+T = TypeVar("T", Item, _Part)
+
+
+def _parts(it: Item) -> list[_Part]:
+    by_index: dict[str, Probe] = {}
+    for group, buckets in it.probe.buckets.items():
+        by_index.setdefault(it.index_for(group[0]), Probe(it.corr, it.must_not)).buckets[group] = buckets
+    return [_Part(it, index, probe) for index, probe in by_index.items()]
+
+
+def _pages(client: OpenSearch, items: list[T], ds: DetectionSettings, out: Written,
+           body: Callable[[T, dict[str, Any] | None], dict[str, Any]],
+           read: Callable[[T, dict[str, Any]], dict[str, Any] | None], max_pages: int) -> list[T]:
     """Composite aggregations of several correlations paged together: each round asks every item's next
     page in one _msearch. A reader that raises marks its rule failed. Returns the items still unfinished
     after ``max_pages`` rounds."""
-    pending: list[tuple[Item, dict[str, Any] | None]] = [(it, None) for it in items]
+    pending: list[tuple[T, dict[str, Any] | None]] = [(it, None) for it in items]
     for _ in range(max_pages):
         if not pending:
             return []
         requests = [(it.index, body(it, after)) for it, after in pending]
         responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
-        nxt: list[tuple[Item, dict[str, Any] | None]] = []
+        nxt: list[tuple[T, dict[str, Any] | None]] = []
         for (it, _), resp in zip(pending, responses, strict=True):
             try:
                 after = read(it, resp)
@@ -97,9 +144,9 @@ def _probe(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Wr
 def _candidates(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written) -> None:
     """Keep, in each probe, only the groups that could fire (``correlation.could_fire``)."""
     keep: dict[int, set[Group]] = {id(it): set() for it in items}
-    probed = [it for it in items if it.probe.buckets and it.corr.rule.id not in out.errors]
-    _pages(client, probed, ds, out, lambda it, after: correlation.candidates_body(it.probe, after),
-           lambda it, resp: correlation.read_candidates(it.probe, resp, keep[id(it)]), 10_000)
+    parts = [part for it in items if it.probe.buckets and it.corr.rule.id not in out.errors for part in _parts(it)]
+    _pages(client, parts, ds, out, lambda p, after: correlation.candidates_body(p.probe, after),
+           lambda p, resp: correlation.read_candidates(p.probe, resp, keep[id(p.item)]), 10_000)
     for it in items:
         groups = keep[id(it)]
         for group in [g for g in it.probe.buckets if g not in groups]:
@@ -117,7 +164,7 @@ def _fetch(client: OpenSearch, items: list[Item], ds: DetectionSettings,
         ((it, g, span), None) for it in items if it.corr.rule.id not in out.errors
         for g, spans in it.probe.spans().items() for span in spans]
     while pending:
-        requests = [(it.index, correlation.fetch_body(it.corr, g, span, it.must_not, after))
+        requests = [(it.index_for(g[0]), correlation.fetch_body(it.corr, g, span, it.must_not, after))
                     for (it, g, span), after in pending]
         responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s)
         nxt: list[tuple[Span, list[Any] | None]] = []
@@ -138,10 +185,23 @@ def run(client: OpenSearch, names: Names, items: list[Item], ds: DetectionSettin
     out = Written()
     if not items:
         return out
-    _probe(client, items, ds, out)
+    with out.timed("probe"):
+        _probe(client, items, ds, out)
     out.evaluated = sum(1 for it in items if it.probe.buckets and it.corr.rule.id not in out.errors)
-    _candidates(client, items, ds, out)
-    fetched = _fetch(client, items, ds, out)
+    with out.timed("candidates"):
+        _candidates(client, items, ds, out)
+    with out.timed("fetch"):
+        fetched = _fetch(client, items, ds, out)
+    with out.timed("judge"):
+        to_count = _judge(client, names, items, fetched, out)
+    with out.timed("count"):
+        _write_docs(client, to_count, ds, created, out)
+    return out
+
+
+def _judge(client: OpenSearch, names: Names, items: list[Item], fetched: dict[Span, list[dict[str, Any]]],
+           out: Written) -> list[tuple[Item, Group, Known, bool]]:
+    """Episodes of every fetched group, merged into the rule's reported ones (one alerts search per rule)."""
     to_count: list[tuple[Item, Group, Known, bool]] = []
     for it in items:
         spans = it.probe.spans()
@@ -160,14 +220,13 @@ def run(client: OpenSearch, names: Names, items: list[Item], ds: DetectionSettin
                 span: correlation.to_points(it.corr, fetched.get((it, group, span), [])) for span in group_spans}
             for entry in correlation.judge(it.corr, group, points, entries):
                 to_count.append((it, group, entry, entry.alert_id not in before))
-    _write_docs(client, to_count, ds, created, out)
-    return out
+    return to_count
 
 
 def _write_docs(client: OpenSearch, to_count: list[tuple[Item, Group, Known, bool]], ds: DetectionSettings,
                 created: str, out: Written) -> None:
     live = [(it, g, e, new) for it, g, e, new in to_count if not e.superseded_by]
-    requests = [(it.index, correlation.count_body(it.corr, g, e, it.must_not)) for it, g, e, _ in live]
+    requests = [(it.index_for(g[0]), correlation.count_body(it.corr, g, e, it.must_not)) for it, g, e, _ in live]
     responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s) if requests else []
     counts = {id(e): r for (_, _, e, _), r in zip(live, responses, strict=True)}
     for it, group, entry, new in to_count:

@@ -425,9 +425,11 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
         found.hits[rule_id] += total
     tick = report.lap("singles", tick)
     items = [correlate.Item(c, ",".join(names(s) for s in c.streams), w.since, w.end, _must_not(c.rule.id, ds),
-                            w.window, windows.get(w.slot) if probes_here(c, w.slot) else None)
+                            w.window, windows.get(w.slot) if probes_here(c, w.slot) else None, names)
              for w in works for c in w.corrs]
     result = correlate.run(client, names, items, ds, created)
+    for step, spent in result.phases.items():
+        report.phases[f"correlations: {step}"] = report.phases.get(f"correlations: {step}", 0.0) + spent
     report.correlations_evaluated += result.evaluated
     report.probed_here += result.probed_here
     report.errors.update(result.errors)

@@ -187,6 +187,26 @@ def test_a_real_burst_fires_once_live_or_late_and_a_slow_one_never(
     assert [k for k in _alerts(isolated) if k[0] == BURST_RULE] == found
 
 
+def test_groups_are_counted_within_their_agency(isolated: Settings, compiled: list[convert.Result]) -> None:
+    """The group requests read one agency's streams: the same address failing 13 times in each of two
+    agencies is no burst (26 in all, 20 needed), 25 times in a third agency is one, reported there."""
+    now = datetime.now(UTC)
+    ip = "198.51.100.9"
+    events: list[dict[str, Any]] = []
+    for agency, n in (("dept-c", 13), ("dept-d", 13), ("dept-e", 25)):
+        events += [{**e, "organization": {"id": agency}}
+                   for e in _fails(ip, [now - timedelta(seconds=40) + timedelta(seconds=1.5 * i) for i in range(n)])]
+    client, names = search.client(isolated), search.names(isolated)
+    random.Random(3).shuffle(events)
+    for i in range(0, len(events), 17):
+        store.index_events(client, names, events[i:i + 17])
+        _cycle(isolated, compiled)
+    client.indices.refresh(index=names.alerts)
+    hits = client.search(index=names.alerts, body={"query": {"term": {"rule.id": BURST_RULE}}})["hits"]["hits"]
+    assert [(h["_source"]["organization"]["id"], h["_source"]["group_key"], h["_source"]["event_count"])
+            for h in hits] == [("dept-e", f"source.ip={ip}", 25)]
+
+
 _RULE = """title: Five errors in a minute (property test)
 id: 5e1f3a20-0d2c-4b7e-9a51-6c0f14f0e0a1
 name: prop_burst

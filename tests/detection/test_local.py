@@ -16,7 +16,8 @@ import pytest
 
 from soc import search
 from soc.config import Settings
-from soc.detection import convert, dsl, local, rules, runner, store
+from soc.detection import convert, correlate, dsl, local, rules, runner, store
+from soc.detection.convert import CompiledCorrelation
 from soc.detection.settings import DetectionSettings
 from soc.detection.slots import Slot
 
@@ -277,3 +278,23 @@ def _all_docs(client: Any, index: str) -> list[tuple[str, local.Doc]]:
     client.indices.refresh(index=index)
     hits = client.search(index=index, body={"size": 1000, "query": {"match_all": {}}})["hits"]["hits"]
     return [(h["_id"], local.Doc(h["_source"])) for h in hits]
+
+
+def test_group_requests_name_only_their_agency_s_streams() -> None:
+    """Candidates, fetches and counts of a group read its agency's data streams (organization.id is the
+    stream's agency, set by the ingest pipeline); a value that names no agency keeps the whole pattern."""
+    [corr] = [c for c in convert.compile_rules(rules.load([ROOT / "rules"])[0])
+              if isinstance(c, CompiledCorrelation) and c.streams == ("logs-web",)][:1]
+    names = search.names(Settings(index_prefix="t-"))
+    item = correlate.Item(corr, names("logs-web"), None, None, [], {}, None, names)
+    assert item.index_for("dept-a") == "t-logs-web-dept-a"
+    assert item.index_for("Not An Agency,logs-*") == "t-logs-web-*"
+    item.probe.buckets[("dept-a", "198.51.100.1")].append(0)
+    item.probe.buckets[("dept-a", "198.51.100.2")].append(0)
+    item.probe.buckets[("dept-b", "198.51.100.1")].append(60_000)
+    parts = {p.index: sorted(p.probe.buckets) for p in correlate._parts(item)}
+    assert parts == {"t-logs-web-dept-a": [("dept-a", "198.51.100.1"), ("dept-a", "198.51.100.2")],
+                     "t-logs-web-dept-b": [("dept-b", "198.51.100.1")]}
+    without = correlate.Item(corr, names("logs-web"), None, None, [], {}, None)
+    without.probe.buckets.update(item.probe.buckets)
+    assert [p.index for p in correlate._parts(without)] == ["t-logs-web-*"]
