@@ -5,7 +5,9 @@ either), one per page of fetches, one for the episodes' counts.
 
 Every group belongs to one agency (``organization.id`` is set by the ingest pipeline from the data
 stream written to), so the requests about groups read only their agency's data streams: one or two
-shards instead of every agency's (``Item.index_for``)."""
+shards instead of every agency's (``Item.index_for``). A group whose spans the correlation's book of
+recent base matches covers (``soc.detection.recent``) needs no request at all: its candidate totals,
+points and counts come from the book."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Any, TypeVar
 from opensearchpy import OpenSearch
 
 from soc.alerts.documents import AlertDoc
-from soc.detection import correlation, local, store
+from soc.detection import correlation, local, recent, store
 from soc.detection.convert import CompiledCorrelation
 from soc.detection.correlation import Group, Probe
 from soc.detection.episodes import Known, Point
@@ -36,6 +38,8 @@ class Written:
     hits: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # per rule: episodes new or grown
     evaluated: int = 0  # correlations whose probe found groups with new matches
     probed_here: int = 0  # probes answered from the window read for local matching (no request)
+    groups_here: int = 0  # probed groups the books of recent matches answered for (no request)
+    groups_node: int = 0  # probed groups asked of the node
     errors: dict[str, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step: probe, candidates, fetch, judge, count
 
@@ -63,7 +67,9 @@ class Item:
     docs: list[tuple[local.Doc, frozenset[str]]] | None = None
     # The deployment's names: requests about one agency's groups then read that agency's streams only.
     names: Names | None = None
+    book: recent.Book | None = None  # the recent base matches, when kept (soc.detection.recent)
     probe: Probe = field(init=False)
+    here: set[Group] = field(init=False, default_factory=set)  # probed groups the book answers for
 
     def __post_init__(self) -> None:
         self.probe = Probe(self.corr, self.must_not)
@@ -95,6 +101,8 @@ T = TypeVar("T", Item, _Part)
 def _parts(it: Item) -> list[_Part]:
     by_index: dict[str, Probe] = {}
     for group, buckets in it.probe.buckets.items():
+        if group in it.here:
+            continue
         by_index.setdefault(it.index_for(group[0]), Probe(it.corr, it.must_not)).buckets[group] = buckets
     return [_Part(it, index, probe) for index, probe in by_index.items()]
 
@@ -144,7 +152,16 @@ def _probe(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Wr
 def _candidates(client: OpenSearch, items: list[Item], ds: DetectionSettings, out: Written) -> None:
     """Keep, in each probe, only the groups that could fire (``correlation.could_fire``)."""
     keep: dict[int, set[Group]] = {id(it): set() for it in items}
+    for it in items:
+        if it.book is None or it.corr.rule.id in out.errors:
+            continue
+        book = it.book
+        spans = it.probe.spans()
+        it.here = {g for g, ss in spans.items() if all(book.covers(lo) for lo, _ in ss)}
+        out.groups_here += len(it.here)
+        keep[id(it)] |= {g for g in it.here if correlation.could_fire(it.corr, book.totals(it.corr, g, spans[g]))}
     parts = [part for it in items if it.probe.buckets and it.corr.rule.id not in out.errors for part in _parts(it)]
+    out.groups_node += sum(len(p.probe.buckets) for p in parts)
     _pages(client, parts, ds, out, lambda p, after: correlation.candidates_body(p.probe, after),
            lambda p, resp: correlation.read_candidates(p.probe, resp, keep[id(p.item)]), 10_000)
     for it in items:
@@ -157,12 +174,20 @@ Span = tuple[Item, Group, tuple[int, int]]
 
 
 def _fetch(client: OpenSearch, items: list[Item], ds: DetectionSettings,
-           out: Written) -> dict[Span, list[dict[str, Any]]]:
-    """Every probed group's base matches over its spans (paged, up to MAX_POINTS each)."""
+           out: Written) -> dict[Span, list[Point]]:
+    """Every probed group's base matches over its spans (up to MAX_POINTS each): from the book, or paged
+    from the node."""
+    points: dict[Span, list[Point]] = {}
+    for it in items:
+        if it.book is not None and it.corr.rule.id not in out.errors:
+            for g, spans in it.probe.spans().items():
+                if g in it.here:
+                    for span in spans:
+                        points[(it, g, span)] = it.book.points(g, *span)
     hits: dict[Span, list[dict[str, Any]]] = {}
     pending: list[tuple[Span, list[Any] | None]] = [
         ((it, g, span), None) for it in items if it.corr.rule.id not in out.errors
-        for g, spans in it.probe.spans().items() for span in spans]
+        for g, spans in it.probe.spans().items() if g not in it.here for span in spans]
     while pending:
         requests = [(it.index_for(g[0]), correlation.fetch_body(it.corr, g, span, it.must_not, after))
                     for (it, g, span), after in pending]
@@ -178,7 +203,8 @@ def _fetch(client: OpenSearch, items: list[Item], ds: DetectionSettings,
             if len(page) == correlation.FETCH_PAGE and len(got) < correlation.MAX_POINTS:
                 nxt.append((key, page[-1]["sort"]))
         pending = nxt
-    return {k: v for k, v in hits.items() if k[0].corr.rule.id not in out.errors}
+    points.update((k, correlation.to_points(k[0].corr, v)) for k, v in hits.items())
+    return {k: v for k, v in points.items() if k[0].corr.rule.id not in out.errors}
 
 
 def run(client: OpenSearch, names: Names, items: list[Item], ds: DetectionSettings, created: str) -> Written:
@@ -199,7 +225,7 @@ def run(client: OpenSearch, names: Names, items: list[Item], ds: DetectionSettin
     return out
 
 
-def _judge(client: OpenSearch, names: Names, items: list[Item], fetched: dict[Span, list[dict[str, Any]]],
+def _judge(client: OpenSearch, names: Names, items: list[Item], fetched: dict[Span, list[Point]],
            out: Written) -> list[tuple[Item, Group, Known, bool]]:
     """Episodes of every fetched group, merged into the rule's reported ones (one alerts search per rule)."""
     to_count: list[tuple[Item, Group, Known, bool]] = []
@@ -216,8 +242,7 @@ def _judge(client: OpenSearch, names: Names, items: list[Item], fetched: dict[Sp
             agency, key, _ = correlation.group_key(it.corr, group)
             entries = known[(agency, key)]
             before = {e.alert_id for e in entries}
-            points: dict[tuple[int, int], list[Point]] = {
-                span: correlation.to_points(it.corr, fetched.get((it, group, span), [])) for span in group_spans}
+            points = {span: fetched.get((it, group, span), []) for span in group_spans}
             for entry in correlation.judge(it.corr, group, points, entries):
                 to_count.append((it, group, entry, entry.alert_id not in before))
     return to_count
@@ -226,6 +251,9 @@ def _judge(client: OpenSearch, names: Names, items: list[Item], fetched: dict[Sp
 def _write_docs(client: OpenSearch, to_count: list[tuple[Item, Group, Known, bool]], ds: DetectionSettings,
                 created: str, out: Written) -> None:
     live = [(it, g, e, new) for it, g, e, new in to_count if not e.superseded_by]
+    here = {id(e): it.book.count(it.corr, g, e.start, e.end) for it, g, e, _ in live
+            if it.book is not None and g in it.here and it.book.covers(e.start)}
+    live = [x for x in live if id(x[2]) not in here]
     requests = [(it.index_for(g[0]), correlation.count_body(it.corr, g, e, it.must_not)) for it, g, e, _ in live]
     responses = store.msearch(client, requests, ds.max_concurrent_searches, ds.request_timeout_s) if requests else []
     counts = {id(e): r for (_, _, e, _), r in zip(live, responses, strict=True)}
@@ -233,7 +261,8 @@ def _write_docs(client: OpenSearch, to_count: list[tuple[Item, Group, Known, boo
         if new and entry.superseded_by:
             continue  # joined into an earlier episode within this very cycle: nothing to write
         try:
-            n = correlation.read_count(it.corr, counts[id(entry)]) if id(entry) in counts else 0
+            n = here[id(entry)] if id(entry) in here else (
+                correlation.read_count(it.corr, counts[id(entry)]) if id(entry) in counts else 0)
         except RuntimeError as exc:
             out.errors[it.corr.rule.id] = str(exc)
             continue

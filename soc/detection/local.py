@@ -134,10 +134,11 @@ def _as_keyword(value: Any) -> str | None:
 class Doc:
     """One fetched document, with each field's indexed forms computed once and shared by every rule."""
 
-    __slots__ = ("_cache", "_values", "source")
+    __slots__ = ("_cache", "_values", "ref", "source")
 
-    def __init__(self, source: dict[str, Any]) -> None:
+    def __init__(self, source: dict[str, Any], ref: tuple[str, str, int] | None = None) -> None:
         self.source = source
+        self.ref = ref  # where it is stored: backing index, id, sequence number
         self._values: dict[str, list[Any]] = {}
         self._cache: dict[tuple[str, str], Any] = {}
 
@@ -333,16 +334,19 @@ def _contains_literal(pattern: str) -> str | None:
 
 # --- leaves --------------------------------------------------------------------------------------
 
-def _pattern_leaf(fld: str, pattern: str) -> Matcher:
-    test = pattern_test(java_lower(pattern.replace("\x00", "\ufffd")))
-    source = _source_field(fld)
+def _any_value(source: str, mode: str, test: Callable[[str], bool]) -> Matcher:
+    """A leaf that holds when any value the field indexes (as ``mode`` reads it) passes ``test``."""
     def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
-        for v in doc.keywords(source, "pattern"):  # noqa: SIM110
+        for v in doc.keywords(source, mode):  # noqa: SIM110
             if test(v):
                 return True
         return False
 
     return match
+
+
+def _pattern_leaf(fld: str, pattern: str) -> Matcher:
+    return _any_value(_source_field(fld), "pattern", pattern_test(java_lower(pattern.replace("\x00", "\ufffd"))))
 
 
 def _keyword_pattern(fld: str, mode: str, raw: str) -> Matcher:
@@ -353,16 +357,7 @@ def _keyword_pattern(fld: str, mode: str, raw: str) -> Matcher:
         return lambda doc: False
     if mode not in ("exact", "lower"):
         raise NotLocal(f"a wildcard on {fld}")
-    test = pattern_test(java_lower(raw) if mode == "lower" else raw)
-    source = _source_field(fld)
-
-    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
-        for v in doc.keywords(source, mode):  # noqa: SIM110
-            if test(v):
-                return True
-        return False
-
-    return match
+    return _any_value(_source_field(fld), mode, pattern_test(java_lower(raw) if mode == "lower" else raw))
 
 
 _LUCENE_ONLY = re.compile(r"[~&<>@#]|\\[A-Za-z0-9]|\(\?|(?<!\[)\^|\$")
@@ -383,15 +378,7 @@ def _keyword_regex(fld: str, raw: str) -> Matcher:
         compiled = re.compile(text, re.S)
     except re.error:
         raise NotLocal("a regular expression Python does not read") from None
-    source = _source_field(fld)
-
-    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
-        for v in doc.keywords(source, mode):  # noqa: SIM110
-            if compiled.fullmatch(v) is not None:
-                return True
-        return False
-
-    return match
+    return _any_value(_source_field(fld), mode, lambda v: compiled.fullmatch(v) is not None)
 
 
 def _exists(fld: str) -> Matcher:
@@ -490,20 +477,14 @@ def _contains_group(items: tuple[dsl.Tree, ...]) -> tuple[list[Matcher], list[ds
     matchers: list[Matcher] = []
     for source, lits in by_field.items():
         if len(lits) == 1:
-            matchers.append(_contains_one(source, lits[0]))
+            matchers.append(_any_value(source, "pattern", _holds(lits[0])))
         else:
             matchers.append(_contains_any(source, lits))
     return matchers, rest
 
 
-def _contains_one(source: str, lit: str) -> Matcher:
-    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
-        for v in doc.keywords(source, "pattern"):  # noqa: SIM110
-            if lit in v:
-                return True
-        return False
-
-    return match
+def _holds(lit: str) -> Callable[[str], bool]:
+    return lambda v: lit in v
 
 
 def _contains_any(source: str, lits: list[str]) -> Matcher:

@@ -27,7 +27,7 @@ from soc import search
 from soc.alerts import store as alert_store
 from soc.alerts.documents import AlertDoc
 from soc.config import Settings
-from soc.detection import alerting, correlate, local, metrics, slots, store
+from soc.detection import alerting, correlate, local, metrics, recent, slots, store
 from soc.detection.convert import Compiled, CompiledCorrelation, Result, referenced_ids
 from soc.detection.settings import DetectionSettings
 from soc.detection.slots import Slot
@@ -70,6 +70,8 @@ class CycleReport:
     cut_windows: int = 0  # windows cut after local_max_events new events (the rest waits for the next cycle)
     matched_new: int = 0  # documents matched in the service (those of the re-checked stretch seen before are not)
     probed_here: int = 0  # correlation probes answered from a window read once
+    groups_here: int = 0  # correlation groups judged on the recent matches kept here (soc.detection.recent)
+    groups_node: int = 0  # correlation groups whose totals, events and counts were searched on the node
     # events of the windows whose own time the ingest pipeline flagged: _late, _future_timestamp, _time_missing
     time_tags: dict[str, int] = field(default_factory=dict)
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
@@ -280,8 +282,8 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
         broken: set[str] = set()
         matched: Matched = []
         for h in hits:
-            doc = local.Doc(h.get("_source") or {})
             key = (h["_index"], h["_id"])
+            doc = local.Doc(h.get("_source") or {}, (*key, int(h["sort"][2])))
             got = known.get(key)
             if got is None:
                 got = frozenset(rid for rid, c in every.items() if rid not in broken and _try(c, doc, broken))
@@ -424,14 +426,21 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
             report.overflow_rules.append(rule_id)
         found.hits[rule_id] += total
     tick = report.lap("singles", tick)
-    items = [correlate.Item(c, ",".join(names(s) for s in c.streams), w.since, w.end, _must_not(c.rule.id, ds),
-                            w.window, windows.get(w.slot) if probes_here(c, w.slot) else None, names)
-             for w in works for c in w.corrs]
+    items: list[correlate.Item] = []
+    for w in works:
+        for c in w.corrs:
+            index, must_not = ",".join(names(s) for s in c.streams), _must_not(c.rule.id, ds)
+            docs = windows.get(w.slot) if probes_here(c, w.slot) else None
+            book = recent.update(client, c, w.slot.label, index, must_not, w.since, w.end, docs, ds.request_timeout_s)
+            items.append(correlate.Item(c, index, w.since, w.end, must_not, w.window, docs, names, book))
+    tick = report.lap("correlations: recent matches", tick)
     result = correlate.run(client, names, items, ds, created)
     for step, spent in result.phases.items():
         report.phases[f"correlations: {step}"] = report.phases.get(f"correlations: {step}", 0.0) + spent
     report.correlations_evaluated += result.evaluated
     report.probed_here += result.probed_here
+    report.groups_here += result.groups_here
+    report.groups_node += result.groups_node
     report.errors.update(result.errors)
     found.alerts += result.created
     found.updates += result.updated

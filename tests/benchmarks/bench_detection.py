@@ -275,7 +275,8 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     cycles: list[tuple[float, float, float]] = []  # wall clock of each cycle: start, alerts written, end
     durations: list[float] = []
     phases: list[dict[str, float]] = []
-    reads: list[tuple[int, int, int, int]] = []  # per cycle: documents read, matched anew, rules here, probes here
+    # per cycle: documents read, matched anew, rules here, probes here, groups judged on the books, on the node
+    reads: list[tuple[int, int, int, int, int, int]] = []
     feeder.start()
     tail_until: float | None = None
     grid = time.time()
@@ -285,7 +286,8 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         cycles.append((t0, report.alerts_written_at or time.time(), time.time()))
         durations.append(report.duration_s)
         phases.append(report.phases)
-        reads.append((report.fetched, report.matched_new, report.matched_locally, report.probed_here))
+        reads.append((report.fetched, report.matched_new, report.matched_locally, report.probed_here,
+                      report.groups_here, report.groups_node))
         if report.errors:
             print(f"    cycle errors: {report.errors}")
         if tail_until is None and not feeder.is_alive():
@@ -336,7 +338,9 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         print(f"    per cycle (median): {statistics.median(r[0] for r in busy):.0f} documents read, "
               f"{statistics.median(r[1] for r in busy):.0f} matched anew (the rest re-read in the re-checked "
               f"stretch), {statistics.median(r[2] for r in busy):.0f} rules and "
-              f"{statistics.median(r[3] for r in busy):.0f} correlation probes answered here")
+              f"{statistics.median(r[3] for r in busy):.0f} correlation probes answered here; correlation groups "
+              f"judged on the recent matches kept here: {sum(r[4] for r in busy)}, searched on the node: "
+              f"{sum(r[5] for r in busy)} (all cycles)")
     p95 = float("nan")
     if latencies:
         p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]
