@@ -1,7 +1,8 @@
 """The service's scheduler: one APScheduler instance that runs all periodic work.
 
 - every ``interval`` seconds: a detection cycle, then grouping of the new alerts into incidents
-  (one job, so an alert becomes an incident within one period);
+  (one job, so an alert becomes an incident within one period); while cycles take longer than the
+  period, the next one starts as soon as the last one is grouped (``BUSY_MAX_S``);
 - every minute: the SLA check (breach flags and notifications);
 - daily: rollover and retention where the cluster has no ISM plugin;
 - hourly: expired console sessions are deleted (soc.web.jobs);
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +38,8 @@ from soc.runtime import Runtime
 from soc.telemetry.collect import GroupingTotals
 
 log = logging.getLogger(__name__)
+# Back-to-back detection cycles (each took the whole period) run at most this long in one job run.
+BUSY_MAX_S = 60.0
 
 # Packages that contribute periodic jobs through ``add_jobs(scheduler, settings)``.
 CONTRIBUTORS = ("soc.sources.jobs", "soc.reports.jobs", "soc.web.jobs", "soc.intel.feeds")
@@ -81,6 +85,18 @@ class ServiceScheduler:
         return self._compiled
 
     def detect_and_group(self) -> None:
+        """A detection cycle and the grouping of its alerts. A cycle that took the whole period (new
+        data kept it busy) is followed at once by the next, not at the period's next tick: a waiting
+        event is then not delayed by up to one more period. After ``BUSY_MAX_S`` of back-to-back
+        cycles the job returns, and the scheduler starts it again at its next tick."""
+        began = time.monotonic()
+        while True:
+            report = self._detect_and_group_once()
+            if (not report.ran or report.duration_s < self.detection.interval_s
+                    or time.monotonic() - began >= BUSY_MAX_S):
+                return
+
+    def _detect_and_group_once(self) -> runner.CycleReport:
         report = runner.run_cycle(self.settings, self.detection, self.rules(), owner=self.owner,
                                   client=self.detect_client)
         self.last_slots = report.slots
@@ -99,6 +115,7 @@ class ServiceScheduler:
             totals.alerts += result.alerts
             totals.opened += len(result.created)
             totals.updated += len(result.updated)
+        return report
 
     def state(self) -> dict[str, Any]:
         """For readiness: running, and the detection slots held at the last cycle (none: standing by)."""

@@ -75,7 +75,7 @@ class CycleReport:
     # events of the windows whose own time the ingest pipeline flagged: _late, _future_timestamp, _time_missing
     time_tags: dict[str, int] = field(default_factory=dict)
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
-    # seconds spent per step: start (refresh, slot leases), singles, correlations, intel, write, finish
+    # seconds spent per step: start (refresh; slot leases), singles, correlations, intel, write, finish
     phases: dict[str, float] = field(default_factory=dict)
 
     def lap(self, name: str, since: float) -> float:
@@ -533,6 +533,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
     # re-checked stretch and 23 of 600 attack events got no alert (BENCHMARKS.md, detection); the
     # refresh costs about 1.4 s a cycle at 1k events/s over 82 streams.
     store.refresh_streams(client, names, streams)
+    tick = report.lap("start: node time and refresh", t0)
     held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
     report.slots = [h.slot.label for h in held]
     if not held:
@@ -552,7 +553,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
                 works.append(plan(compiled, h.slot, start, end, ds, groups))
         created = store.iso(datetime.now(UTC))
         excs = suppression_store.active(client, names, now)
-        tick = report.lap("start", t0)
+        tick = report.lap("start: slots and suppressions", tick)
         found = evaluate(client, names, works, ds, report, created, excs, batched)
         tick = time.monotonic()
         made = _write(client, names, found, created, report)

@@ -86,3 +86,31 @@ def test_rules_are_parsed_again_only_when_a_rule_file_changes(isolated: Settings
     assert second is not first and any(getattr(c, "count", None) == 30 for c in second)
     (tmp_path / "two.yml").write_text(Path("rules/web/login_bruteforce.yml").read_text())
     assert len(s.rules()) > 2
+
+
+def test_a_cycle_that_took_the_whole_period_is_followed_at_once(
+        isolated: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real cycles on the node, counted: with a period shorter than any cycle the job runs cycles back to
+    back until its bound; with a period longer than a cycle it runs one."""
+    from soc import scheduler as module
+    from soc.detection import runner
+
+    cycles: list[float] = []
+    real = runner.run_cycle
+
+    def counted(*args: object, **kwargs: object) -> runner.CycleReport:
+        report = real(*args, **kwargs)  # type: ignore[arg-type]
+        cycles.append(report.duration_s)
+        return report
+
+    monkeypatch.setattr(runner, "run_cycle", counted)
+    monkeypatch.setattr(module, "BUSY_MAX_S", 1.5)
+    monkeypatch.setenv("SOC_DETECT_SETTLE_S", "0")
+    monkeypatch.setenv("SOC_DETECT_RULE_PATHS", "rules/web")
+    monkeypatch.setenv("SOC_DETECT_INTERVAL_S", "0.001")
+    ServiceScheduler(isolated).detect_and_group()
+    assert len(cycles) >= 2 and all(d >= 0.001 for d in cycles)
+    cycles.clear()
+    monkeypatch.setenv("SOC_DETECT_INTERVAL_S", "300")
+    ServiceScheduler(isolated).detect_and_group()
+    assert len(cycles) == 1
