@@ -272,13 +272,19 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
         if not every:
             continue
         tick = time.monotonic()
-        hits = _fetch_window(client, names, w, ds, report) if counts.get(w.slot, 1) else []
-        tick = report.lap("singles: read", tick)
-        if hits is None:
-            continue  # the read failed: these rules are searched on the node
         token = tuple(sorted((rid, c.query) for rid, c in every.items()))
         old_token, old = _memo.get(w.slot.label, ((), {}))
         known = old if old_token == token else {}
+        seen: dict[tuple[str, str], frozenset[str]] = {}  # documents of the re-checked stretch matched before
+        if not counts.get(w.slot, 1):
+            hits: list[dict[str, Any]] | None = []
+        elif known and w.recheck:
+            hits = _fetch_window(client, names, w, ds, report, known, seen)
+        else:
+            hits = _fetch_window(client, names, w, ds, report)
+        tick = report.lap("singles: read", tick)
+        if hits is None:
+            continue  # the read failed: these rules are searched on the node
         broken: set[str] = set()
         matched: Matched = []
         for h in hits:
@@ -291,8 +297,8 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
         if broken:
             _memo.pop(w.slot.label, None)  # decisions without the broken rules are not kept
         else:
-            _memo[w.slot.label] = (token, {(h["_index"], h["_id"]): m
-                                           for h, (_, m) in zip(hits, matched, strict=True)})
+            _memo[w.slot.label] = (token, {**seen, **{(h["_index"], h["_id"]): m
+                                                      for h, (_, m) in zip(hits, matched, strict=True)}})
         if not broken & set(bases):
             windows[w.slot] = matched
         for rid in singles:
@@ -332,16 +338,69 @@ def _try(c: Compiled, doc: local.Doc, broken: set[str]) -> bool:
         return False
 
 
-def _fetch_window(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings,
-                  report: CycleReport) -> list[dict[str, Any]] | None:
-    """Every document of a slot's window (re-checked stretch included), in window order. When the
-    window holds more than ``local_max_events`` new events, it is cut after that many (and after every
-    event stamped in the same millisecond as the last): ``w.end`` moves back to that stamp. None when
-    the read fails or the re-checked stretch alone is too large: the node answers instead."""
-    body: dict[str, Any] = {"size": ds.fetch_page, "track_total_hits": False, "sort": PAGE_SORT,
-                            "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}}}
-    start = _epoch_ms(w.start)
+def _stretch(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings, report: CycleReport,
+             known: dict[tuple[str, str], frozenset[str]],
+             seen: dict[tuple[str, str], frozenset[str]]) -> list[dict[str, Any]] | None:
+    """The re-checked stretch when the last window's documents are known: its documents are listed
+    without their source; those matched before go into ``seen``, and only the others (made searchable
+    after the last read) are fetched whole. Returns those, in window order; None when a read fails."""
+    stretch = {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.start)}}}
+    body: dict[str, Any] = {"size": ds.fetch_page, "track_total_hits": False, "sort": PAGE_SORT, "_source": False,
+                            "query": stretch}
+    unseen: list[dict[str, Any]] = []
+    while True:
+        try:
+            got = store.search(client, names(w.slot.stream), body, ds.request_timeout_s)["hits"]["hits"]
+        except Exception:
+            return None
+        report.requests += 1
+        for h in got:
+            key = (h["_index"], h["_id"])
+            if key in known:
+                seen[key] = known[key]
+            else:
+                unseen.append(h)
+        if len(seen) + len(unseen) > 3 * ds.local_max_events:
+            return None
+        if len(got) < ds.fetch_page:
+            break
+        body["search_after"] = got[-1]["sort"]
+    if not unseen:
+        return []
+    try:
+        docs = store.with_backoff(lambda: client.mget(body={"docs": [{"_index": h["_index"], "_id": h["_id"]}
+                                                                     for h in unseen]}))["docs"]
+    except Exception:
+        return None
+    report.requests += 1
+    out = []
+    for h, d in zip(unseen, docs, strict=True):
+        if not d.get("found"):
+            return None  # gone since it was listed: read the stretch whole
+        out.append({**h, "_source": d["_source"]})
+    return out
+
+
+def _fetch_window(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings, report: CycleReport,
+                  known: dict[tuple[str, str], frozenset[str]] | None = None,
+                  seen: dict[tuple[str, str], frozenset[str]] | None = None) -> list[dict[str, Any]] | None:
+    """Every document of a slot's window (re-checked stretch included), in window order; with ``known``
+    (the documents of the last window read, matched) the stretch's known documents are not read again
+    but put into ``seen``. When the window holds more than ``local_max_events`` new events, it is cut
+    after that many (and after every event stamped in the same millisecond as the last): ``w.end``
+    moves back to that stamp. None when the read fails or the re-checked stretch alone is too large:
+    the node answers instead."""
+    since = w.since
     hits: list[dict[str, Any]] = []
+    if known is not None and seen is not None:
+        got = _stretch(client, names, w, ds, report, known, seen)
+        if got is None:
+            seen.clear()
+        else:
+            hits, since = got, w.start
+    body: dict[str, Any] = {"size": ds.fetch_page, "track_total_hits": False, "sort": PAGE_SORT,
+                            "query": {"range": {"event.ingested": {"gt": store.iso(since), "lte": store.iso(w.end)}}}}
+    start = _epoch_ms(w.start)
     fresh = 0
     cut_at: int | None = None
     while True:
@@ -555,6 +614,8 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         excs = suppression_store.active(client, names, now)
         tick = report.lap("start: slots and suppressions", tick)
         found = evaluate(client, names, works, ds, report, created, excs, batched)
+        if report.errors:  # the next cycle reads its re-checked stretch whole: what failed is tried again there
+            _memo.clear()
         tick = time.monotonic()
         made = _write(client, names, found, created, report)
         tick = report.lap("write", tick)
