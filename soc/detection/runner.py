@@ -213,8 +213,9 @@ def _present_values(client: OpenSearch, names: Names, works: list[Work], ds: Det
     only the rules without a local matcher are searched). A field with too many values is left out.
     The same request counts the window's events (into ``counts``, re-checked stretch included) and,
     into ``tags``, the window's own events whose time the ingest pipeline flagged."""
-    asks = [(w, sorted({f for c in w.singles if ds.local_max_events <= 0 or c.local is None for f, _ in c.required}))
-            for w in works]
+    searched = [(w, [c for c in w.singles if ds.local_max_events <= 0 or c.local is None]) for w in works]
+    # a window whose rules are all matched here is read whole anyway: nothing to ask beforehand
+    asks = [(w, sorted({f for c in cs for f, _ in c.required})) for w, cs in searched if cs or not w.singles]
     if not asks:
         return {}
     requests = []

@@ -142,7 +142,11 @@ def stream_template(settings: Settings, names: Names, stream: str, replicas: int
             "settings": {"index": {
                 "number_of_shards": 1,
                 "number_of_replicas": replicas,
-                "refresh_interval": "1s",
+                # Every detection cycle refreshes the streams before it reads them (soc.detection.runner),
+                # about once a second while events arrive; the streams' own refresh only bounds how
+                # stale a search is when no detection runs. At 1 s the two refreshes together cost the
+                # node about a fifth of its ingest rate on the 2-core benchmark machine (BENCHMARKS.md).
+                "refresh_interval": "5s",
                 "final_pipeline": names.pipeline,
                 "analysis": ANALYSIS,
                 "mapping": {"total_fields": {"limit": 2000}},

@@ -371,7 +371,7 @@ def set_stream_refresh(settings: Settings, interval: str) -> None:
             body = name["index_template"]
             body["template"]["settings"]["index"]["refresh_interval"] = interval
             client.indices.put_index_template(name=name["name"], body=body)
-    print(f"experiment: log streams' refresh_interval {interval} (shipped: 1s)")
+    print(f"experiment: log streams' refresh_interval {interval} (shipped: 5s)")
 
 
 def main(argv: list[str] | None = None) -> int:
