@@ -7,8 +7,8 @@ matched locally. A book keeps them: per group, each base match with its event ti
 base rules it matched and its value_count values. The book answers for a span only when it holds
 every base match of that span:
 
-- it is seeded once from the node: the base matches ingested up to the first window's start whose
-  event time is at most ``horizon`` old (``complete_from``);
+- it is seeded once from the node: the base matches ingested up to the end of the first window it
+  takes whose event time is at most ``horizon`` old (``complete_from``);
 - then every window of the slot adds its documents, the re-checked stretch included; the windows
   must follow one another (the next one starts at or before the last one's end), else the book is
   started again (another instance held the slot, a read failed);
@@ -177,7 +177,7 @@ def _groups(keys: list[list[Any]]) -> list[Group]:
 
 def _seed(client: OpenSearch, corr: CompiledCorrelation, index: str, must_not: list[dict[str, Any]],
           ingested_until: str, event_from: int, book: Book, timeout_s: float) -> bool:
-    """Add the base matches ingested up to the first window whose event time is ``event_from`` or later."""
+    """Add the base matches ingested up to ``ingested_until`` whose event time is ``event_from`` or later."""
     fields = ["organization.id", *corr.group_by]
     docvalues: list[Any] = [{"field": "@timestamp", "format": "epoch_millis"}, *fields]
     if corr.field and corr.field not in fields:
@@ -230,7 +230,9 @@ def update(client: OpenSearch, corr: CompiledCorrelation, slot: str, index: str,
         start -= start % width
         book = Book(token, width, horizon, start, since_ms)
         try:
-            seeded = _seed(client, corr, index, must_not, store.iso(since), start, book, timeout_s)
+            # up to the window's end, not its start: documents of the re-checked stretch that the last
+            # read matched are not among ``docs`` (runner._stretch); the window's own come twice, once kept
+            seeded = _seed(client, corr, index, must_not, store.iso(end), start, book, timeout_s)
         except Exception as exc:  # the node path answers; the next cycle tries again
             log.warning("correlation %s: recent matches not read (%s: %s)", corr.rule.id, type(exc).__name__, exc)
             _books.pop(key, None)
