@@ -207,6 +207,24 @@ def _seed(client: OpenSearch, corr: CompiledCorrelation, index: str, must_not: l
         body["search_after"] = hits[-1]["sort"]
 
 
+def _add(corr: CompiledCorrelation, book: Book, must_not: list[dict[str, Any]],
+         docs: list[tuple[local.Doc, frozenset[str]]]) -> None:
+    """A window's base matches into the book, filtered as the node's fetch filters them."""
+    fields = ["organization.id", *corr.group_by]
+    off = {str(a) for clause in must_not for a in clause.get("terms", {}).get("organization.id", [])}
+    for doc, matched in docs:
+        bases = frozenset(i for i, b in enumerate(corr.bases) if b.rule.id in matched)
+        if not bases or "_late" in doc.keywords("tags", "exact") or doc.ref is None:
+            continue
+        t = local.epoch_ms(doc)
+        keys = [local.doc_values(doc, f) for f in fields]
+        if t is None or not all(keys) or any(str(a) in off for a in keys[0]):
+            continue
+        entry = _entry(corr, t, doc.ref, bases, local.doc_values(doc, corr.field) if corr.field else [])
+        for group in _groups(keys):
+            book.add(group, entry)
+
+
 def update(client: OpenSearch, corr: CompiledCorrelation, slot: str, index: str, must_not: list[dict[str, Any]],
            since: datetime, end: datetime, docs: list[tuple[local.Doc, frozenset[str]]] | None,
            timeout_s: float) -> Book | None:
@@ -243,19 +261,12 @@ def update(client: OpenSearch, corr: CompiledCorrelation, slot: str, index: str,
             _books.pop(key, None)
             return None
         _books[key] = book
-    fields = ["organization.id", *corr.group_by]
-    off = {str(a) for clause in must_not for a in clause.get("terms", {}).get("organization.id", [])}
-    for doc, matched in docs:
-        bases = frozenset(i for i, b in enumerate(corr.bases) if b.rule.id in matched)
-        if not bases or "_late" in doc.keywords("tags", "exact") or doc.ref is None:
-            continue
-        t = local.epoch_ms(doc)
-        keys = [local.doc_values(doc, f) for f in fields]
-        if t is None or not all(keys) or any(str(a) in off for a in keys[0]):
-            continue
-        entry = _entry(corr, t, doc.ref, bases, local.doc_values(doc, corr.field) if corr.field else [])
-        for group in _groups(keys):
-            book.add(group, entry)
+    try:
+        _add(corr, book, must_not, docs)
+    except Exception as exc:  # a value the book cannot read: the node answers, the next cycle starts again
+        log.warning("correlation %s: window not kept (%s: %s)", corr.rule.id, type(exc).__name__, exc)
+        _books.pop(key, None)
+        return None
     book.last_end = max(book.last_end, end_ms)
     book.used = time.monotonic()
     book.evict(now_ms)
