@@ -517,29 +517,26 @@ def compile_tree(tree: dsl.Tree) -> Matcher:
 
 
 def _all(parts: list[Matcher]) -> Matcher:
-    if len(parts) == 2:
-        first, second = parts
-        return lambda doc: first(doc) and second(doc)
-
-    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
-        for p in parts:  # noqa: SIM110
-            if not p(doc):
-                return False
-        return True
-
-    return match
+    return _first_decides(parts, False)
 
 
 def _any(parts: list[Matcher]) -> Matcher:
+    return _first_decides(parts, True)
+
+
+def _first_decides(parts: list[Matcher], decisive: bool) -> Matcher:
+    """AND (``decisive`` False: the first part that fails decides) or OR (True: the first that holds)."""
     if len(parts) == 2:
         first, second = parts
-        return lambda doc: first(doc) or second(doc)
+        if decisive:
+            return lambda doc: first(doc) or second(doc)
+        return lambda doc: first(doc) and second(doc)
 
     def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
-        for p in parts:  # noqa: SIM110
-            if p(doc):
-                return True
-        return False
+        for p in parts:
+            if bool(p(doc)) is decisive:
+                return decisive
+        return not decisive
 
     return match
 
