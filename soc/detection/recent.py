@@ -20,7 +20,8 @@ documents indexed since the window's end too; those come into the book with the 
 group is judged again then, as the node path judges later arrivals.
 
 Memory: one entry per base match within the horizon (2 x timespan + 10 minutes), about 650 bytes at
-worst; a book above ``MAX_ENTRIES`` is dropped and its correlation searched on the node (logged).
+worst; a book above ``recent_max_entries`` (a detection setting) is dropped and its correlation
+searched on the node (logged).
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 
 MARGIN_MS = 600_000  # how late (beyond the correlation's own spans) an event may be and still be judged here
 MAX_TIMESPAN_S = 3600  # a correlation with a longer timespan is left to the node
-MAX_ENTRIES = 250_000  # about 160 MB at the measured worst case of 650 bytes an entry (one group each)
 SEED_PAGE = 10_000
 
 
@@ -176,7 +176,7 @@ def _groups(keys: list[list[Any]]) -> list[Group]:
 
 
 def _seed(client: OpenSearch, corr: CompiledCorrelation, index: str, must_not: list[dict[str, Any]],
-          ingested_until: str, event_from: int, book: Book, timeout_s: float) -> bool:
+          ingested_until: str, event_from: int, book: Book, timeout_s: float, max_entries: int) -> bool:
     """Add the base matches ingested up to ``ingested_until`` whose event time is ``event_from`` or later."""
     fields = ["organization.id", *corr.group_by]
     docvalues: list[Any] = [{"field": "@timestamp", "format": "epoch_millis"}, *fields]
@@ -200,7 +200,7 @@ def _seed(client: OpenSearch, corr: CompiledCorrelation, index: str, must_not: l
                            list(got.get(corr.field, [])) if corr.field else [])
             for group in _groups([list(got.get(f, [])) for f in fields]):
                 book.add(group, entry)
-        if book.size > MAX_ENTRIES:
+        if book.size > max_entries:
             return False
         if len(hits) < SEED_PAGE:
             return True
@@ -227,7 +227,7 @@ def _add(corr: CompiledCorrelation, book: Book, must_not: list[dict[str, Any]],
 
 def update(client: OpenSearch, corr: CompiledCorrelation, slot: str, index: str, must_not: list[dict[str, Any]],
            since: datetime, end: datetime, docs: list[tuple[local.Doc, frozenset[str]]] | None,
-           timeout_s: float) -> Book | None:
+           timeout_s: float, max_entries: int) -> Book | None:
     """The slot's book of a correlation after adding a window (ingest time (since, end], its documents
     with the local rules each matched); None when the node must answer this cycle. The horizon is
     counted back from the window's end."""
@@ -238,7 +238,7 @@ def update(client: OpenSearch, corr: CompiledCorrelation, slot: str, index: str,
         del _books[stale]
     token = _token(corr, must_not)
     book = _books.get(key)
-    if docs is None or not usable(corr) or any(d.ref is None for d, _ in docs[:1]):
+    if docs is None or max_entries <= 0 or not usable(corr) or any(d.ref is None for d, _ in docs[:1]):
         _books.pop(key, None)
         return None
     if book is None or book.token != token or since_ms > book.last_end:
@@ -250,14 +250,14 @@ def update(client: OpenSearch, corr: CompiledCorrelation, slot: str, index: str,
         try:
             # up to the window's end, not its start: documents of the re-checked stretch that the last
             # read matched are not among ``docs`` (runner._stretch); the window's own come twice, once kept
-            seeded = _seed(client, corr, index, must_not, store.iso(end), start, book, timeout_s)
+            seeded = _seed(client, corr, index, must_not, store.iso(end), start, book, timeout_s, max_entries)
         except Exception as exc:  # the node path answers; the next cycle tries again
             log.warning("correlation %s: recent matches not read (%s: %s)", corr.rule.id, type(exc).__name__, exc)
             _books.pop(key, None)
             return None
         if not seeded:
             log.warning("correlation %s: more than %d recent base matches; searched on the node",
-                        corr.rule.id, MAX_ENTRIES)
+                        corr.rule.id, max_entries)
             _books.pop(key, None)
             return None
         _books[key] = book
@@ -270,8 +270,8 @@ def update(client: OpenSearch, corr: CompiledCorrelation, slot: str, index: str,
     book.last_end = max(book.last_end, end_ms)
     book.used = time.monotonic()
     book.evict(now_ms)
-    if book.size > MAX_ENTRIES:
-        log.warning("correlation %s: more than %d recent base matches; searched on the node", corr.rule.id, MAX_ENTRIES)
+    if book.size > max_entries:
+        log.warning("correlation %s: more than %d recent base matches; searched on the node", corr.rule.id, max_entries)
         _books.pop(key, None)
         return None
     return book

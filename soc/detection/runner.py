@@ -491,7 +491,8 @@ def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionS
         for c in w.corrs:
             index, must_not = ",".join(names(s) for s in c.streams), _must_not(c.rule.id, ds)
             docs = windows.get(w.slot) if probes_here(c, w.slot) else None
-            book = recent.update(client, c, w.slot.label, index, must_not, w.since, w.end, docs, ds.request_timeout_s)
+            book = recent.update(client, c, w.slot.label, index, must_not, w.since, w.end, docs, ds.request_timeout_s,
+                                 ds.recent_max_entries)
             items.append(correlate.Item(c, index, w.since, w.end, must_not, w.window, docs, names, book))
     tick = report.lap("correlations: recent matches", tick)
     result = correlate.run(client, names, items, ds, created)

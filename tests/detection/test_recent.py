@@ -4,11 +4,10 @@ already read give the same alerts as correlations judged by searching the node."
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from collectors.parsers import ParseContext, parse
 from soc import search
@@ -96,7 +95,8 @@ def _events(now: datetime) -> list[dict[str, Any]]:
     return out
 
 
-def _deliver(settings: Settings, compiled: list[convert.Result], events: list[dict[str, Any]]) -> tuple[
+def _deliver(settings: Settings, compiled: list[convert.Result], events: list[dict[str, Any]],
+             ds: DetectionSettings) -> tuple[
         list[tuple[Any, ...]], int, int]:
     client, names = search.client(settings), search.names(settings)
     here = node = 0
@@ -104,7 +104,7 @@ def _deliver(settings: Settings, compiled: list[convert.Result], events: list[di
         if i == 23 * 4:  # books started again while the last read is still known: seeded to the window's end
             recent.forget()
         store.index_events(client, names, events[i:i + 23])
-        report = runner.run_cycle(settings, DS, compiled)
+        report = runner.run_cycle(settings, ds, compiled)
         assert not report.errors, report.errors
         here, node = here + report.groups_here, node + report.groups_node
     client.indices.refresh(index=names.alerts)
@@ -117,19 +117,17 @@ def _deliver(settings: Settings, compiled: list[convert.Result], events: list[di
     return alerts, here, node
 
 
-def test_correlations_judged_on_the_books_equal_those_judged_by_the_node(
-        opensearch_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_correlations_judged_on_the_books_equal_those_judged_by_the_node(opensearch_settings: Settings) -> None:
     compiled = convert.compile_rules(rules.load([ROOT / "rules"])[0])
     now = datetime.now(UTC)
     events = _events(now)
     random.Random(11).shuffle(events)
     results = {}
-    for way in ("books", "node"):
-        if way == "node":
-            monkeypatch.setattr(recent, "MAX_ENTRIES", -1)  # every book refused: all groups searched on the node
+    # the shipped settings, then no books (SOC_DETECT_RECENT_MAX_ENTRIES=0): every group searched on the node
+    for way, ds in (("books", DS), ("node", replace(DS, recent_max_entries=0))):
         recent.forget()
         with bootstrap.scratch(opensearch_settings, f"scratch-recent-{way}-") as s:
-            results[way] = _deliver(s, compiled, [dict(e) for e in events])
+            results[way] = _deliver(s, compiled, [dict(e) for e in events], ds)
     books, here, node = results["books"]
     assert here > 0 and node > 0  # the late burst is searched on the node even with books
     assert results["node"][1] == 0
@@ -148,13 +146,13 @@ def test_a_gap_between_windows_starts_the_book_again(isolated: Settings) -> None
     index = names("logs-web")
     t0 = datetime.now(UTC) - timedelta(minutes=1)
     recent.forget()
-    book = recent.update(client, corr, "logs-web", index, [], t0, t0 + timedelta(seconds=10), [], 30)
+    book = recent.update(client, corr, "logs-web", index, [], t0, t0 + timedelta(seconds=10), [], 30, 1000)
     assert book is not None and book.last_end == recent._ms(t0 + timedelta(seconds=10))
     again = recent.update(client, corr, "logs-web", index, [], t0 + timedelta(seconds=5),
-                          t0 + timedelta(seconds=20), [], 30)
+                          t0 + timedelta(seconds=20), [], 30, 1000)
     assert again is book  # the next window starts before the last one's end: it follows on
     other = recent.update(client, corr, "logs-web", index, [], t0 + timedelta(seconds=25),
-                          t0 + timedelta(seconds=30), [], 30)
+                          t0 + timedelta(seconds=30), [], 30, 1000)
     assert other is not None and other is not book  # a gap: started again from the node
     assert recent.update(client, corr, "logs-web", index, [], t0 + timedelta(seconds=30),
-                         t0 + timedelta(seconds=40), None, 30) is None  # the window was not read here
+                         t0 + timedelta(seconds=40), None, 30, 1000) is None  # the window was not read here
