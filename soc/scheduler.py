@@ -2,7 +2,7 @@
 
 - every ``interval`` seconds: a detection cycle, then grouping of the new alerts into incidents
   (one job, so an alert becomes an incident within one period); while cycles take longer than the
-  period, the next one starts as soon as the last one is grouped (``BUSY_MAX_S``);
+  period, the next one starts as soon as the last one is grouped (``busy_max_s``);
 - every minute: the SLA check (breach flags and notifications);
 - daily: rollover and retention where the cluster has no ISM plugin;
 - hourly: expired console sessions are deleted (soc.web.jobs);
@@ -38,8 +38,6 @@ from soc.runtime import Runtime
 from soc.telemetry.collect import GroupingTotals
 
 log = logging.getLogger(__name__)
-# Back-to-back detection cycles (each took the whole period) run at most this long in one job run.
-BUSY_MAX_S = 60.0
 
 # Packages that contribute periodic jobs through ``add_jobs(scheduler, settings)``.
 CONTRIBUTORS = ("soc.sources.jobs", "soc.reports.jobs", "soc.web.jobs", "soc.intel.feeds")
@@ -87,13 +85,13 @@ class ServiceScheduler:
     def detect_and_group(self) -> None:
         """A detection cycle and the grouping of its alerts. A cycle that took the whole period (new
         data kept it busy) is followed at once by the next, not at the period's next tick: a waiting
-        event is then not delayed by up to one more period. After ``BUSY_MAX_S`` of back-to-back
+        event is then not delayed by up to one more period. After ``busy_max_s`` of back-to-back
         cycles the job returns, and the scheduler starts it again at its next tick."""
         began = time.monotonic()
         while True:
             report = self._detect_and_group_once()
             if (not report.ran or report.duration_s < self.detection.interval_s
-                    or time.monotonic() - began >= BUSY_MAX_S):
+                    or time.monotonic() - began >= self.detection.busy_max_s):
                 return
 
     def _detect_and_group_once(self) -> runner.CycleReport:

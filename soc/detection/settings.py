@@ -15,6 +15,7 @@ class DetectionSettings:
     # machine (BENCHMARKS.md, detection; the 5 s p95 target is not reached there): a cycle starts
     # every second, or at once when the previous one took the whole second (soc.scheduler).
     interval_s: float = 1.0  # scheduler period
+    busy_max_s: float = 60.0  # back-to-back cycles (each took the whole period) in one run of the job, at most
     # The window ends this long before OpenSearch's "now" (read from the node just before each cycle
     # refreshes the log streams, so the refresh interval needs no allowance): about the time a bulk
     # request spends between the ingest pipeline stamping event.ingested and the shard indexing it.
