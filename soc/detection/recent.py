@@ -19,7 +19,7 @@ before, and so is every correlation whose probe is not answered from the window.
 documents indexed since the window's end too; those come into the book with the next window and the
 group is judged again then, as the node path judges later arrivals.
 
-Memory: one entry per base match within the horizon (2 x timespan + 10 minutes), about 650 bytes at
+Memory: one entry per base match within the horizon (2 x timespan + 10 minutes), about 710 bytes at
 worst; a book above ``recent_max_entries`` (a detection setting) is dropped and its correlation
 searched on the node (logged).
 """
