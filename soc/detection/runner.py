@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,6 +75,7 @@ class CycleReport:
     groups_node: int = 0  # correlation groups whose totals, events and counts were searched on the node
     # events of the windows whose own time the ingest pipeline flagged: _late, _future_timestamp, _time_missing
     time_tags: dict[str, int] = field(default_factory=dict)
+    refreshed_ahead: bool = False  # the cycle began with the snapshot its busy predecessor started (run_cycle)
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
     # seconds spent per step: start (refresh; slot leases), singles, correlations, intel, write, finish
     phases: dict[str, float] = field(default_factory=dict)
@@ -152,6 +154,7 @@ def plan(compiled: list[Result], slot: Slot, start: datetime, end: datetime, ds:
 
 def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings,
                   report: CycleReport, batched: bool, windows: dict[Slot, Matched] | None = None,
+                  after_reads: Callable[[], None] | None = None,
                   ) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
     """(slot, rule id) -> (hits up to the cap, total matches): the rules matched in the service on a
     small window read once, and the others, whose queries share the _msearch requests (a rule with
@@ -168,7 +171,7 @@ def _batched_hits(client: OpenSearch, names: Names, works: list[Work], ds: Detec
     report.lap("singles: present values", tick)
     candidates = [(w, c) for w in works for c in w.singles if _may_match(c, present.get(w.slot, {}), report)]
     windows = windows if windows is not None else {}
-    done = _local_hits(client, names, works, counts, ds, report, windows)
+    done = _local_hits(client, names, works, counts, ds, report, windows, after_reads)
     for w in works:  # a stream's events are counted once, by its first slot; a window read counts its own
         if w.slot.group == 0:
             got = _time_tags(w, windows[w.slot]) if w.slot in windows else tags.get(w.slot, {})
@@ -255,25 +258,29 @@ _memo: dict[str, tuple[tuple[tuple[str, str], ...], dict[tuple[str, str], frozen
 
 
 def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dict[Slot, int],
-                ds: DetectionSettings, report: CycleReport,
-                windows: dict[Slot, Matched]) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
+                ds: DetectionSettings, report: CycleReport, windows: dict[Slot, Matched],
+                after_reads: Callable[[], None] | None = None,
+                ) -> dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]]:
     """(slot, rule id) -> (hits up to the cap, total) for the rules matched in the service: each window
     is read once (every field, in window order; a window holding more than ``local_max_events`` new
     events is cut after that many, and the next cycle goes on from there) and every rule with a local
     matcher runs on it (the base rules of the correlations whose probe is answered here too;
     ``windows`` receives each document with the rules it matched). A rule whose matcher fails goes
-    back to the node."""
+    back to the node. Every window is read before any is matched: ``after_reads`` is called between
+    (the scheduler's next refresh starts there, while this cycle matches)."""
     out: dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]] = {}
     if ds.local_max_events <= 0:
         return out
+    read: list[tuple[Work, dict[str, Compiled], dict[str, Compiled], tuple[Any, ...],
+                     dict[tuple[str, str], frozenset[str]], dict[tuple[str, str], frozenset[str]],
+                     list[dict[str, Any]]]] = []
     for w in works:
         singles = {c.rule.id: c for c in w.singles if c.local is not None}
         bases = {b.rule.id: b for corr in w.corrs if probes_here(corr, w.slot) for b in corr.bases}
-        every = {**bases, **singles}
-        if not every:
+        if not singles and not bases:
             continue
         tick = time.monotonic()
-        token = tuple(sorted((rid, c.query) for rid, c in every.items()))
+        token = tuple(sorted((rid, c.query) for rid, c in {**bases, **singles}.items()))
         old_token, old = _memo.get(w.slot.label, ((), {}))
         known = old if old_token == token else {}
         seen: dict[tuple[str, str], frozenset[str]] = {}  # documents of the re-checked stretch matched before
@@ -283,9 +290,14 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
             hits = _fetch_window(client, names, w, ds, report, known, seen)
         else:
             hits = _fetch_window(client, names, w, ds, report)
-        tick = report.lap("singles: read", tick)
-        if hits is None:
-            continue  # the read failed: these rules are searched on the node
+        report.lap("singles: read", tick)
+        if hits is not None:  # None: the read failed, these rules are searched on the node
+            read.append((w, singles, bases, token, known, seen, hits))
+    if after_reads is not None:
+        after_reads()
+    for w, singles, bases, token, known, seen, hits in read:
+        tick = time.monotonic()
+        every = {**bases, **singles}
         broken: set[str] = set()
         matched: Matched = []
         for h in hits:
@@ -463,11 +475,13 @@ class Found:
 
 
 def evaluate(client: OpenSearch, names: Names, works: list[Work], ds: DetectionSettings, report: CycleReport,
-             created: str, excs: list[dict[str, Any]], batched: bool = True) -> Found:
+             created: str, excs: list[dict[str, Any]], batched: bool = True,
+             after_reads: Callable[[], None] | None = None) -> Found:
     found = Found()
     windows: dict[Slot, Matched] = {}
     tick = time.monotonic()
-    for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched, windows).items():
+    for (slot, rule_id), (hits, total) in _batched_hits(client, names, works, ds, report, batched, windows,
+                                                                   after_reads).items():
         work = next(w for w in works if w.slot == slot)
         rule = next(c.rule for c in work.singles if c.rule.id == rule_id)
         # the re-checked stretch was counted by the cycle that first saw it: count the window's own hits
@@ -571,6 +585,60 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
     _record(client, names, [work], found, made, report, int((time.monotonic() - t0) * 1000))
 
 
+# The scheduler's next snapshot (node time, then the log streams refreshed), started in a thread of
+# its own once a busy cycle has read its windows: the node refreshes while this process matches, and
+# the next cycle, which the scheduler starts at once (soc.scheduler), begins with its documents
+# already searchable. Its window ends at that snapshot's node time. Per (owner, streams).
+@dataclass
+class _Ahead:
+    future: Future[datetime]
+    started: float  # time.monotonic()
+
+
+@dataclass
+class _Last:
+    ended: float  # time.monotonic()
+    busy: bool  # the cycle took the whole period: the scheduler starts the next one at once
+
+
+_ahead: dict[tuple[str, tuple[str, ...]], _Ahead] = {}
+_last: dict[tuple[str, tuple[str, ...]], _Last] = {}
+_ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-refresh-ahead")
+
+
+def _snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> datetime:
+    """The node's time, then every document the log streams indexed before it made searchable."""
+    now = store.node_now(client)
+    # Everything indexed before this point becomes searchable now rather than at the next scheduled
+    # refresh, so the settle delay need not cover the refresh interval: only the time between the
+    # ingest pipeline stamping event.ingested and the shard indexing it (and clock skew). Leaving it
+    # to the streams' own refresh was tried: under load the refresh lagged past the re-checked
+    # stretch and 23 of 600 attack events got no alert (BENCHMARKS.md, detection).
+    store.refresh_streams(client, names, streams)
+    return now
+
+
+def _taken_ahead(key: tuple[str, tuple[str, ...]], ds: DetectionSettings, began: float) -> datetime | None:
+    """The snapshot started during the last cycle, when this cycle follows a busy one at once (the
+    scheduler's loop: only the grouping of the last cycle's alerts comes between, well under a
+    second); None when there is none, it failed, or it is stale (the last cycle was not busy, so this
+    one waited for the period's tick, or the gap was longer)."""
+    ahead, last = _ahead.pop(key, None), _last.get(key)
+    if ahead is None or last is None or not last.busy or began - last.ended > max(ds.interval_s, 1.0):
+        return None
+    try:
+        return ahead.future.result(timeout=ds.request_timeout_s)
+    except Exception as exc:  # the cycle takes its own snapshot
+        log.warning("refresh started ahead failed (%s: %s); refreshing now", type(exc).__name__, exc)
+        return None
+
+
+def forget_ahead() -> None:
+    """Drop the snapshots started ahead and what is known of the last cycles (tests)."""
+    _ahead.clear()
+    _last.clear()
+
+
 def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result], *, owner: str | None = None,
               client: OpenSearch | None = None, batched: bool = True,
               streams: tuple[str, ...] = search.LOG_STREAMS, until: datetime | None = None) -> CycleReport:
@@ -579,26 +647,34 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
     With ``owner`` (a scheduler instance) the slots stay held between cycles and are renewed each
     cycle; without it (a one-shot run) they are given back at the end. ``until``: the windows end
     there (no settle delay; at most the node's now) instead of at now - settle.
+
+    A scheduler's busy cycle (one that will likely take the whole period) starts the next cycle's
+    snapshot once it has read its windows; the next cycle uses it if it follows at once.
     """
     client = client or search.client(settings, serializer=search.OrjsonSerializer())
     names = search.names(settings)
     one_shot = owner is None
     owner = owner or f"runner-{uuid.uuid4().hex[:8]}"
+    key = (owner, tuple(streams))
     report = CycleReport()
     t0 = time.monotonic()
-    now = store.node_now(client)
-    # Everything indexed before this point becomes searchable now rather than at the next scheduled
-    # refresh, so the settle delay need not cover the refresh interval: only the time between the
-    # ingest pipeline stamping event.ingested and the shard indexing the document (and clock skew).
-    # Leaving it to the streams' one-second refresh was tried: under load the refresh lagged past the
-    # re-checked stretch and 23 of 600 attack events got no alert (BENCHMARKS.md, detection); the
-    # refresh costs about 1.4 s a cycle at 1k events/s over 82 streams.
-    store.refresh_streams(client, names, streams)
+    ahead = None if one_shot or until is not None else _taken_ahead(key, ds, t0)
+    report.refreshed_ahead = ahead is not None
+    now = ahead if ahead is not None else _snapshot(client, names, tuple(streams))
     tick = report.lap("start: node time and refresh", t0)
+
+    def refresh_ahead() -> None:
+        last = _last.get(key)
+        if one_shot or until is not None or not (
+                (last is not None and last.busy) or time.monotonic() - t0 >= ds.interval_s / 2):
+            return
+        _ahead[key] = _Ahead(_ahead_pool.submit(_snapshot, client, names, tuple(streams)), time.monotonic())
+
     held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
     report.slots = [h.slot.label for h in held]
     if not held:
         report.ran = False
+        _last.pop(key, None)
         if one_shot:
             slots.leave(client, names, owner)
         return report
@@ -615,7 +691,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         created = store.iso(datetime.now(UTC))
         excs = suppression_store.active(client, names, now)
         tick = report.lap("start: slots and suppressions", tick)
-        found = evaluate(client, names, works, ds, report, created, excs, batched)
+        found = evaluate(client, names, works, ds, report, created, excs, batched, refresh_ahead)
         if report.errors:  # the next cycle reads its re-checked stretch whole: what failed is tried again there
             _memo.clear()
         tick = time.monotonic()
@@ -630,10 +706,15 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
                 metrics.record_checkpoint(w.slot.label, w.end)
         _record(client, names, works, found, made, report, int((time.monotonic() - t0) * 1000))
         report.lap("finish", tick)
+    except BaseException:
+        _last.pop(key, None)  # the next cycle takes a snapshot of its own
+        raise
     finally:
         if one_shot:
             slots.give_back(client, names, [h for h in held if h.slot not in moved], now)
             slots.leave(client, names, owner)
     report.duration_s = time.monotonic() - t0
+    if not one_shot:
+        _last[key] = _Last(time.monotonic(), report.duration_s >= ds.interval_s)
     metrics.record_cycle(report.duration_s, store.Stats.rejections)
     return report

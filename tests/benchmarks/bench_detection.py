@@ -274,6 +274,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     feeder = spawn.Process(target=_feed, args=(settings, docs, rate, sent), daemon=True)
     cycles: list[tuple[float, float, float]] = []  # wall clock of each cycle: start, alerts written, end
     durations: list[float] = []
+    ahead: list[bool] = []
     phases: list[dict[str, float]] = []
     # per cycle: documents read, matched anew, rules here, probes here, groups judged on the books, on the node
     reads: list[tuple[int, int, int, int, int, int]] = []
@@ -285,6 +286,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         report = runner.run_cycle(settings, ds, compiled, owner="bench", client=client)
         cycles.append((t0, report.alerts_written_at or time.time(), time.time()))
         durations.append(report.duration_s)
+        ahead.append(report.refreshed_ahead)
         phases.append(report.phases)
         reads.append((report.fetched, report.matched_new, report.matched_locally, report.probed_here,
                       report.groups_here, report.groups_node))
@@ -328,6 +330,8 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
           f"cycle p50 {statistics.median(durations):.2f} s, p95 "
           f"{sorted(durations)[min(len(durations) - 1, round(0.95 * len(durations)) - 1)]:.2f} s, "
           f"max {max(durations):.2f} s")
+    print(f"    cycles that began with the snapshot their busy predecessor started (refresh ahead): "
+          f"{sum(ahead)} of {len(ahead)}")
     print("    cycles (s, documents read): "
           + " ".join(f"{d:.1f}/{r[0]}" for d, r in zip(durations, reads, strict=True)))
     worked = [p for p, r in zip(phases, reads, strict=True) if r[0]] or phases  # the tail's empty cycles left out

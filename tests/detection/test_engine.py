@@ -352,3 +352,39 @@ def test_a_window_larger_than_the_local_bound_is_matched_in_pieces_losing_nothin
     assert sum(r.cut_windows for r in reports) >= 2 and all(r.fetched <= 6 for r in reports)
     assert sum(r.alerts_created for r in reports) == 9
     assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == sorted(f"203.0.113.{i}" for i in range(1, 10))
+
+
+def test_busy_scheduled_cycles_refresh_ahead_and_lose_nothing(isolated: Settings, tmp_path: Path) -> None:
+    """A busy scheduled cycle starts the next cycle's snapshot (node time, then the refresh) once it has
+    read its windows; the next cycle, run at once, ends its window at that snapshot. An event indexed
+    after the snapshot waits for the cycle after, and nothing is skipped or seen twice."""
+    compiled = _rule(tmp_path, "ahead", "    sel: {c-uri|contains: '/etc/shadow'}\n    condition: sel")
+    client, names = search.client(isolated), search.names(isolated)
+    _index(isolated, [_web("/index.html")])
+    client.indices.put_settings(index=names.web, body={"index": {"refresh_interval": "-1"}})
+
+    def add(ip: str) -> None:  # searchable only once a cycle's snapshot refreshes the stream
+        client.index(index=names.stream("logs-web", "dept-a"), op_type="create", body=_web("/etc/shadow", ip=ip))
+
+    busy = replace(DS, interval_s=0.001)  # every cycle takes the whole period: the scheduler loops
+    runner.forget_ahead()
+    add("203.0.113.81")
+    first = runner.run_cycle(isolated, busy, compiled, owner="scheduler-ahead")
+    assert not first.refreshed_ahead and first.alerts_created == 1
+    add("203.0.113.82")  # after the snapshot the first cycle started ahead
+    second = runner.run_cycle(isolated, busy, compiled, owner="scheduler-ahead")
+    assert second.refreshed_ahead and second.alerts_created == 0
+    third = runner.run_cycle(isolated, busy, compiled, owner="scheduler-ahead")
+    assert third.refreshed_ahead and third.alerts_created == 1
+    assert first.windows["logs-web"][1] == second.windows["logs-web"][0]  # windows follow each other
+    assert second.windows["logs-web"][1] == third.windows["logs-web"][0]
+    assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == ["203.0.113.81", "203.0.113.82"]
+
+    # A cycle shorter than the period is followed at the period's next tick: the next takes a fresh
+    # snapshot and sees what came in between.
+    idle = replace(DS, interval_s=60.0)
+    runner.run_cycle(isolated, idle, compiled, owner="scheduler-ahead")
+    add("203.0.113.83")
+    after = runner.run_cycle(isolated, idle, compiled, owner="scheduler-ahead")
+    assert not after.refreshed_ahead and after.alerts_created == 1
+    runner.forget_ahead()
