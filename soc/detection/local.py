@@ -38,6 +38,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import ahocorasick
+
 from soc import ecs
 from soc.detection import dsl
 
@@ -140,7 +142,7 @@ class Doc:
         self.source = source
         self.ref = ref  # where it is stored: backing index, id, sequence number
         self._values: dict[str, list[Any]] = {}
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache: dict[tuple[str, str | int], Any] = {}  # (field, form) or (field, literals' generation)
 
     def get(self, fld: str) -> list[Any]:
         """The field's non-null scalar values (looked up once)."""
@@ -173,6 +175,15 @@ class Doc:
                 text = java_lower(text)
             out.append(text)
         return tuple(out)
+
+    def contained(self, source: str) -> set[int]:
+        """The ids of the registered ``*literal*`` patterns (:data:`LITERALS`) that some value of the
+        field's pattern sub-field holds: one Aho-Corasick pass per value, shared by every rule."""
+        key = (source, LITERALS.generation)
+        got = self._cache.get(key)
+        if got is None:
+            got = self._cache[key] = LITERALS.found(source, self.keywords(source, "pattern"))
+        return got
 
     def numbers(self, fld: str) -> tuple[int, ...]:
         key = (fld, "long")
@@ -268,7 +279,11 @@ def _pattern_parts(pattern: str) -> list[str | None]:
             buf.append(ch)
         i += 1
     out.append("".join(buf))
-    return [p for p in out if p != ""]
+    parts: list[str | None] = []
+    for p in out:  # "**" is "*": a keyword search wraps an already wrapped pattern
+        if p != "" and not (p is None and parts and parts[-1] is None):
+            parts.append(p)
+    return parts
 
 
 def pattern_test(pattern: str) -> Callable[[str], bool]:
@@ -332,6 +347,59 @@ def _contains_literal(pattern: str) -> str | None:
     return None
 
 
+class Literals:
+    """Every ``*literal*`` that compiled rules test on a field's pattern sub-field (the commonest rule
+    condition: ``|contains`` on a URL, a user agent, a command line, the raw line), per field, found
+    in a value with one Aho-Corasick pass (pyahocorasick, in C) instead of one substring search per
+    rule and literal: about 100 web rules test some 1,500 literals on a handful of fields. Exact:
+    the automaton reports every occurrence of every literal, code point by code point, as ``in``."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, dict[str, int]] = {}  # source field -> literal -> id
+        self._automata: dict[str, Any] = {}
+        self.generation = 0  # a new literal changes it: a Doc's cached answers are then not reused
+
+    def register(self, source: str, lits: list[str]) -> frozenset[int]:
+        ids = self._ids.setdefault(source, {})
+        out = set()
+        for lit in lits:
+            if lit not in ids:
+                ids[lit] = len(ids)
+                self._automata.pop(source, None)
+                self.generation += 1
+            out.add(ids[lit])
+        return frozenset(out)
+
+    def found(self, source: str, values: tuple[str, ...]) -> set[int]:
+        out: set[int] = set()
+        if not values:
+            return out
+        automaton = self._automata.get(source)
+        if automaton is None:
+            automaton = ahocorasick.Automaton()
+            for lit, i in self._ids.get(source, {}).items():
+                automaton.add_word(lit, i)
+            automaton.make_automaton()
+            self._automata[source] = automaton
+        for v in values:
+            for _, i in automaton.iter(v):
+                out.add(i)
+        return out
+
+
+LITERALS = Literals()
+
+
+def _contains(source: str, lits: list[str]) -> Matcher:
+    """A leaf (or an OR of leaves) holding when a value of the field's pattern sub-field contains one
+    of ``lits`` (already normalized)."""
+    ids = LITERALS.register(source, lits)
+    if len(ids) == 1:
+        [one] = ids
+        return lambda doc: one in doc.contained(source)
+    return lambda doc: not ids.isdisjoint(doc.contained(source))
+
+
 # --- leaves --------------------------------------------------------------------------------------
 
 def _any_value(source: str, mode: str, test: Callable[[str], bool]) -> Matcher:
@@ -346,7 +414,11 @@ def _any_value(source: str, mode: str, test: Callable[[str], bool]) -> Matcher:
 
 
 def _pattern_leaf(fld: str, pattern: str) -> Matcher:
-    return _any_value(_source_field(fld), "pattern", pattern_test(java_lower(pattern.replace("\x00", "\ufffd"))))
+    normalized = java_lower(pattern.replace("\x00", "\ufffd"))
+    lit = _contains_literal(normalized)
+    if lit is not None:
+        return _contains(_source_field(fld), [lit])
+    return _any_value(_source_field(fld), "pattern", pattern_test(normalized))
 
 
 def _keyword_pattern(fld: str, mode: str, raw: str) -> Matcher:
@@ -458,7 +530,7 @@ def leaf(node: dsl.Leaf) -> Matcher:
 # --- the tree ------------------------------------------------------------------------------------
 
 def _contains_group(items: tuple[dsl.Tree, ...]) -> tuple[list[Matcher], list[dsl.Tree]]:
-    """OR branches that are ``*literal*`` patterns on one field become one regex search per field."""
+    """OR branches that are ``*literal*`` patterns on one field become one leaf per field (:class:`Literals`)."""
     by_field: dict[str, list[str]] = {}
     rest: list[dsl.Tree] = []
     for item in items:
@@ -474,29 +546,7 @@ def _contains_group(items: tuple[dsl.Tree, ...]) -> tuple[list[Matcher], list[ds
             rest.append(item)
         else:
             by_field.setdefault(_source_field(item.field), []).append(java_lower(lit.replace("\x00", "\ufffd")))
-    matchers: list[Matcher] = []
-    for source, lits in by_field.items():
-        if len(lits) == 1:
-            matchers.append(_any_value(source, "pattern", _holds(lits[0])))
-        else:
-            matchers.append(_contains_any(source, lits))
-    return matchers, rest
-
-
-def _holds(lit: str) -> Callable[[str], bool]:
-    return lambda v: lit in v
-
-
-def _contains_any(source: str, lits: list[str]) -> Matcher:
-    unique = tuple(dict.fromkeys(lits))  # substring searches in C beat a regex alternation of literals
-    def match(doc: Doc) -> bool:  # a loop: about twice as fast as any()/all() over a generator
-        for v in doc.keywords(source, "pattern"):
-            for lit in unique:
-                if lit in v:
-                    return True
-        return False
-
-    return match
+    return [_contains(source, lits) for source, lits in by_field.items()], rest
 
 
 def compile_tree(tree: dsl.Tree) -> Matcher:

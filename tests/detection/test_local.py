@@ -51,6 +51,27 @@ def test_wildcard_patterns_match_the_whole_value(pattern: str, value: str, hit: 
     assert local.pattern_test(pattern)(value) is hit
 
 
+def test_contained_literals_are_every_occurrence_of_every_literal() -> None:
+    """``*literal*`` leaves share one Aho-Corasick pass per value: overlapping literals, one literal
+    the prefix or suffix of another, several values, non-ASCII and a doubled star all answer as a
+    substring search does."""
+    q = ("url.original:(*abc* OR *bcd* OR *ab* OR *cd* OR *\u0130x*) AND url.original:**zz**"
+         " AND NOT url.original:*okay*")
+    cases = {"/abcd/zz": True, "/ab/zz": True, "/b/c/d/zz": False, "/abcd/z/z": False,
+             "/\u0130x/zz": True, "/ix/zz": True,  # the pattern sub-field is lower-cased, as Lucene does
+             "/abcd/zz/okay": False}
+    for value, hit in cases.items():
+        assert _m(q, {"url": {"original": value}}) is hit, value
+    assert _m(q, {"url": {"original": ["/nothing", "/cd-zz"]}})  # one value holds both
+    doc = local.Doc({"url": {"original": "/xabcdx"}})
+    ids = doc.contained("url.original")
+    for lit in ("abc", "bcd", "ab", "cd"):
+        assert local.LITERALS.register("url.original", [lit]) <= ids, lit
+    assert not local.LITERALS.register("url.original", ["zz"]) & ids
+    assert local.matcher("url.original:**zz**") is not None
+    assert local._pattern_parts("**zz**") == [None, "zz", None]
+
+
 def test_lower_case_is_lucene_s_one_code_point_at_a_time() -> None:
     assert local.java_lower("\u0130STANBUL") == "istanbul"  # str.lower() would give two code points
     assert local.java_lower("ÉCOLE") == "école"
