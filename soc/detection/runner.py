@@ -591,7 +591,7 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
 # already searchable. Its window ends at that snapshot's node time. Per (owner, streams).
 @dataclass
 class _Ahead:
-    future: Future[datetime]
+    future: Future[tuple[datetime, float]]  # the node's time, and when the refresh ended (time.monotonic())
     started: float  # time.monotonic()
 
 
@@ -604,6 +604,10 @@ class _Last:
 _ahead: dict[tuple[str, tuple[str, ...]], _Ahead] = {}
 _last: dict[tuple[str, tuple[str, ...]], _Last] = {}
 _ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-refresh-ahead")
+
+
+def _timed_snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> tuple[datetime, float]:
+    return _snapshot(client, names, streams), time.monotonic()
 
 
 def _snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> datetime:
@@ -621,16 +625,22 @@ def _snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> dat
 def _taken_ahead(key: tuple[str, tuple[str, ...]], ds: DetectionSettings, began: float) -> datetime | None:
     """The snapshot started during the last cycle, when this cycle follows a busy one at once (the
     scheduler's loop: only the grouping of the last cycle's alerts comes between, well under a
-    second); None when there is none, it failed, or it is stale (the last cycle was not busy, so this
-    one waited for the period's tick, or the gap was longer)."""
+    second), or when that snapshot is younger than its refresh took and than a period (a cycle
+    shorter than the period waited for the tick: a fresh snapshot would delay every event of the
+    window by a refresh, to take in less than a refresh's worth more). None when there is none, it
+    failed, or it is older."""
     ahead, last = _ahead.pop(key, None), _last.get(key)
-    if ahead is None or last is None or not last.busy or began - last.ended > max(ds.interval_s, 1.0):
+    if ahead is None or last is None:
         return None
     try:
-        return ahead.future.result(timeout=ds.request_timeout_s)
+        now, refreshed = ahead.future.result(timeout=ds.request_timeout_s)
     except Exception as exc:  # the cycle takes its own snapshot
         log.warning("refresh started ahead failed (%s: %s); refreshing now", type(exc).__name__, exc)
         return None
+    follows = last.busy and began - last.ended <= max(ds.interval_s, 1.0)
+    if follows or began - ahead.started <= min(ds.interval_s, refreshed - ahead.started):
+        return now
+    return None
 
 
 def forget_ahead() -> None:
@@ -668,7 +678,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         if one_shot or until is not None or not (
                 (last is not None and last.busy) or time.monotonic() - t0 >= ds.interval_s / 2):
             return
-        _ahead[key] = _Ahead(_ahead_pool.submit(_snapshot, client, names, tuple(streams)), time.monotonic())
+        _ahead[key] = _Ahead(_ahead_pool.submit(_timed_snapshot, client, names, tuple(streams)), time.monotonic())
 
     held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
     report.slots = [h.slot.label for h in held]

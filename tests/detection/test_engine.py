@@ -380,10 +380,11 @@ def test_busy_scheduled_cycles_refresh_ahead_and_lose_nothing(isolated: Settings
     assert second.windows["logs-web"][1] == third.windows["logs-web"][0]
     assert sorted(a["source"]["ip"] for a in _alerts(isolated)) == ["203.0.113.81", "203.0.113.82"]
 
-    # A cycle shorter than the period is followed at the period's next tick: the next takes a fresh
-    # snapshot and sees what came in between.
+    # Cycles shorter than the period (followed at the period's next tick) start no snapshot ahead:
+    # the next takes a fresh one and sees what came in between.
     idle = replace(DS, interval_s=60.0)
-    runner.run_cycle(isolated, idle, compiled, owner="scheduler-ahead")
+    runner.run_cycle(isolated, idle, compiled, owner="scheduler-ahead")  # after a busy one: may start one
+    runner.run_cycle(isolated, idle, compiled, owner="scheduler-ahead")  # after an idle one: starts none
     add("203.0.113.83")
     after = runner.run_cycle(isolated, idle, compiled, owner="scheduler-ahead")
     assert not after.refreshed_ahead and after.alerts_created == 1
