@@ -11,7 +11,9 @@ line in a hundred an attack that a single-event rule must catch).
     it cannot match searched on the node), every rule searched on the node in batched ``_msearch``
     requests, and one request per rule. The three must find the same matches (printed).
 (a) Detection latency at a steady rate (default 1k events/s for 60 s) while the runner cycles every
-    ``--interval`` s with a ``--settle`` s settle delay: for each attack event, the time from its
+    ``--interval`` s with a ``--settle`` s settle delay, as the service's scheduler runs it (a cycle
+    that took the whole period followed at once; the new alerts grouped into incidents in a thread of
+    their own every ``--interval`` s): for each attack event, the time from its
     ``event.ingested`` to the moment the bulk request that wrote its alert returned (the cycle then
     still moves its checkpoints and records rule states), p50 and p95, plus attack events that got
     no alert.
@@ -31,6 +33,7 @@ import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -44,7 +47,9 @@ from soc.config import Settings, default_cache
 from soc.detection import convert, correlate, rules, runner, slots, store
 from soc.detection.convert import Compiled, Result
 from soc.detection.settings import DetectionSettings
+from soc.incidents import grouping
 from soc.opensearch import bootstrap, dist, node
+from soc.runtime import Runtime
 from tests.benchmarks import ingest_time_correlation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -275,6 +280,21 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     cycles: list[tuple[float, float, float]] = []  # wall clock of each cycle: start, alerts written, end
     durations: list[float] = []
     ahead: list[bool] = []
+    grouped: list[float] = []  # seconds each grouping run took
+    done = threading.Event()
+
+    def group() -> None:  # the service's "group" job (soc.scheduler): every period, in a thread of its own
+        runtime = Runtime.build(settings)
+        tick = time.monotonic()
+        while not done.is_set():
+            t1 = time.monotonic()
+            grouping.run_exclusive(runtime, "bench")
+            grouped.append(time.monotonic() - t1)
+            tick += interval * max(1, math.ceil((time.monotonic() - tick) / interval))
+            done.wait(max(0.0, tick - time.monotonic()))
+
+    grouper = threading.Thread(target=group, daemon=True)
+    grouper.start()
     phases: list[dict[str, float]] = []
     # per cycle: documents read, matched anew, rules here, probes here, groups judged on the books, on the node
     reads: list[tuple[int, int, int, int, int, int]] = []
@@ -302,6 +322,8 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         if report.duration_s < interval:
             time.sleep(max(0.0, grid - time.time()))
     feeder.join()
+    done.set()
+    grouper.join()
     rejected_after = store.search_rejections(client)
     ingested = store.ingested_times(client, names, attacks)
     latencies: list[float] = []  # to the moment the cycle's alert bulk request returned (alert written)
@@ -331,7 +353,9 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
           f"{sorted(durations)[min(len(durations) - 1, round(0.95 * len(durations)) - 1)]:.2f} s, "
           f"max {max(durations):.2f} s")
     print(f"    cycles that began with the snapshot their busy predecessor started (refresh ahead): "
-          f"{sum(ahead)} of {len(ahead)}")
+          f"{sum(ahead)} of {len(ahead)}; grouping the alerts into incidents meanwhile (the service's group job, "
+          f"every {interval:g} s in a thread): {len(grouped)} runs, median {statistics.median(grouped):.2f} s, "
+          f"max {max(grouped):.2f} s")
     print("    cycles (s, documents read): "
           + " ".join(f"{d:.1f}/{r[0]}" for d, r in zip(durations, reads, strict=True)))
     worked = [p for p, r in zip(phases, reads, strict=True) if r[0]] or phases  # the tail's empty cycles left out

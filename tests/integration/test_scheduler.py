@@ -28,9 +28,10 @@ def scheduler(isolated: Settings, monkeypatch: pytest.MonkeyPatch) -> ServiceSch
 
 
 def test_it_schedules_detection_sla_and_retention(scheduler: ServiceScheduler) -> None:
-    assert {"detect", "sla", "retention", "session-purge"} <= set(scheduler.job_ids())
-    detect = scheduler.scheduler.get_job("detect")
-    assert detect is not None and detect.trigger.interval.total_seconds() == scheduler.detection.interval_s
+    assert {"detect", "group", "sla", "retention", "session-purge"} <= set(scheduler.job_ids())
+    for job_id in ("detect", "group"):  # grouping in a job of its own: detection does not wait for it
+        job = scheduler.scheduler.get_job(job_id)
+        assert job is not None and job.trigger.interval.total_seconds() == scheduler.detection.interval_s
 
 
 def test_a_raw_attack_line_becomes_one_incident(isolated: Settings, scheduler: ServiceScheduler) -> None:
