@@ -48,8 +48,8 @@ class DetectionSettings:
     local_max_events: int = 20_000
     fetch_page: int = 2_000  # documents per page when a window is read for local matching
     # Base matches a correlation's book of recent matches may hold (soc.detection.recent): about 710
-    # bytes each at worst (tests/benchmarks/bench_recent_memory.py), so about 180 MB; past it that correlation is searched on the node. 0: no
-    # books, every correlation group is searched on the node.
+    # bytes each at worst (tests/benchmarks/bench_recent_memory.py), so about 180 MB; past it that
+    # correlation is searched on the node. 0: no books, every correlation group is searched on the node.
     recent_max_entries: int = 250_000
     request_timeout_s: float = 30.0
     lease_s: float = 60.0  # a slot's lease; an instance that stops is replaced this long after its last cycle

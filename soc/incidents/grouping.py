@@ -39,7 +39,7 @@ from soc.auth import Principal
 from soc.detection import store
 from soc.incidents import model, outcome, policy, sla
 from soc.incidents.service import IncidentService
-from soc.incidents.store import Stale, Stored
+from soc.incidents.store import Stored
 from soc.runtime import Runtime
 
 GROUPER = Principal("grouping", "admin", ("*",))
@@ -159,10 +159,16 @@ def run(rt: Runtime, batch: int = 500, max_batches: int = 200) -> GroupingResult
         work = claim(rt, pending)
         _step("claimed")
         done: list[str] = []
+        # Counts and outcomes of every incident of the batch in one search, the new incidents created
+        # in one request and audited in another: per incident requests made a run under load last
+        # minutes (BENCHMARKS.md, detection).
+        tallies = rt.alerts.tallies(sorted(work))
+        made = _create_all(rt, {i: w for i, w in work.items() if not w.existing}, tallies)
         for incident_id, w in work.items():
-            if write(rt, service, incident_id, w):
+            if incident_id in made:
                 result.created.append(incident_id)
             else:
+                _fold(rt, service, incident_id, w, tallies)
                 result.updated.append(incident_id)
             result.alerts += len(w.alerts)
             done.extend(a.id for a in w.alerts)
@@ -204,16 +210,17 @@ def claim(rt: Runtime, pending: list[PendingAlert]) -> dict[str, Work]:
     return work
 
 
-def write(rt: Runtime, service: IncidentService, incident_id: str, w: Work) -> bool:
-    """Step 2: create the incident, or fold the alerts into it; True when it was created."""
-    if not w.existing and _create(rt, incident_id, w):
-        return True
-    service.mutate(GROUPER, incident_id, _folder(rt, w.key, w.alerts), "incident.alerts_added",
-                   {"alerts": [a.id for a in w.alerts[:50]], "alerts_taken": len(w.alerts)})
-    return False
+Tallies = dict[str, tuple[int, dict[str, int], list[str]]]  # AlertStore.tallies: count, outcomes, reasons
 
 
-def _folder(rt: Runtime, key: str, alerts: list[PendingAlert]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _fold(rt: Runtime, service: IncidentService, incident_id: str, w: Work, tallies: Tallies) -> None:
+    """Step 2 for an incident that exists: fold the alerts into it (no page waits for its audit entry)."""
+    service.mutate(GROUPER, incident_id, _folder(rt, w.key, w.alerts, tallies), "incident.alerts_added",
+                   {"alerts": [a.id for a in w.alerts[:50]], "alerts_taken": len(w.alerts)}, shown=False)
+
+
+def _folder(rt: Runtime, key: str, alerts: list[PendingAlert],
+            tallies: Tallies) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def fold(doc: dict[str, Any]) -> dict[str, Any]:
         new = dict(doc)
         if key not in new.get("keys", []):  # an incident continued under the attacker key takes it
@@ -221,8 +228,12 @@ def _folder(rt: Runtime, key: str, alerts: list[PendingAlert]) -> Callable[[dict
         for alert in alerts:
             model.fold_alert(new, alert.doc)
         ids = [doc["id"], *doc.get("merged_from", [])]
-        new["alert_count"] = rt.alerts.count(ids)
-        model.apply_outcome(new, *rt.alerts.outcomes(ids))
+        if len(ids) == 1 and doc["id"] in tallies:  # counted after this batch's claim
+            count, counts, reasons = tallies[doc["id"]]
+        else:  # incidents merged into it: their alerts count too
+            count, (counts, reasons) = rt.alerts.count(ids), rt.alerts.outcomes(ids)
+        new["alert_count"] = count
+        model.apply_outcome(new, counts, reasons)
         if new != doc:  # a repeated write that changes nothing is not written (nor audited) again
             new["updated"] = model.iso(rt.clock())
         return new
@@ -230,27 +241,30 @@ def _folder(rt: Runtime, key: str, alerts: list[PendingAlert]) -> Callable[[dict
     return fold
 
 
-def _create(rt: Runtime, incident_id: str, w: Work) -> bool:
-    """Open a new incident; False when it already exists (a repeated run), so the caller folds instead."""
+def _create_all(rt: Runtime, new: dict[str, Work], tallies: Tallies) -> set[str]:
+    """Step 2 for new incidents: open them all in one request and audit them in one more; the ids
+    opened (one that already exists, from a repeated run, is left to the caller to fold into)."""
     now = rt.clock()
-    alerts = w.alerts
-    doc = model.new_incident(incident_id, w.key, alerts[0].doc, now)
-    for alert in alerts:
-        model.fold_alert(doc, alert.doc)
-    doc["alert_count"] = rt.alerts.count([incident_id])
-    model.apply_outcome(doc, *rt.alerts.outcomes([incident_id]))
-    sla.set_dues(doc, rt.sla)
-    breaches = sla.evaluate(doc, now)
-    try:
-        rt.incidents.create(doc)
-    except Stale:
-        return False
-    agency = doc["organization"]["id"]
+    docs: list[dict[str, Any]] = []
+    breaches: dict[str, list[str]] = {}
+    for incident_id, w in new.items():
+        doc = model.new_incident(incident_id, w.key, w.alerts[0].doc, now)
+        for alert in w.alerts:
+            model.fold_alert(doc, alert.doc)
+        count, counts, reasons = tallies.get(incident_id, (0, {"unknown": 0}, []))
+        doc["alert_count"] = count
+        model.apply_outcome(doc, counts, reasons)
+        sla.set_dues(doc, rt.sla)
+        breaches[incident_id] = list(sla.evaluate(doc, now))
+        docs.append(doc)
+    made = rt.incidents.create_many(docs)
+    opened = [(doc, new[doc["id"]].alerts) for doc in docs if doc["id"] in made]
     audit_store.append(rt.client, rt.names, [audit_store.entry(
-        now, GROUPER.name, "incident.create", "incident", doc["id"], agency,
+        now, GROUPER.name, "incident.create", "incident", doc["id"], doc["organization"]["id"],
         f"opened with {doc['alert_count']} alerts", before={}, after=model.summary(doc),
-        alerts=[a.id for a in alerts[:50]])])
-    rt.publish("incident.created", doc)
-    for kind in breaches:
-        rt.publish("incident.sla_breach", doc, breach=kind)
-    return True
+        alerts=[a.id for a in alerts[:50]]) for doc, alerts in opened])
+    for doc, _ in opened:
+        rt.publish("incident.created", doc)
+        for kind in breaches[doc["id"]]:
+            rt.publish("incident.sla_breach", doc, breach=kind)
+    return made

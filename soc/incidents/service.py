@@ -194,19 +194,21 @@ class IncidentService:
 
     # writing with audit and notifications --------------------------------------------------------
     def mutate(self, who: Principal, incident_id: str, change: Callable[[dict[str, Any]], dict[str, Any]],
-               action: str, details: dict[str, Any] | None = None) -> Stored:
-        """Read, change, write with the version read; on a concurrent write, read again and redo."""
+               action: str, details: dict[str, Any] | None = None, shown: bool = True) -> Stored:
+        """Read, change, write with the version read; on a concurrent write, read again and redo.
+        ``shown`` False: no page waits to show the change (background work), so its audit entry is not
+        waited for until searchable."""
         for _ in range(RETRIES):
             current = self.store.get(incident_id)
             new = change(dict(current.doc))
             try:
-                return self._write(who, current, new, action, self.rt.clock(), details)
+                return self._write(who, current, new, action, self.rt.clock(), details, shown)
             except Stale:
                 continue
         raise stale(self.store.get(incident_id), f"incident {incident_id} is changing too often; try again")
 
     def _write(self, who: Principal, current: Stored, new: dict[str, Any], action: str, now: datetime,
-               details: dict[str, Any] | None = None) -> Stored:
+               details: dict[str, Any] | None = None, shown: bool = True) -> Stored:
         old = current.doc
         new = dict(new)
         new["sla"] = dict(new.get("sla") or {})
@@ -223,8 +225,10 @@ class IncidentService:
         entries += [audit_store.entry(now, "sla", "incident.sla_breach", "incident", new["id"],
                                       new["organization"]["id"], f"{kind} target missed", kind=kind)
                     for kind in breaches]
-        # wait_for: the incident page shown after the change lists it in its timeline (read by search)
-        audit_store.append(self.rt.client, self.rt.names, entries, refresh="wait_for")
+        # wait_for: the incident page shown after the change lists it in its timeline (read by search).
+        # Not for background work: grouping folds hundreds of incidents a run under load, and waiting
+        # for the audit index's refresh each time made one run last 80 s (BENCHMARKS.md, detection).
+        audit_store.append(self.rt.client, self.rt.names, entries, refresh="wait_for" if shown else False)
         if SEVERITY_RANK[new["severity"]] > SEVERITY_RANK[old["severity"]]:
             # one notification per case and escalation; a likely compromise says why
             why = {"outcome": new["outcome"], "reasons": new.get("outcome_reasons", [])} \

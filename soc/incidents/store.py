@@ -78,6 +78,19 @@ class IncidentStore:
             raise Stale(f"incident {doc['id']} already exists") from None
         return Version(resp["_seq_no"], resp["_primary_term"])
 
+    def create_many(self, docs: list[dict[str, Any]]) -> set[str]:
+        """Create each incident unless it exists, in one request; the ids created."""
+        if not docs:
+            return set()
+        body: list[dict[str, Any]] = []
+        for doc in docs:
+            body += [{"create": {"_index": self.index, "_id": doc["id"]}}, doc]
+        resp = self.client.bulk(body=body)
+        bad = [i["create"] for i in resp["items"] if i["create"].get("error") and i["create"].get("status") != 409]
+        if bad:
+            raise RuntimeError(f"{len(bad)} incidents could not be created: {bad[0].get('error')}")
+        return {i["create"]["_id"] for i in resp["items"] if not i["create"].get("error")}
+
     def replace(self, doc: dict[str, Any], version: Version, refresh: bool = False) -> Version:
         """Write ``doc`` only if the stored version is still ``version``."""
         try:

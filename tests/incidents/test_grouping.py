@@ -121,3 +121,43 @@ def test_an_expired_grouping_lease_is_taken_over(rt: Runtime, alerts: Alerts) ->
     time.sleep(0.3)  # the holder stopped without giving the lease back; it expires
     result = grouping.run_exclusive(rt, "this-process")
     assert result is not None and result.alerts == 1
+
+
+def test_a_run_opening_many_incidents_counts_and_audits_each(rt: Runtime, alerts: Alerts) -> None:
+    """The new incidents of a batch are opened in one request, their counts and outcomes read in one
+    search: each still gets its own alert count, and one creation entry in the audit trail."""
+    for n in range(30):
+        for k in range(n % 3 + 1):
+            alerts.add(agency=f"agency-{n % 4}", ip=f"10.1.0.{n}", at=T0 + timedelta(minutes=k), refresh=False)
+    rt.client.indices.refresh(index=rt.names.alerts)
+    result = grouping.run(rt)
+    assert len(result.created) == 30 and not result.updated and result.alerts == len(alerts.written)
+    rt.client.indices.refresh(index=f"{rt.names.incidents},{rt.names.audit}")
+    incidents = {h["_id"]: h["_source"] for h in rt.client.search(
+        index=rt.names.incidents, body={"size": 100, "query": {"match_all": {}}})["hits"]["hits"]}
+    assert sorted(incidents) == sorted(result.created)
+    for iid, doc in incidents.items():
+        n = int(doc["title"].rsplit("10.1.0.", 1)[1].rstrip(")"))  # the address the incident is about
+        assert doc["alert_count"] == rt.alerts.count([iid]) == n % 3 + 1
+    opened = rt.client.search(index=rt.names.audit,
+                              body={"size": 100, "query": {"term": {"action": "incident.create"}}})
+    assert sorted(h["_source"]["object_id"] for h in opened["hits"]["hits"]) == sorted(incidents)
+
+
+def test_tallies_equal_each_incident_s_own_count_and_outcomes(rt: Runtime) -> None:
+    results = ["succeeded", "failed", "possible", None]
+    body: list[dict[str, object]] = []
+    for n in range(40):
+        doc: dict[str, object] = {"incident_id": f"inc-{n % 7}", "first_seen": T0.isoformat(), "kind": "match"}
+        if results[n % 4]:
+            doc["outcome"] = {"result": results[n % 4], "reason": f"reason {n % 3}"}
+        body += [{"index": {"_index": rt.names.alerts, "_id": f"tally-{n}"}}, doc]
+    rt.client.bulk(body=body, refresh=True)
+    ids = [f"inc-{i}" for i in range(7)] + ["inc-none"]
+    tallies = rt.alerts.tallies(ids)
+    assert "inc-none" not in tallies
+    for iid in ids[:-1]:
+        count, counts, reasons = tallies[iid]
+        assert count == rt.alerts.count([iid])
+        assert (counts, reasons) == rt.alerts.outcomes([iid])
+    assert sum(t[0] for t in tallies.values()) == 40
