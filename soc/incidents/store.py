@@ -91,6 +91,22 @@ class IncidentStore:
             raise RuntimeError(f"{len(bad)} incidents could not be created: {bad[0].get('error')}")
         return {i["create"]["_id"] for i in resp["items"] if not i["create"].get("error")}
 
+    def replace_many(self, writes: list[tuple[dict[str, Any], Version]]) -> dict[str, Version]:
+        """``replace`` for many incidents in one request: the ids written, with their new versions (one
+        changed since its version was read is left out)."""
+        if not writes:
+            return {}
+        body: list[dict[str, Any]] = []
+        for doc, version in writes:
+            body += [{"index": {"_index": self.index, "_id": doc["id"], "if_seq_no": version.seq_no,
+                                "if_primary_term": version.primary_term}}, doc]
+        resp = self.client.bulk(body=body)
+        bad = [i["index"] for i in resp["items"] if i["index"].get("error") and i["index"].get("status") != 409]
+        if bad:
+            raise RuntimeError(f"{len(bad)} incidents could not be written: {bad[0].get('error')}")
+        return {i["index"]["_id"]: Version(i["index"]["_seq_no"], i["index"]["_primary_term"])
+                for i in resp["items"] if not i["index"].get("error")}
+
     def replace(self, doc: dict[str, Any], version: Version, refresh: bool = False) -> Version:
         """Write ``doc`` only if the stored version is still ``version``."""
         try:

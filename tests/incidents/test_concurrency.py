@@ -90,3 +90,31 @@ def test_a_stale_store_write_is_refused(rt: Runtime, alerts: Alerts) -> None:
     else:
         raise AssertionError("a write with an old version was accepted")
     assert rt.incidents.get(iid).doc["assignee"] == "x"
+
+
+def test_a_batched_change_leaves_an_incident_changed_meanwhile_to_be_redone(rt: Runtime, alerts: Alerts) -> None:
+    """``change_many`` writes each incident with the version it read: one an analyst changed between
+    the read and the write is not overwritten but handed back, and ``mutate`` then applies the change
+    on top of the analyst's."""
+    alerts.add(ip="10.0.0.1")
+    alerts.add(ip="10.0.0.2")
+    a, b = sorted(grouping.run(rt).created)
+    service = IncidentService(rt)
+
+    def meddled(doc: dict[str, Any]) -> dict[str, Any]:  # an analyst writes while the batch is planned
+        current = rt.incidents.get(doc["id"])
+        rt.incidents.replace({**current.doc, "assignee": "analyst-1"}, current.version)
+        return plain(doc)
+
+    def plain(doc: dict[str, Any]) -> dict[str, Any]:
+        return {**doc, "tags": [*doc["tags"], "batched"]}
+
+    redo = service.change_many(grouping.GROUPER, {a: meddled, b: plain}, "incident.update", {})
+    assert redo == {a}
+    assert "batched" in rt.incidents.get(b).doc["tags"]
+    assert rt.incidents.get(a).doc["assignee"] == "analyst-1" and "batched" not in rt.incidents.get(a).doc["tags"]
+    service.mutate(grouping.GROUPER, a, plain, "incident.update", shown=False)
+    done = rt.incidents.get(a).doc
+    assert done["assignee"] == "analyst-1" and "batched" in done["tags"]
+    assert service.change_many(grouping.GROUPER, {"no-such-incident": plain}, "incident.update", {}) == {
+        "no-such-incident"}
