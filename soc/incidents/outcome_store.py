@@ -27,22 +27,40 @@ class OutcomeStore:
                                                   allow_no_indices=True)
         return resp
 
-    def usual_sizes(self, agency: str, paths: list[str], start: str, end: str) -> dict[str, float]:
-        """The median size of successful responses per path, where a path has enough of them."""
-        if not paths:
-            return {}
-        body = {"size": 0, "query": {"bool": {"filter": [
+    def usual_sizes_many(self, asks: dict[str, tuple[list[str], str, str]]) -> dict[str, dict[str, float]]:
+        """Per agency (agency -> paths, start, end), the median size of successful responses per path
+        where a path has enough of them: every agency in one ``_msearch``, each search in that
+        agency's own stream."""
+        lines: list[dict[str, Any]] = []
+        asked: list[str] = []
+        for agency, (paths, start, end) in asks.items():
+            try:
+                index = self.names.stream("logs-web", agency)
+            except ValueError:
+                continue
+            if not paths:
+                continue
+            lines += [{"index": index, "ignore_unavailable": True, "allow_no_indices": True}, {
+                "size": 0, "query": {"bool": {"filter": [
                     {"terms": {"url.path": paths[:500]}},
                     {"range": {"http.response.status_code": {"gte": 200, "lt": 300}}},
                     {"range": {"@timestamp": {"gte": start, "lte": end}}}]}},
                 "aggs": {"paths": {"terms": {"field": "url.path", "size": len(paths[:500])}, "aggs": {
-                    "size": {"percentiles": {"field": "http.response.body.bytes", "percents": [50]}}}}}}
-        resp = self._search("logs-web", agency, body)
-        out: dict[str, float] = {}
-        for bucket in resp.get("aggregations", {}).get("paths", {}).get("buckets", []):
-            value = next(iter(bucket["size"]["values"].values()), None)
-            if bucket["doc_count"] >= MIN_SAMPLES and value is not None:
-                out[str(bucket["key"])] = float(value)
+                    "size": {"percentiles": {"field": "http.response.body.bytes", "percents": [50]}}}}}}]
+            asked.append(agency)
+        if not lines:
+            return {}
+        responses = self.client.msearch(body=lines)["responses"]
+        out: dict[str, dict[str, float]] = {}
+        for agency, resp in zip(asked, responses, strict=True):
+            if "error" in resp:
+                raise RuntimeError(f"usual response sizes of {agency} not read: {resp['error']}")
+            sizes: dict[str, float] = {}
+            for bucket in resp.get("aggregations", {}).get("paths", {}).get("buckets", []):
+                value = next(iter(bucket["size"]["values"].values()), None)
+                if bucket["doc_count"] >= MIN_SAMPLES and value is not None:
+                    sizes[str(bucket["key"])] = float(value)
+            out[agency] = sizes
         return out
 
     def logins(self, agency: str, field: str, value: str, start: str, end: str, size: int = 5) -> list[dict[str, Any]]:

@@ -56,3 +56,23 @@ def test_alerts_carry_their_events_and_context_is_scoped_and_paged(rt: Runtime, 
     assert len(seen) == 8 and seen == sorted(seen)  # 2 matched + 6 context, oldest first
     r = api.get(f"/api/v1/incidents/{iid}/context", headers=head, params={"before_minutes": 99999})
     assert r.status_code == 422
+
+
+def test_usual_response_sizes_of_several_agencies_come_each_from_its_own_stream(rt: Runtime) -> None:
+    from soc.incidents.outcome_store import OutcomeStore
+
+    ops: list[dict[str, Any]] = []
+    for agency, sizes in (("agency-a", [100, 200, 300]), ("agency-b", [5000, 7000, 9000, 11000])):
+        for n, size in enumerate(sizes):
+            doc = {"@timestamp": (T0 + timedelta(minutes=n)).isoformat(), "organization": {"id": agency},
+                   "event": {"dataset": "nginx.access", "original": f"GET /p {size}"}, "url": {"path": "/p"},
+                   "http": {"response": {"status_code": 200, "body": {"bytes": size}}}}
+            ops += [{"create": {"_index": rt.names.stream("logs-web", agency)}}, doc]
+    ops += [{"create": {"_index": rt.names.stream("logs-web", "agency-c")}},  # two answers: too few to judge
+            {"@timestamp": T0.isoformat(), "organization": {"id": "agency-c"}, "url": {"path": "/p"},
+             "http": {"response": {"status_code": 200, "body": {"bytes": 1}}}}]
+    rt.client.bulk(body=ops, refresh=True)
+    span = (T0.isoformat(), (T0 + timedelta(hours=1)).isoformat())
+    got = OutcomeStore(rt.client, rt.names).usual_sizes_many(
+        {a: (["/p", "/q"], *span) for a in ("agency-a", "agency-b", "agency-c", "agency-none")})
+    assert got == {"agency-a": {"/p": 200.0}, "agency-b": {"/p": 8000.0}, "agency-c": {}, "agency-none": {}}
