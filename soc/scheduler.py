@@ -132,7 +132,7 @@ class ServiceScheduler:
                   id="detect", max_instances=1, coalesce=True)
         # Its own job, in its own thread: grouping a busy cycle's alerts took up to 5.5 s under the
         # detection benchmark's load, and run between cycles it held the next cycle back that long
-        # (p95 ingest-to-alert 15.7 s instead of about 5 s; BENCHMARKS.md, detection).
+        # (p95 ingest-to-alert 15.7 s instead of 5.6 s; BENCHMARKS.md, detection).
         s.add_job(_guarded("group", self.group), "interval", seconds=self.detection.interval_s,
                   id="group", max_instances=1, coalesce=True)
         s.add_job(_guarded("sla", lambda: IncidentService(self.runtime).check_sla()), "interval", seconds=60,
