@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import threading
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -352,35 +354,65 @@ class Literals:
     condition: ``|contains`` on a URL, a user agent, a command line, the raw line), per field, found
     in a value with one Aho-Corasick pass (pyahocorasick, in C) instead of one substring search per
     rule and literal: about 100 web rules test some 1,500 literals on a handful of fields. Exact:
-    the automaton reports every occurrence of every literal, code point by code point, as ``in``."""
+    the automaton reports every occurrence of every literal, code point by code point, as ``in``.
+
+    Rules are compiled in more than one thread (detection's catalogue, the rule lab's previews in
+    API requests): the registry is changed under a lock, and a built automaton is never changed,
+    only replaced. A literal is held while a matcher that tests it lives (``release`` is called when
+    the matcher is collected), so previews of rules tried once do not grow detection's automata."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._ids: dict[str, dict[str, int]] = {}  # source field -> literal -> id
+        self._held: dict[tuple[str, str], int] = {}  # (source field, literal) -> matchers testing it
         self._automata: dict[str, Any] = {}
-        self.generation = 0  # a new literal changes it: a Doc's cached answers are then not reused
+        self._next = 0
+        self.generation = 0  # changes with the literals: a Doc's cached answers are then not reused
 
     def register(self, source: str, lits: list[str]) -> frozenset[int]:
-        ids = self._ids.setdefault(source, {})
-        out = set()
-        for lit in lits:
-            if lit not in ids:
-                ids[lit] = len(ids)
+        with self._lock:
+            ids = self._ids.setdefault(source, {})
+            out = set()
+            for lit in dict.fromkeys(lits):
+                if lit not in ids:
+                    ids[lit] = self._next
+                    self._next += 1
+                    self._automata.pop(source, None)
+                    self.generation += 1
+                self._held[(source, lit)] = self._held.get((source, lit), 0) + 1
+                out.add(ids[lit])
+            return frozenset(out)
+
+    def release(self, source: str, lits: list[str]) -> None:
+        with self._lock:
+            for lit in dict.fromkeys(lits):
+                left = self._held.get((source, lit), 0) - 1
+                if left > 0:
+                    self._held[(source, lit)] = left
+                    continue
+                self._held.pop((source, lit), None)
+                self._ids.get(source, {}).pop(lit, None)
                 self._automata.pop(source, None)
                 self.generation += 1
-            out.add(ids[lit])
-        return frozenset(out)
+
+    def count(self, source: str) -> int:
+        """How many literals are held for a field (tests)."""
+        return len(self._ids.get(source, {}))
 
     def found(self, source: str, values: tuple[str, ...]) -> set[int]:
         out: set[int] = set()
         if not values:
             return out
-        automaton = self._automata.get(source)
-        if automaton is None:
-            automaton = ahocorasick.Automaton()
-            for lit, i in self._ids.get(source, {}).items():
-                automaton.add_word(lit, i)
-            automaton.make_automaton()
-            self._automata[source] = automaton
+        with self._lock:
+            if not self._ids.get(source):
+                return out
+            automaton = self._automata.get(source)
+            if automaton is None:
+                automaton = ahocorasick.Automaton()
+                for lit, i in self._ids.get(source, {}).items():
+                    automaton.add_word(lit, i)
+                automaton.make_automaton()
+                self._automata[source] = automaton
         for v in values:
             for _, i in automaton.iter(v):
                 out.add(i)
@@ -394,10 +426,14 @@ def _contains(source: str, lits: list[str]) -> Matcher:
     """A leaf (or an OR of leaves) holding when a value of the field's pattern sub-field contains one
     of ``lits`` (already normalized)."""
     ids = LITERALS.register(source, lits)
+    match: Matcher
     if len(ids) == 1:
         [one] = ids
-        return lambda doc: one in doc.contained(source)
-    return lambda doc: not ids.isdisjoint(doc.contained(source))
+        match = lambda doc: one in doc.contained(source)  # noqa: E731
+    else:
+        match = lambda doc: not ids.isdisjoint(doc.contained(source))  # noqa: E731
+    weakref.finalize(match, LITERALS.release, source, list(lits))
+    return match
 
 
 # --- leaves --------------------------------------------------------------------------------------

@@ -63,13 +63,36 @@ def test_contained_literals_are_every_occurrence_of_every_literal() -> None:
     for value, hit in cases.items():
         assert _m(q, {"url": {"original": value}}) is hit, value
     assert _m(q, {"url": {"original": ["/nothing", "/cd-zz"]}})  # one value holds both
+    held = local.matcher(q)  # its literals stay registered while it lives
     doc = local.Doc({"url": {"original": "/xabcdx"}})
     ids = doc.contained("url.original")
-    for lit in ("abc", "bcd", "ab", "cd"):
-        assert local.LITERALS.register("url.original", [lit]) <= ids, lit
-    assert not local.LITERALS.register("url.original", ["zz"]) & ids
+    for lit in ("abc", "bcd", "ab", "cd", "zz"):
+        got = local.LITERALS.register("url.original", [lit])
+        local.LITERALS.release("url.original", [lit])
+        assert (got <= ids) is (lit != "zz"), lit
+    assert held is not None
     assert local.matcher("url.original:**zz**") is not None
     assert local._pattern_parts("**zz**") == [None, "zz", None]
+
+
+def test_literals_are_held_only_while_a_matcher_tests_them() -> None:
+    """The rule lab compiles rules tried once: their literals leave the automata with their matchers."""
+    import gc
+
+    before = local.LITERALS.count("user_agent.original")
+    kept = local.matcher("user_agent.original:*lab-kept-7f3a*")
+    tried = local.matcher("user_agent.original:(*lab-tried-7f3a* OR *lab-kept-7f3a*)")
+    assert kept is not None and tried is not None
+    assert local.LITERALS.count("user_agent.original") == before + 2
+    assert tried(local.Doc({"user_agent": {"original": "x LAB-TRIED-7f3a y"}}))
+    del tried
+    gc.collect()
+    assert local.LITERALS.count("user_agent.original") == before + 1  # the kept matcher still tests its own
+    assert kept(local.Doc({"user_agent": {"original": "lab-kept-7f3a"}}))
+    assert not kept(local.Doc({"user_agent": {"original": "lab-tried-7f3a"}}))
+    del kept
+    gc.collect()
+    assert local.LITERALS.count("user_agent.original") == before
 
 
 def test_lower_case_is_lucene_s_one_code_point_at_a_time() -> None:
