@@ -33,6 +33,21 @@ class PendingAlert:
     doc: dict[str, Any]
 
 
+# What became of an incident's alerts: results counted, and a few reasons of the successes.
+_OUTCOME_AGGS: dict[str, Any] = {
+    "results": {"terms": {"field": "outcome.result", "size": 10}},
+    "won": {"filter": {"term": {"outcome.result": "succeeded"}},
+            "aggs": {"reasons": {"terms": {"field": "outcome.reason", "size": 5}}}}}
+
+
+def _outcomes_of(aggs: dict[str, Any], total: int) -> tuple[dict[str, int], list[str]]:
+    """Counts per result (the alerts no judge has seen: unknown) and the successes' reasons."""
+    counts = {str(b["key"]): int(b["doc_count"]) for b in aggs.get("results", {}).get("buckets", [])}
+    counts["unknown"] = counts.get("unknown", 0) + total - sum(counts.values())
+    reasons = sorted(str(b["key"]) for b in aggs.get("won", {}).get("reasons", {}).get("buckets", []))
+    return counts, reasons
+
+
 class AlertStore:
     def __init__(self, client: OpenSearch, names: Names) -> None:
         self.client = client
@@ -97,16 +112,8 @@ class AlertStore:
         """How many alerts of some incidents succeeded, failed... (none judged: unknown), and the reasons
         of the successes (a few)."""
         resp = self.client.search(index=self.index, track_total_hits=True, body={
-            "size": 0, "query": {"terms": {"incident_id": incident_ids}},
-            "aggs": {"results": {"terms": {"field": "outcome.result", "size": 10}},
-                     "won": {"filter": {"term": {"outcome.result": "succeeded"}},
-                             "aggs": {"reasons": {"terms": {"field": "outcome.reason", "size": 5}}}}}})
-        aggs = resp.get("aggregations", {})
-        counts = {str(b["key"]): int(b["doc_count"]) for b in aggs.get("results", {}).get("buckets", [])}
-        judged = sum(counts.values())
-        counts["unknown"] = counts.get("unknown", 0) + int(resp["hits"]["total"]["value"]) - judged
-        reasons = sorted(str(b["key"]) for b in aggs.get("won", {}).get("reasons", {}).get("buckets", []))
-        return counts, reasons
+            "size": 0, "query": {"terms": {"incident_id": incident_ids}}, "aggs": _OUTCOME_AGGS})
+        return _outcomes_of(resp.get("aggregations", {}), int(resp["hits"]["total"]["value"]))
 
     def tallies(self, incident_ids: list[str]) -> dict[str, tuple[int, dict[str, int], list[str]]]:
         """Per incident id, in one request: what ``count`` and ``outcomes`` give for that id alone (an id
@@ -115,18 +122,10 @@ class AlertStore:
             return {}
         resp = self.client.search(index=self.index, body={
             "size": 0, "query": {"terms": {"incident_id": incident_ids}},
-            "aggs": {"incidents": {"terms": {"field": "incident_id", "size": len(incident_ids)}, "aggs": {
-                "results": {"terms": {"field": "outcome.result", "size": 10}},
-                "won": {"filter": {"term": {"outcome.result": "succeeded"}},
-                        "aggs": {"reasons": {"terms": {"field": "outcome.reason", "size": 5}}}}}}}})
-        out: dict[str, tuple[int, dict[str, int], list[str]]] = {}
-        for bucket in resp.get("aggregations", {}).get("incidents", {}).get("buckets", []):
-            total = int(bucket["doc_count"])
-            counts = {str(b["key"]): int(b["doc_count"]) for b in bucket["results"]["buckets"]}
-            counts["unknown"] = counts.get("unknown", 0) + total - sum(counts.values())
-            reasons = sorted(str(b["key"]) for b in bucket["won"]["reasons"]["buckets"])
-            out[str(bucket["key"])] = (total, counts, reasons)
-        return out
+            "aggs": {"incidents": {"terms": {"field": "incident_id", "size": len(incident_ids)},
+                                   "aggs": _OUTCOME_AGGS}}})
+        return {str(b["key"]): (int(b["doc_count"]), *_outcomes_of(b, int(b["doc_count"])))
+                for b in resp.get("aggregations", {}).get("incidents", {}).get("buckets", [])}
 
     def get(self, alert_id: str) -> dict[str, Any]:
         try:
