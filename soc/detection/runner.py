@@ -624,21 +624,22 @@ def _snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> dat
 
 def _taken_ahead(key: tuple[str, tuple[str, ...]], ds: DetectionSettings, began: float) -> datetime | None:
     """The snapshot started during the last cycle, when this cycle follows a busy one at once (the
-    scheduler's loop: only the grouping of the last cycle's alerts comes between, well under a
-    second), or when that snapshot is younger than its refresh took and than a period (a cycle
-    shorter than the period waited for the tick: a fresh snapshot would delay every event of the
-    window by a refresh, to take in less than a refresh's worth more). None when there is none, it
-    failed, or it is older."""
+    scheduler's loop), or when that snapshot is younger than its refresh took and than a period (a
+    cycle shorter than the period waited for the tick: a fresh snapshot would delay every event of
+    the window by a refresh, to take in less than a refresh's worth more). None when there is none,
+    it failed, or it is older."""
     ahead, last = _ahead.pop(key, None), _last.get(key)
     if ahead is None or last is None:
         return None
+    follows = last.busy and began - last.ended <= max(ds.interval_s, 1.0)
+    if not follows and began - ahead.started > ds.interval_s:
+        return None  # stale whenever its refresh ends: not waited for
     try:
         now, refreshed = ahead.future.result(timeout=ds.request_timeout_s)
     except Exception as exc:  # the cycle takes its own snapshot
         log.warning("refresh started ahead failed (%s: %s); refreshing now", type(exc).__name__, exc)
         return None
-    follows = last.busy and began - last.ended <= max(ds.interval_s, 1.0)
-    if follows or began - ahead.started <= min(ds.interval_s, refreshed - ahead.started):
+    if follows or began - ahead.started <= refreshed - ahead.started:
         return now
     return None
 
