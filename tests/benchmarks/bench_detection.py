@@ -281,17 +281,20 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     durations: list[float] = []
     ahead: list[bool] = []
     grouped: list[float] = []  # seconds each grouping run took
-    done = threading.Event()
+    stop_grouping = threading.Event()
 
     def group() -> None:  # the service's "group" job (soc.scheduler): every period, in a thread of its own
         runtime = Runtime.build(settings)
         tick = time.monotonic()
-        while not done.is_set():
+        while not stop_grouping.is_set():
             t1 = time.monotonic()
-            grouping.run_exclusive(runtime, "bench")
+            try:
+                grouping.run_exclusive(runtime, "bench")
+            except Exception as exc:  # as the service's job does: reported, run again at the next tick
+                print(f"    grouping failed: {type(exc).__name__}: {exc}")
             grouped.append(time.monotonic() - t1)
             tick += interval * max(1, math.ceil((time.monotonic() - tick) / interval))
-            done.wait(max(0.0, tick - time.monotonic()))
+            stop_grouping.wait(max(0.0, tick - time.monotonic()))
 
     grouper = threading.Thread(target=group, daemon=True)
     grouper.start()
@@ -322,7 +325,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         if report.duration_s < interval:
             time.sleep(max(0.0, grid - time.time()))
     feeder.join()
-    done.set()
+    stop_grouping.set()
     grouper.join()
     rejected_after = store.search_rejections(client)
     ingested = store.ingested_times(client, names, attacks)
