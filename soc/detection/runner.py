@@ -591,7 +591,8 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
 # already searchable. Its window ends at that snapshot's node time. Per (owner, streams).
 @dataclass
 class _Ahead:
-    future: Future[tuple[datetime, float]]  # the node's time, and when the refresh ended (time.monotonic())
+    stamped: Future[datetime]  # the node's time, known before the refresh begins
+    future: Future[float]  # when the refresh ended (time.monotonic())
     started: float  # time.monotonic()
 
 
@@ -606,8 +607,16 @@ _last: dict[tuple[str, tuple[str, ...]], _Last] = {}
 _ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-refresh-ahead")
 
 
-def _timed_snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> tuple[datetime, float]:
-    return _snapshot(client, names, streams), time.monotonic()
+def _timed_snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...], stamped: Future[datetime]) -> float:
+    """A snapshot in two steps: the node's time is handed over in ``stamped`` as soon as it is known
+    (the next cycle claims its slots and reads its suppressions meanwhile), then the refresh."""
+    try:
+        stamped.set_result(store.node_now(client))
+    except BaseException as exc:
+        stamped.set_exception(exc)
+        raise
+    store.refresh_streams(client, names, streams)
+    return time.monotonic()
 
 
 def _snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> datetime:
@@ -622,12 +631,14 @@ def _snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> dat
     return now
 
 
-def _taken_ahead(key: tuple[str, tuple[str, ...]], ds: DetectionSettings, began: float) -> datetime | None:
+def _taken_ahead(key: tuple[str, tuple[str, ...]], ds: DetectionSettings,
+                 began: float) -> tuple[datetime, Future[float]] | None:
     """The snapshot started during the last cycle, when this cycle follows a busy one at once (the
     scheduler's loop), or when that snapshot is younger than its refresh took and than a period (a
     cycle shorter than the period waited for the tick: a fresh snapshot would delay every event of
     the window by a refresh, to take in less than a refresh's worth more). None when there is none,
-    it failed, or it is older."""
+    it failed, or it is older. Handed back as its node time and its refresh, which may still be
+    running: the cycle waits for it (``_refreshed``) only before it reads."""
     ahead, last = _ahead.pop(key, None), _last.get(key)
     if ahead is None or last is None:
         return None
@@ -635,13 +646,27 @@ def _taken_ahead(key: tuple[str, tuple[str, ...]], ds: DetectionSettings, began:
     if not follows and began - ahead.started > ds.interval_s:
         return None  # stale whenever its refresh ends: not waited for
     try:
-        now, refreshed = ahead.future.result(timeout=ds.request_timeout_s)
+        now = ahead.stamped.result(timeout=ds.request_timeout_s)
+        if follows:
+            return now, ahead.future
+        refreshed = ahead.future.result(timeout=ds.request_timeout_s)
     except Exception as exc:  # the cycle takes its own snapshot
         log.warning("refresh started ahead failed (%s: %s); refreshing now", type(exc).__name__, exc)
         return None
-    if follows or began - ahead.started <= refreshed - ahead.started:
-        return now
+    if began - ahead.started <= refreshed - ahead.started:
+        return now, ahead.future
     return None
+
+
+def _refreshed(pending: Future[float], client: OpenSearch, names: Names, streams: tuple[str, ...],
+               ds: DetectionSettings) -> None:
+    """Wait for the refresh started ahead. Should it fail, the log streams are refreshed now: a refresh
+    begun after the snapshot's node time makes everything indexed before it searchable too."""
+    try:
+        pending.result(timeout=ds.request_timeout_s)
+    except Exception as exc:
+        log.warning("refresh started ahead failed (%s: %s); refreshing now", type(exc).__name__, exc)
+        store.refresh_streams(client, names, streams)
 
 
 def forget_ahead() -> None:
@@ -669,9 +694,13 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
     key = (owner, tuple(streams))
     report = CycleReport()
     t0 = time.monotonic()
-    ahead = None if one_shot or until is not None else _taken_ahead(key, ds, t0)
-    report.refreshed_ahead = ahead is not None
-    now = ahead if ahead is not None else _snapshot(client, names, tuple(streams))
+    taken = None if one_shot or until is not None else _taken_ahead(key, ds, t0)
+    report.refreshed_ahead = taken is not None
+    pending: Future[float] | None = None
+    if taken is None:
+        now = _snapshot(client, names, tuple(streams))
+    else:  # its refresh may still run: slots and suppressions are read meanwhile, windows after it
+        now, pending = taken
     tick = report.lap("start: node time and refresh", t0)
 
     def refresh_ahead() -> None:
@@ -679,7 +708,9 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         if one_shot or until is not None or not (
                 (last is not None and last.busy) or time.monotonic() - t0 >= ds.interval_s / 2):
             return
-        _ahead[key] = _Ahead(_ahead_pool.submit(_timed_snapshot, client, names, tuple(streams)), time.monotonic())
+        stamped: Future[datetime] = Future()
+        _ahead[key] = _Ahead(stamped, _ahead_pool.submit(_timed_snapshot, client, names, tuple(streams), stamped),
+                             time.monotonic())
 
     held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
     report.slots = [h.slot.label for h in held]
@@ -702,6 +733,9 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         created = store.iso(datetime.now(UTC))
         excs = suppression_store.active(client, names, now)
         tick = report.lap("start: slots and suppressions", tick)
+        if pending is not None:
+            _refreshed(pending, client, names, tuple(streams), ds)
+            tick = report.lap("start: node time and refresh", tick)
         found = evaluate(client, names, works, ds, report, created, excs, batched, refresh_ahead)
         if report.errors:  # the next cycle reads its re-checked stretch whole: what failed is tried again there
             _memo.clear()
