@@ -209,9 +209,21 @@ class Bootstrap:
             # current template, so that every document indexed from now on has them.
             self.client.indices.rollover(alias=name)
             self.report.add(f"data stream {name}", f"rolled over (new fields: {', '.join(missing)})")
-        else:
+        elif not self._stream_settings(write_index):
             self.report.add(f"data stream {name}", "unchanged")
+        else:
+            self.report.add(f"data stream {name}", "settings updated")
         return conflicts
+
+    def _stream_settings(self, write_index: str) -> bool:
+        """Give an existing write index the dynamic settings of the template (those it was made with may
+        be older); True when it had other values."""
+        want = templates.STREAM_DYNAMIC_SETTINGS
+        have = self.client.indices.get_settings(index=write_index)[write_index]["settings"].get("index", {})
+        if _subset(want, have):
+            return False
+        self.client.indices.put_settings(index=write_index, body={"index": want})
+        return True
 
     def _system_index(self, logical: str, replicas: int) -> list[str]:
         name = self.names(logical)

@@ -128,6 +128,21 @@ SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
 DATA_CLASS = {"logs-syslog": "syslog", "logs-web": "web", "soc-alerts": "alerts", "soc-audit": "audit"}
 
 
+# The log streams' settings that an existing write index takes too (`soc init` sets them there: they
+# are dynamic, and the template only reaches the backing indices made after it).
+STREAM_DYNAMIC_SETTINGS: dict[str, Any] = {
+    # Every detection cycle refreshes the streams before it reads them (soc.detection.runner), about
+    # once a second while events arrive; the streams' own refresh only bounds how stale a search is
+    # when no detection runs. At 1 s the two refreshes together cost the node about a fifth of its
+    # ingest rate on the 2-core benchmark machine (BENCHMARKS.md).
+    "refresh_interval": "5s",
+    # Lucene's merge-on-refresh: with it on (OpenSearch's default, waiting up to 10 s) a refresh waits
+    # for merges of the small segments it has just written. Detection waits for that refresh each
+    # cycle, so the merge's time was latency; merges still run, in the background.
+    "merge_on_flush": {"enabled": "false"},
+}
+
+
 def stream_template(settings: Settings, names: Names, stream: str, replicas: int) -> dict[str, Any]:
     """Every agency's data stream of a log stream (``logs-web-*``). Its priority is above the one of
     the single-stream template of earlier versions (``logs-web*``), which stays until ``soc init``
@@ -142,11 +157,7 @@ def stream_template(settings: Settings, names: Names, stream: str, replicas: int
             "settings": {"index": {
                 "number_of_shards": 1,
                 "number_of_replicas": replicas,
-                # Every detection cycle refreshes the streams before it reads them (soc.detection.runner),
-                # about once a second while events arrive; the streams' own refresh only bounds how
-                # stale a search is when no detection runs. At 1 s the two refreshes together cost the
-                # node about a fifth of its ingest rate on the 2-core benchmark machine (BENCHMARKS.md).
-                "refresh_interval": "5s",
+                **STREAM_DYNAMIC_SETTINGS,
                 "final_pipeline": names.pipeline,
                 "analysis": ANALYSIS,
                 "mapping": {"total_fields": {"limit": 2000}},

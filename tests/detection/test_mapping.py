@@ -64,3 +64,28 @@ def test_older_stream_is_rolled_over_and_new_events_are_searchable_by_pattern(is
         {"wildcard": {"url.original.wildcard": {"value": "*union%20select*"}}},
         {"wildcard": {"event.original.wildcard": {"value": "*x=union*"}}}]}}}
     assert client.search(index=names.web, body=body)["hits"]["total"]["value"] == 1
+
+
+def test_older_stream_gets_the_dynamic_settings_detection_needs(isolated: Settings) -> None:
+    """A write index made before merge-on-refresh was turned off (its refreshes, which every detection
+    cycle waits for, then wait for merges) is given the template's dynamic settings by `soc init`."""
+    client, names = search.client(isolated), search.names(isolated)
+    old = templates.stream_template(isolated, names, "logs-syslog", 0)
+    old["template"]["settings"]["index"].pop("merge_on_flush")
+    old["template"]["settings"]["index"]["refresh_interval"] = "1s"
+    client.indices.put_index_template(name=names.template("logs-syslog"), body=old)
+    stream = names.stream("logs-syslog", "dept-s")
+    client.indices.create_data_stream(name=stream)
+    index = client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"][-1]["index_name"]
+
+    def merge_on_flush_and_refresh() -> tuple[str, str]:
+        got = client.indices.get_settings(index=index, include_defaults=True)[index]
+        values = {**got["defaults"].get("index", {}), **got["settings"]["index"]}
+        return str(values["merge_on_flush"]["enabled"]), str(values["refresh_interval"])
+
+    assert merge_on_flush_and_refresh() == ("true", "1s")  # OpenSearch's default, and the older value
+
+    assert dict(bootstrap.init(isolated, client, names).steps)[f"data stream {stream}"] == "settings updated"
+    assert merge_on_flush_and_refresh() == ("false", "5s")
+    assert dict(bootstrap.init(isolated, client, names).steps)[f"data stream {stream}"] == "unchanged"
+    assert client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"][-1]["index_name"] == index
