@@ -253,7 +253,8 @@ def bench_correlations(client: Any, names: Any, compiled: list[Result], start: d
     print(f"    event time: {detail}")
 
 
-def _feed(settings: Settings, docs: list[tuple[str, dict[str, Any]]], rate: int, sent: Any, shape: str) -> None:
+def _feed(settings: Settings, docs: list[tuple[str, dict[str, Any]]], rate: int, sent: Any, shape: str,
+          cpu: Any) -> None:
     """The load at ``rate``, in a process of its own, as collectors are: in the runner's process its
     JSON encoding would take the interpreter lock from the runner.
 
@@ -264,7 +265,7 @@ def _feed(settings: Settings, docs: list[tuple[str, dict[str, Any]]], rate: int,
     ``mixed``: one sender, a request every 0.1 s holding every agency's events of that tick, one request
     at a time (the shape of earlier rounds: each request reaches all 82 write shards, each of which
     syncs its translog, which a collector holding one agency's credentials cannot cause)."""
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), _cpu_s()
     if shape == "mixed":
         client, names = search.client(settings), search.names(settings)
         tick = 0.1
@@ -275,6 +276,7 @@ def _feed(settings: Settings, docs: list[tuple[str, dict[str, Any]]], rate: int,
                 time.sleep(delay)
             store.index_documents(client, names, docs[i:i + per_tick], chunk=per_tick, refresh=False)
         sent.value = time.monotonic() - t0
+        cpu.value = _cpu_s() - c0
         return
     # Encoded before the clock starts: these threads stand for 41 collectors that run on the agencies'
     # machines, so the CPU they take on this one is the benchmark's, not the service's; they only post.
@@ -284,7 +286,7 @@ def _feed(settings: Settings, docs: list[tuple[str, dict[str, Any]]], rate: int,
         action = {"create": {"_index": store.target_stream(names, event), "_id": doc_id}}
         by_agency.setdefault(event["organization"]["id"], []).append(
             (i, orjson.dumps(action) + b"\n" + orjson.dumps(event) + b"\n"))
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), _cpu_s()
 
     def collector(own: list[tuple[int, bytes]]) -> None:
         client = search.client(settings)
@@ -314,6 +316,19 @@ def _feed(settings: Settings, docs: list[tuple[str, dict[str, Any]]], rate: int,
     for t in senders:
         t.join()
     sent.value = time.monotonic() - t0
+    cpu.value = _cpu_s() - c0
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user and system) this process has used."""
+    t = os.times()
+    return t.user + t.system
+
+
+def _node_cpu_s(client: Any) -> float:
+    """CPU seconds the cluster's OpenSearch processes have used (each node's process statistics)."""
+    stats = client.nodes.stats(metric="process")["nodes"].values()
+    return float(sum(n["process"]["cpu"]["total_in_millis"] for n in stats)) / 1000
 
 
 def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds: int, interval: float,
@@ -335,7 +350,8 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     client_429_before = store.Stats.rejections
     spawn = multiprocessing.get_context("spawn")
     sent = spawn.Value("d", 0.0)
-    feeder = spawn.Process(target=_feed, args=(settings, docs, rate, sent, shape), daemon=True)
+    feeder_cpu = spawn.Value("d", 0.0)
+    feeder = spawn.Process(target=_feed, args=(settings, docs, rate, sent, shape, feeder_cpu), daemon=True)
     cycles: list[tuple[float, float, float]] = []  # wall clock of each cycle: start, alerts written, end
     durations: list[float] = []
     ahead: list[bool] = []
@@ -360,6 +376,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     phases: list[dict[str, float]] = []
     # per cycle: documents read, matched anew, rules here, probes here, groups judged on the books, on the node
     reads: list[tuple[int, int, int, int, int, int]] = []
+    cpu_at = (time.monotonic(), _node_cpu_s(client), _cpu_s())
     feeder.start()
     tail_until: float | None = None
     grid = time.time()
@@ -375,6 +392,8 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         if report.errors:
             print(f"    cycle errors: {report.errors}")
         if tail_until is None and not feeder.is_alive():
+            wall = time.monotonic() - cpu_at[0]
+            node_cores, here_cores = (_node_cpu_s(client) - cpu_at[1]) / wall, (_cpu_s() - cpu_at[2]) / wall
             # long enough for the cycles to pass the last events' windows and re-checked stretch
             tail_until = time.time() + max(settle + 2 * interval + 1,
                                            settle + DetectionSettings().recheck_s + 2 * max(durations))
@@ -450,6 +469,8 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         print(f"    the missed ones were ingested {', '.join(f'{last - t:.1f}' for t in missed[:20])} s before the "
               f"last attack event; {len(attacks) - len(ingested)} not found in the streams; "
               f"{sum(1 for a in attacks if a not in alerted and a in named)} named by an alert outside the cycles")
+    print(f"    CPU while the load ran (about {wall:.0f} s), in cores of {os.cpu_count()}: node {node_cores:.2f}, "
+          f"service (cycles and grouping) {here_cores:.2f}, load senders {feeder_cpu.value / sent.value:.2f}")
     print(f"(c) search thread-pool rejections during (a): {rejected_after - rejected_before}; "
           f"429s seen by the runner: {store.Stats.rejections - client_429_before}")
     return p95
