@@ -19,6 +19,8 @@ line in a hundred an attack that a single-event rule must catch).
     ``event.ingested`` to the moment the bulk request that wrote its alert returned (the cycle then
     still moves its checkpoints and records rule states), p50 and p95, plus attack events that got
     no alert.
+(a0) With ``--load-only``: the (a) load alone, no detection and no grouping, and the CPU the node used
+    for it (what indexing alone costs; (a) prints the same figure with detection running).
 (c) The search thread pool's ``rejected`` counter before and after (a), and the 429s the runner saw.
 
 By default a dedicated OpenSearch node is started on a free port in a temporary folder and stopped at
@@ -331,6 +333,35 @@ def _node_cpu_s(client: Any) -> float:
     return float(sum(n["process"]["cpu"]["total_in_millis"] for n in stats)) / 1000
 
 
+def _make_streams(client: Any, names: Any, docs: list[tuple[str, dict[str, Any]]]) -> int:
+    """The agencies' streams exist before the clock starts, as in a running province: an agency's first
+    event creates its stream, once, and 82 created in the first second held one cycle for 8.6 s."""
+    made = 0
+    for target in sorted({store.target_stream(names, event) for _, event in docs}):
+        if not client.indices.exists(index=target):
+            client.indices.create_data_stream(name=target)
+            made += 1
+    return made
+
+
+def bench_load_only(settings: Settings, rate: int, seconds: int, shape: str) -> None:
+    """(a0) The same load with no detection and no grouping: what indexing alone costs the node."""
+    client, names = search.client(settings), search.names(settings)
+    docs, _ = make_events(rate * seconds, "l")
+    _make_streams(client, names, docs)
+    spawn = multiprocessing.get_context("spawn")
+    sent, feeder_cpu = spawn.Value("d", 0.0), spawn.Value("d", 0.0)
+    feeder = spawn.Process(target=_feed, args=(settings, docs, rate, sent, shape, feeder_cpu), daemon=True)
+    t0, node0 = time.monotonic(), _node_cpu_s(client)
+    feeder.start()
+    feeder.join()
+    wall = time.monotonic() - t0
+    print(f"(a0) the load alone, no detection: {len(docs)} events at {len(docs) / sent.value:,.0f} events/s "
+          f"({'a sender per agency' if shape == 'agencies' else 'one sender, every agency in each request'}); "
+          f"CPU in cores of {os.cpu_count()}: node {(_node_cpu_s(client) - node0) / wall:.2f} (about {wall:.0f} s), "
+          f"load senders {feeder_cpu.value / sent.value:.2f}")
+
+
 def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds: int, interval: float,
                   settle: float, concurrency: int, shape: str = "agencies") -> float:
     client, names = search.client(settings), search.names(settings)
@@ -339,13 +370,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     for stream in search.LOG_STREAMS:  # start after what (b) indexed
         store.set_checkpoint(client, names, f"detect:{stream}", now)
     ds = replace(DetectionSettings(), interval_s=interval, settle_s=settle, max_concurrent_searches=concurrency)
-    # The agencies' streams exist before the clock starts, as in a running province: an agency's first
-    # event creates its stream, once, and 82 created in the first second held one cycle for 8.6 s.
-    made = 0
-    for target in sorted({store.target_stream(names, event) for _, event in docs}):
-        if not client.indices.exists(index=target):
-            client.indices.create_data_stream(name=target)
-            made += 1
+    made = _make_streams(client, names, docs)
     rejected_before = store.search_rejections(client)
     client_429_before = store.Stats.rejections
     spawn = multiprocessing.get_context("spawn")
@@ -507,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
                               "the wildcard sub-fields), for a same-node comparison")
     options.add_argument("--no-latency", action="store_true", help="only (b)")
     options.add_argument("--latency-only", action="store_true", help="only (a) and (c)")
+    options.add_argument("--load-only", action="store_true",
+                         help="only (a0): the (a) load without detection, for the node's CPU of indexing alone")
     options.add_argument("--stream-refresh", default=None, metavar="INTERVAL",
                          help="an experiment, not the shipped setting: the log streams' refresh_interval (e.g. 30s)")
     options.add_argument("--feed", choices=("agencies", "mixed"), default="agencies",
@@ -537,6 +564,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rules enabled: {len(usable)} of {len(compiled)} loaded "
                   f"({sum(1 for c in usable if isinstance(c, convert.CompiledCorrelation))} correlations); "
                   f"node {'at ' + args.url if args.url else 'dedicated'}")
+            if args.load_only:
+                bench_load_only(settings, args.rate, args.seconds, args.feed)
+                return 0
             if not args.latency_only:
                 bench_batched(settings, compiled, args.events, args.runs, args.concurrency)
             if not args.no_latency:
