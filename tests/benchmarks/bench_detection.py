@@ -437,6 +437,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     to_end: list[float] = []  # to the end of that cycle (how earlier rounds measured)
     alerted: set[str] = set()
     named: set[str] = set()  # events any alert names
+    written: dict[str, float] = {}  # attack events' alerts: when the bulk request that wrote each returned
     for alert in alert_store.all_alerts(client, names):
         named.update(e["id"] for e in alert.get("events", []))
         refs = [e["id"] for e in alert.get("events", []) if e["id"] in ingested]
@@ -449,6 +450,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         done = cycle[0]
         to_end.append(cycle[1] - ingested[refs[0]].timestamp())
         alerted.add(refs[0])
+        written[alert["_id"]] = done
         latencies.append(done - ingested[refs[0]].timestamp())
         lower.append(created - ingested[refs[0]].timestamp())
     latencies.sort()
@@ -488,6 +490,13 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
               f"to the cycle's end: p50 {statistics.median(to_end):.2f} s, p95 {end95:.2f} s; "
               f"to the evaluation's start: p50 {statistics.median(lower):.2f} s")
     print(f"    attack events without an alert: {len(attacks) - len(alerted)} of {len(attacks)}")
+    grouped_at = _grouped_at(client, names)
+    waits = sorted(grouped_at[a] - t for a, t in written.items() if a in grouped_at)
+    if waits:
+        print(f"    alert written -> in an incident (the time of grouping's audit entry naming it), {len(waits)} "
+              f"alerts: p50 {statistics.median(waits):.2f} s, p95 "
+              f"{waits[min(len(waits) - 1, round(0.95 * len(waits)) - 1)]:.2f} s, max {waits[-1]:.2f} s; "
+              f"not in an incident when grouping stopped: {len(written) - len(waits)}")
     missed = sorted(ingested[a].timestamp() for a in attacks if a not in alerted and a in ingested)
     if missed:
         last = max(t.timestamp() for t in ingested.values())
@@ -499,6 +508,24 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     print(f"(c) search thread-pool rejections during (a): {rejected_after - rejected_before}; "
           f"429s seen by the runner: {store.Stats.rejections - client_429_before}")
     return p95
+
+
+def _grouped_at(client: Any, names: Any) -> dict[str, float]:
+    """Alert id -> when grouping first put it into an incident: its audit entries (opened with, alerts
+    added) name up to 50 alerts each, stamped when the incident was written."""
+    client.indices.refresh(index=names.audit)
+    out: dict[str, float] = {}
+    body: dict[str, Any] = {"size": 2000, "_source": ["@timestamp", "details.alerts"], "sort": [{"_seq_no": "asc"}],
+                            "query": {"terms": {"action": ["incident.create", "incident.alerts_added"]}}}
+    while True:
+        hits = client.search(index=names.audit, body=body)["hits"]["hits"]
+        for h in hits:
+            at = store.parse_time(h["_source"]["@timestamp"]).timestamp()
+            for alert_id in (h["_source"].get("details") or {}).get("alerts") or []:
+                out[alert_id] = min(at, out.get(alert_id, at))
+        if len(hits) < body["size"]:
+            return out
+        body["search_after"] = hits[-1]["sort"]
 
 
 def set_stream_refresh(settings: Settings, interval: str) -> None:
