@@ -209,10 +209,10 @@ class Bootstrap:
             # current template, so that every document indexed from now on has them.
             self.client.indices.rollover(alias=name)
             self.report.add(f"data stream {name}", f"rolled over (new fields: {', '.join(missing)})")
-        elif not self._stream_settings(write_index):
-            self.report.add(f"data stream {name}", "unchanged")
-        else:
+        elif not conflicts and self._stream_settings(write_index):
             self.report.add(f"data stream {name}", "settings updated")
+        else:  # a stream whose mappings conflict is left as it is, settings included
+            self.report.add(f"data stream {name}", "unchanged")
         return conflicts
 
     def _stream_settings(self, write_index: str) -> bool:

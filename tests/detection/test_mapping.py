@@ -6,9 +6,12 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from soc import ecs, search
 from soc.config import Settings
 from soc.detection import store
+from soc.errors import BootstrapError
 from soc.opensearch import bootstrap, templates
 
 
@@ -89,3 +92,20 @@ def test_older_stream_gets_the_dynamic_settings_detection_needs(isolated: Settin
     assert merge_on_flush_and_refresh() == ("false", "5s")
     assert dict(bootstrap.init(isolated, client, names).steps)[f"data stream {stream}"] == "unchanged"
     assert client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"][-1]["index_name"] == index
+
+
+def test_a_stream_whose_mapping_conflicts_keeps_its_settings_too(isolated: Settings) -> None:
+    """`soc init` refuses a stream whose mapping conflicts and leaves it as it is, settings included."""
+    client, names = search.client(isolated), search.names(isolated)
+    old = templates.stream_template(isolated, names, "logs-syslog", 0)
+    old["template"]["settings"]["index"].pop("merge_on_flush")
+    old["template"]["mappings"]["properties"]["source"]["properties"]["port"] = {"type": "keyword"}
+    client.indices.put_index_template(name=names.template("logs-syslog"), body=old)
+    stream = names.stream("logs-syslog", "dept-c")
+    client.indices.create_data_stream(name=stream)
+    index = client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"][-1]["index_name"]
+
+    with pytest.raises(BootstrapError) as err:
+        bootstrap.init(isolated, client, names)
+    assert f"{index}: field 'source.port'" in str(err.value)
+    assert "merge_on_flush" not in client.indices.get_settings(index=index)[index]["settings"]["index"]
