@@ -63,7 +63,7 @@ class ServiceScheduler:
         self.detection = detection_settings.load()
         self.owner = f"service-{uuid.uuid4().hex[:8]}"
         # One client (one connection pool) for every detection cycle, not a new one per cycle.
-        self.detect_client = search.client(settings, serializer=search.OrjsonSerializer())
+        self.detect_client = runner.detection_client(settings)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._catalogue: catalogue.Catalogue | None = None
         self._compiled: list[convert.Result] = []

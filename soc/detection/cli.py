@@ -100,7 +100,7 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     rules_now = catalogue.get(ds.rule_paths)
     problems, compiled = rules_now.problems, list(rules_now.compiled)
-    client = search.client(settings, serializer=search.OrjsonSerializer())
+    client = runner.detection_client(settings)
     names = search.names(settings)
     store.refresh_streams(client, names, search.LOG_STREAMS)
     until = store.node_now(client)

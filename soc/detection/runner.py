@@ -675,6 +675,12 @@ def forget_ahead() -> None:
     _last.clear()
 
 
+def detection_client(settings: Settings) -> OpenSearch:
+    """The client detection cycles run with (the scheduler's, ``soc detect --once``'s, the benchmark's):
+    its JSON is read and written by orjson, which the windows' documents make worth it."""
+    return search.client(settings, serializer=search.OrjsonSerializer())
+
+
 def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result], *, owner: str | None = None,
               client: OpenSearch | None = None, batched: bool = True,
               streams: tuple[str, ...] = search.LOG_STREAMS, until: datetime | None = None) -> CycleReport:
@@ -687,7 +693,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
     A scheduler's busy cycle (one that will likely take the whole period) starts the next cycle's
     snapshot once it has read its windows; the next cycle uses it if it follows at once.
     """
-    client = client or search.client(settings, serializer=search.OrjsonSerializer())
+    client = client or detection_client(settings)
     names = search.names(settings)
     one_shot = owner is None
     owner = owner or f"runner-{uuid.uuid4().hex[:8]}"

@@ -381,7 +381,8 @@ def bench_load_only(settings: Settings, rate: int, seconds: int, shape: str) -> 
 
 def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds: int, interval: float,
                   settle: float, concurrency: int, shape: str = "agencies") -> float:
-    client, names = search.client(settings), search.names(settings)
+    # the service's detection client (orjson): until 2026-12-05 this one parsed with the standard json
+    client, names = runner.detection_client(settings), search.names(settings)
     docs, attacks = make_events(rate * seconds, "a")
     now = store.node_now(client)
     for stream in search.LOG_STREAMS:  # start after what (b) indexed
