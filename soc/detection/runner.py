@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -70,6 +70,10 @@ class CycleReport:
     matched_locally: int = 0  # rules answered in the service instead of by a search
     cut_windows: int = 0  # windows cut after local_max_events new events (the rest waits for the next cycle)
     matched_new: int = 0  # documents matched in the service (those of the re-checked stretch seen before are not)
+    # documents the re-checked stretch held that the last read had not seen: stamped before its window's
+    # end, searchable only after its snapshot (their bulk request was still being indexed)
+    stragglers: int = 0
+    stretch_listed: int = 0  # windows whose stretch was listed (its count was not the last read's)
     probed_here: int = 0  # correlation probes answered from a window read once
     groups_here: int = 0  # correlation groups judged on the recent matches kept here (soc.detection.recent)
     groups_node: int = 0  # correlation groups whose totals, events and counts were searched on the node
@@ -252,9 +256,13 @@ def probes_here(c: CompiledCorrelation, slot: Slot) -> bool:
 
 
 Matched = list[tuple[local.Doc, frozenset[str]]]  # a window's documents, each with the local rules it matched
-# Per slot: the rule set's token and, per document of the last window read, the rules it matched. The
-# next window re-reads the re-checked stretch (recheck_s); its documents are not matched again.
-_memo: dict[str, tuple[tuple[tuple[str, str], ...], dict[tuple[str, str], frozenset[str]]]] = {}
+# A document read before, by (backing index, id): the local rules it matched, and its event.ingested
+# (epoch ms).
+Known = dict[tuple[str, str], tuple[frozenset[str], int]]
+# Per slot: the rule set's token and the documents of the last window read. The next window's
+# re-checked stretch (recheck_s) is made of them unless some were made searchable after that read:
+# they are not read or matched again.
+_memo: dict[str, tuple[tuple[tuple[str, str], ...], Known]] = {}
 
 
 def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dict[Slot, int],
@@ -271,8 +279,7 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
     out: dict[tuple[Slot, str], tuple[list[dict[str, Any]], int]] = {}
     if ds.local_max_events <= 0:
         return out
-    read: list[tuple[Work, dict[str, Compiled], dict[str, Compiled], tuple[Any, ...],
-                     dict[tuple[str, str], frozenset[str]], dict[tuple[str, str], frozenset[str]],
+    read: list[tuple[Work, dict[str, Compiled], dict[str, Compiled], tuple[Any, ...], Known, Known,
                      list[dict[str, Any]]]] = []
     for w in works:
         singles = {c.rule.id: c for c in w.singles if c.local is not None}
@@ -283,7 +290,7 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
         token = tuple(sorted((rid, c.query) for rid, c in {**bases, **singles}.items()))
         old_token, old = _memo.get(w.slot.label, ((), {}))
         known = old if old_token == token else {}
-        seen: dict[tuple[str, str], frozenset[str]] = {}  # documents of the re-checked stretch matched before
+        seen: Known = {}  # documents of the re-checked stretch matched before
         if not counts.get(w.slot, 1):
             hits: list[dict[str, Any]] | None = []
         elif known and w.recheck:
@@ -303,14 +310,15 @@ def _local_hits(client: OpenSearch, names: Names, works: list[Work], counts: dic
         for h in hits:
             key = (h["_index"], h["_id"])
             doc = local.Doc(h.get("_source") or {}, (*key, int(h["sort"][2])))
-            got = known.get(key)
+            was = known.get(key)
+            got = was[0] if was is not None else None
             if got is None:
                 got = frozenset(rid for rid, c in every.items() if rid not in broken and _try(c, doc, broken))
             matched.append((doc, got))
         if broken:
             _memo.pop(w.slot.label, None)  # decisions without the broken rules are not kept
         else:
-            _memo[w.slot.label] = (token, {**seen, **{(h["_index"], h["_id"]): m
+            _memo[w.slot.label] = (token, {**seen, **{(h["_index"], h["_id"]): (m, int(h["sort"][0]))
                                                       for h, (_, m) in zip(hits, matched, strict=True)}})
         if not broken & set(bases):
             windows[w.slot] = matched
@@ -352,11 +360,11 @@ def _try(c: Compiled, doc: local.Doc, broken: set[str]) -> bool:
 
 
 def _stretch(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings, report: CycleReport,
-             known: dict[tuple[str, str], frozenset[str]],
-             seen: dict[tuple[str, str], frozenset[str]]) -> list[dict[str, Any]] | None:
-    """The re-checked stretch when the last window's documents are known: its documents are listed
-    without their source; those matched before go into ``seen``, and only the others (made searchable
-    after the last read) are fetched whole. Returns those, in window order; None when a read fails."""
+             known: Known, seen: Known) -> list[dict[str, Any]] | None:
+    """The re-checked stretch when the last window's documents are known and the stretch holds others
+    too: its documents are listed without their source; those matched before go into ``seen``, and
+    only the others (made searchable after the last read) are fetched whole. Returns those, in window
+    order; None when a read fails."""
     stretch = {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.start)}}}
     body: dict[str, Any] = {"size": ds.fetch_page, "track_total_hits": False, "sort": PAGE_SORT, "_source": False,
                             "query": stretch}
@@ -378,6 +386,7 @@ def _stretch(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings, r
         if len(got) < ds.fetch_page:
             break
         body["search_after"] = got[-1]["sort"]
+    report.stragglers += len(unseen)
     if not unseen:
         return []
     try:
@@ -395,24 +404,30 @@ def _stretch(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings, r
 
 
 def _fetch_window(client: OpenSearch, names: Names, w: Work, ds: DetectionSettings, report: CycleReport,
-                  known: dict[tuple[str, str], frozenset[str]] | None = None,
-                  seen: dict[tuple[str, str], frozenset[str]] | None = None) -> list[dict[str, Any]] | None:
+                  known: Known | None = None, seen: Known | None = None) -> list[dict[str, Any]] | None:
     """Every document of a slot's window (re-checked stretch included), in window order; with ``known``
     (the documents of the last window read, matched) the stretch's known documents are not read again
     but put into ``seen``. When the window holds more than ``local_max_events`` new events, it is cut
     after that many (and after every event stamped in the same millisecond as the last): ``w.end``
     moves back to that stamp. None when the read fails or the re-checked stretch alone is too large:
-    the node answers instead."""
-    since = w.since
-    hits: list[dict[str, Any]] = []
-    if known is not None and seen is not None:
-        got = _stretch(client, names, w, ds, report, known, seen)
-        if got is None:
-            seen.clear()
-        else:
-            hits, since = got, w.start
+    the node answers instead.
+
+    With ``known``, the first page of the window also counts the documents the stretch holds now. A
+    log document is created once and never changed, so when that count is the number of known
+    documents stamped in the stretch, the stretch is those documents: nothing there is listed or
+    read. Otherwise (an event stamped before the last snapshot that became searchable after it) the
+    stretch is listed (``_stretch``)."""
+    window = {"range": {"event.ingested": {"gt": store.iso(w.start), "lte": store.iso(w.end)}}}
     body: dict[str, Any] = {"size": ds.fetch_page, "track_total_hits": False, "sort": PAGE_SORT,
-                            "query": {"range": {"event.ingested": {"gt": store.iso(since), "lte": store.iso(w.end)}}}}
+                            "query": {"range": {"event.ingested": {"gt": store.iso(w.since), "lte": store.iso(w.end)}}}}
+    mine: Known | None = None
+    if known is not None and seen is not None:
+        low, high = _epoch_ms(w.since), _epoch_ms(w.start)
+        mine = {key: v for key, v in known.items() if low < v[1] <= high}
+        body["post_filter"] = window  # the hits: the window's documents only
+        body["aggs"] = {"stretch": {"filter": {"range": {"event.ingested": {
+            "gt": store.iso(w.since), "lte": store.iso(w.start)}}}}}
+    hits: list[dict[str, Any]] = []
     start = _epoch_ms(w.start)
     fresh = 0
     cut_at: int | None = None
@@ -422,6 +437,18 @@ def _fetch_window(client: OpenSearch, names: Names, w: Work, ds: DetectionSettin
         except Exception:
             return None
         report.requests += 1
+        if body.pop("aggs", None) is not None and mine is not None and seen is not None and known is not None:
+            counted = int(((page.get("aggregations") or {}).get("stretch") or {}).get("doc_count", -1))
+            if counted == len(mine):
+                seen.update(mine)
+            else:
+                report.stretch_listed += 1
+                got = _stretch(client, names, w, ds, report, known, seen)
+                if got is None:  # the stretch is read whole with the window, from the start
+                    seen.clear()
+                    body = {key: v for key, v in body.items() if key not in ("post_filter", "search_after")}
+                    continue
+                hits = got
         got = page["hits"]["hits"]
         for h in got:
             stamp = int(h["sort"][0])
@@ -548,8 +575,9 @@ STATE_EVERY_S = 60.0
 _state_written: dict[tuple[str, str], float] = {}  # (state index, rule id) -> monotonic time of last write
 
 
-def _record(client: OpenSearch, names: Names, works: list[Work], found: Found, made: int, report: CycleReport,
-            ms: int) -> None:
+def _states(names: Names, works: list[Work], found: Found, report: CycleReport, ms: int) -> dict[str, dict[str, Any]]:
+    """The rules' state documents this cycle rewrites (those that matched or failed, the others at
+    most every ``STATE_EVERY_S``)."""
     now = store.iso(datetime.now(UTC))
     tick = time.monotonic()
     states: dict[str, dict[str, Any]] = {}
@@ -563,8 +591,10 @@ def _record(client: OpenSearch, names: Names, works: list[Work], found: Found, m
         _state_written[key] = tick
         states[rule_id] = {"rule_id": rule_id, "hits": hits, "last_run": now,
                            "duration_ms": ms, "enabled": True, "errors": 1 if err else 0, "last_error": err}
-    if states:
-        store.write_rule_states(client, names, states)
+    return states
+
+
+def _metrics(found: Found, made: int, report: CycleReport) -> None:
     metrics.record_alerts(made, sum(found.suppressed.values()), report.errors)
     metrics.record_time_tags(report.time_tags)
 
@@ -582,7 +612,8 @@ def run_window(client: OpenSearch, names: Names, stream: str, compiled: list[Res
     store.set_checkpoint(client, names, work.slot.doc_id, end)
     report.windows[stream] = (work.window["start"], work.window["end"])
     metrics.record_checkpoint(stream, end)
-    _record(client, names, [work], found, made, report, int((time.monotonic() - t0) * 1000))
+    store.write_rule_states(client, names, _states(names, [work], found, report, int((time.monotonic() - t0) * 1000)))
+    _metrics(found, made, report)
 
 
 # The scheduler's next snapshot (node time, then the log streams refreshed), started in a thread of
@@ -615,8 +646,21 @@ def _timed_snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...], 
     except BaseException as exc:
         stamped.set_exception(exc)
         raise
+    return _refresh(client, names, streams)
+
+
+# How long the log streams' last refreshes took (the benchmark prints them): under load the refresh of
+# every agency's write index is the longest step a window waits for.
+refresh_seconds: deque[float] = deque(maxlen=1000)
+
+
+def _refresh(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> float:
+    """Refresh the log streams; returns when it ended (time.monotonic())."""
+    began = time.monotonic()
     store.refresh_streams(client, names, streams)
-    return time.monotonic()
+    ended = time.monotonic()
+    refresh_seconds.append(ended - began)
+    return ended
 
 
 def _snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> datetime:
@@ -627,7 +671,7 @@ def _snapshot(client: OpenSearch, names: Names, streams: tuple[str, ...]) -> dat
     # ingest pipeline stamping event.ingested and the shard indexing it (and clock skew). Leaving it
     # to the streams' own refresh was tried: under load the refresh lagged past the re-checked
     # stretch and 23 of 600 attack events got no alert (BENCHMARKS.md, detection).
-    store.refresh_streams(client, names, streams)
+    _refresh(client, names, streams)
     return now
 
 
@@ -749,13 +793,15 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         made = _write(client, names, found, created, report)
         tick = report.lap("write", tick)
         by_slot = {h.slot: h for h in held}
+        # the rules' states go in the checkpoints' request: one round trip fewer per cycle
+        states = _states(names, works, found, report, int((time.monotonic() - t0) * 1000))
         moved = slots.advance(client, names, [(by_slot[w.slot], w.end) for w in works],
-                              None if one_shot else owner, ds.lease_s, now)
+                              None if one_shot else owner, ds.lease_s, now, store.rule_state_ops(names, states))
         for w in works:
             if w.slot in moved:
                 report.windows[w.slot.label] = (w.window["start"], w.window["end"])
                 metrics.record_checkpoint(w.slot.label, w.end)
-        _record(client, names, works, found, made, report, int((time.monotonic() - t0) * 1000))
+        _metrics(found, made, report)
         report.lap("finish", tick)
     except BaseException:
         _last.pop(key, None)  # the next cycle takes a snapshot of its own

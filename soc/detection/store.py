@@ -102,11 +102,15 @@ def get_docs(client: OpenSearch, names: Names, ids: list[str]) -> dict[str, dict
 
 
 def conditional_writes(client: OpenSearch, names: Names,
-                       writes: Sequence[tuple[str, dict[str, Any], tuple[int, int] | None]]
-                       ) -> dict[str, tuple[int, int] | None]:
+                       writes: Sequence[tuple[str, dict[str, Any], tuple[int, int] | None]],
+                       also: Sequence[dict[str, Any]] = ()) -> dict[str, tuple[int, int] | None]:
     """Write checkpoint documents in one request, each only if it is still at the given version (or, with
-    None, does not exist yet). id -> new (seq_no, primary_term), or None when another writer got there first."""
+    None, does not exist yet). id -> new (seq_no, primary_term), or None when another writer got there first.
+    ``also``: more bulk operations for the same request, after the checkpoints (their outcome is not
+    looked at, as ``write_rule_states``)."""
     if not writes:
+        if also:
+            client.bulk(body=list(also), refresh=False)
         return {}
     ops: list[dict[str, Any]] = []
     for doc_id, body, version in writes:
@@ -115,9 +119,10 @@ def conditional_writes(client: OpenSearch, names: Names,
         else:
             ops += [{"index": {"_index": names.checkpoints, "_id": doc_id, "if_seq_no": version[0],
                                "if_primary_term": version[1]}}, body]
+    ops += also
     resp = with_backoff(lambda: client.bulk(body=ops, refresh=False))
     out: dict[str, tuple[int, int] | None] = {}
-    for (doc_id, _, _), item in zip(writes, resp["items"], strict=True):
+    for (doc_id, _, _), item in zip(writes, resp["items"][:len(writes)], strict=True):
         result = next(iter(item.values()))
         status = int(result.get("status", 500))
         if status < 300:
@@ -145,8 +150,12 @@ def drop_instance(client: OpenSearch, names: Names, job: str, owner: str) -> Non
 
 
 def write_rule_states(client: OpenSearch, names: Names, states: dict[str, dict[str, Any]]) -> None:
-    if not states:
-        return
+    if states:
+        client.bulk(body=rule_state_ops(names, states), refresh=False)
+
+
+def rule_state_ops(names: Names, states: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bulk operations adding a cycle's outcome to each rule's state document."""
     ops: list[dict[str, Any]] = []
     for rule_id, state in states.items():
         ops += [{"update": {"_index": names.rules_state, "_id": rule_id}},
@@ -157,7 +166,7 @@ def write_rule_states(client: OpenSearch, names: Names, states: dict[str, dict[s
                     "ctx._source.errors = (ctx._source.errors == null ? 0 : ctx._source.errors) + params.errors;"
                     "if (params.last_error != null) { ctx._source.last_error = params.last_error; }")},
                  "upsert": {**state}}]
-    client.bulk(body=ops, refresh=False)
+    return ops
 
 
 def rule_states(client: OpenSearch, names: Names) -> dict[str, dict[str, Any]]:

@@ -330,10 +330,33 @@ def test_a_document_made_searchable_after_its_window_ran_is_still_evaluated(isol
     report = runner.run_cycle(isolated, DS, compiled)
     assert report.alerts_created == 1
     assert report.fetched == 1  # the last window read did not hold it: fetched whole from the stretch
-    # the next cycle searches the stretch again and adds nothing, and counts no second match; the
-    # straggler is known by then, so it is listed but not read again
+    # the next cycle counts the stretch again and adds nothing, and counts no second match; the
+    # straggler is known by then, so it is not read again
     again = runner.run_cycle(isolated, DS, compiled)
     assert again.alerts_created == 0 and again.matches == 0 and again.fetched == 0
+
+
+def test_a_straggler_among_documents_read_before_is_found_by_the_stretch_count(isolated: Settings,
+                                                                               tmp_path: Path) -> None:
+    """The stretch is only counted while it holds the documents the last read saw; one more there
+    (stamped before the last window's end, searchable after it) is listed and read whole."""
+    compiled = _rule(tmp_path, "straggler2", "    sel: {cs-uri-query|contains: '/etc/passwd'}\n    condition: sel")
+    client, names = search.client(isolated), search.names(isolated)
+    _index(isolated, [_web("/index.html", ip="192.0.2.10")])
+    first = runner.run_cycle(isolated, DS, compiled)
+    assert first.fetched == 1 and first.alerts_created == 0
+    _index(isolated, [_web("/../../etc/passwd", ip="192.0.2.45")])
+    [late] = [h for h in client.search(index=names.web, body={"query": {"match_all": {}}})["hits"]["hits"]
+              if h["_source"]["source"]["ip"] == "192.0.2.45"]
+    stamped = store.parse_time(late["_source"]["event"]["ingested"])
+    # as if the last window had ended just after this event while it was not yet searchable: the
+    # slot's checkpoint stands after it, and the last read (the memo) holds only the first event
+    store.set_checkpoint(client, names, "detect:logs-web", stamped + timedelta(milliseconds=1))
+    report = runner.run_cycle(isolated, DS, compiled)
+    assert report.alerts_created == 1, report
+    assert report.fetched == 1  # the straggler only: the first event is known
+    quiet = runner.run_cycle(isolated, DS, compiled)
+    assert quiet.alerts_created == 0 and quiet.matches == 0 and quiet.fetched == 0
 
 
 def test_a_window_larger_than_the_local_bound_is_matched_in_pieces_losing_nothing(isolated: Settings,
