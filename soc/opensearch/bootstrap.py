@@ -50,6 +50,17 @@ def _subset(want: Any, have: Any) -> bool:
     return want == have or str(want) == str(have)
 
 
+def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted keys (``{"store": {"type": "niofs"}}`` -> ``{"store.type": "niofs"}``)."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def _leaf_types(props: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, spec in props.items():
@@ -203,12 +214,18 @@ class Bootstrap:
         want = body["template"]["mappings"]["properties"]
         conflicts = mapping_conflicts(write_index, want, have_map.get("properties", {}))
         missing = missing_fields(want, have_map.get("properties", {}))
-        if missing and not conflicts:
+        have_settings = self.client.indices.get_settings(index=write_index)[write_index]["settings"].get("index", {})
+        static = [key for key, value in _flat(templates.STREAM_STATIC_SETTINGS).items()
+                  if not _subset(value, _flat(have_settings).get(key))]
+        if (missing or static) and not conflicts:
             # Fields added since the write index was made (e.g. the wildcard sub-fields detection
-            # searches, whose normalizer an open index cannot gain): start a backing index from the
-            # current template, so that every document indexed from now on has them.
+            # searches, whose normalizer an open index cannot gain), or settings only a new index
+            # takes: start a backing index from the current template, so that every document
+            # indexed from now on has them.
+            why = [f"new fields: {', '.join(missing)}"] if missing else []
+            why += [f"settings a new index takes: {', '.join(static)}"] if static else []
             self.client.indices.rollover(alias=name)
-            self.report.add(f"data stream {name}", f"rolled over (new fields: {', '.join(missing)})")
+            self.report.add(f"data stream {name}", f"rolled over ({'; '.join(why)})")
         elif not conflicts and self._stream_settings(write_index):
             self.report.add(f"data stream {name}", "settings updated")
         else:  # a stream whose mappings conflict is left as it is, settings included

@@ -143,6 +143,22 @@ STREAM_DYNAMIC_SETTINGS: dict[str, Any] = {
 }
 
 
+# The log streams' settings that only a new backing index takes (the next rollover of a stream made
+# before them). Each detection cycle refreshes every agency's write index (82 shards for 41 agencies,
+# about every 1.5 s under load), and each refresh writes a small new segment per shard. With the
+# defaults, every such segment was then copied into a compound file, and Lucene on this Java reads
+# files through memory maps whose unmapping yields the thread's turn (`Thread.yield` in
+# `ByteBufferGuard.invalidateAndUnmap`): on a machine whose cores are busy indexing, the refresh of
+# the 82 shards took 1.3 s at the median and up to 3 s, the longest step a window waited for
+# (BENCHMARKS.md, "Refresh without memory maps"). Without the compound copy at refresh and without
+# memory maps, it took 0.7 s. Merged segments still become compound files as OpenSearch decides
+# (`index.compound_format`); searches read through positional reads from the page cache.
+STREAM_STATIC_SETTINGS: dict[str, Any] = {
+    "use_compound_file": "false",
+    "store": {"type": "niofs"},
+}
+
+
 def stream_template(settings: Settings, names: Names, stream: str, replicas: int) -> dict[str, Any]:
     """Every agency's data stream of a log stream (``logs-web-*``). Its priority is above the one of
     the single-stream template of earlier versions (``logs-web*``), which stays until ``soc init``
@@ -157,6 +173,7 @@ def stream_template(settings: Settings, names: Names, stream: str, replicas: int
             "settings": {"index": {
                 "number_of_shards": 1,
                 "number_of_replicas": replicas,
+                **STREAM_STATIC_SETTINGS,
                 **STREAM_DYNAMIC_SETTINGS,
                 "final_pipeline": names.pipeline,
                 "analysis": ANALYSIS,

@@ -94,6 +94,35 @@ def test_older_stream_gets_the_dynamic_settings_detection_needs(isolated: Settin
     assert client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"][-1]["index_name"] == index
 
 
+def test_older_stream_is_rolled_over_for_the_settings_only_a_new_index_takes(isolated: Settings) -> None:
+    """A write index made with memory maps and compound files at refresh (the defaults, whose refreshes
+    held detection back under load) cannot change them: `soc init` starts a new backing index, and
+    what the old one holds stays searchable."""
+    client, names = search.client(isolated), search.names(isolated)
+    old = templates.stream_template(isolated, names, "logs-syslog", 0)
+    for key in templates.STREAM_STATIC_SETTINGS:
+        old["template"]["settings"]["index"].pop(key)
+    client.indices.put_index_template(name=names.template("logs-syslog"), body=old)
+    stream = names.stream("logs-syslog", "dept-n")
+    client.index(index=stream, body={"@timestamp": "2026-12-05T01:00:00Z", "message": "before"},
+                 op_type="create", refresh=True)
+    index = client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"][-1]["index_name"]
+
+    def store_and_compound(name: str) -> tuple[str, str]:
+        got = client.indices.get_settings(index=name, include_defaults=True)[name]
+        values = {**got["defaults"].get("index", {}), **got["settings"]["index"]}
+        return str(values["store"]["type"]), str(values.get("use_compound_file", "true"))
+
+    assert store_and_compound(index) == ("", "true")  # OpenSearch's defaults: no store type is "fs" (memory maps)
+
+    steps = dict(bootstrap.init(isolated, client, names).steps)
+    assert steps[f"data stream {stream}"] == "rolled over (settings a new index takes: use_compound_file, store.type)"
+    now = client.indices.get_data_stream(name=stream)["data_streams"][0]["indices"][-1]["index_name"]
+    assert now != index and store_and_compound(now) == ("niofs", "false")
+    assert dict(bootstrap.init(isolated, client, names).steps)[f"data stream {stream}"] == "unchanged"
+    assert client.count(index=stream)["count"] == 1
+
+
 def test_a_stream_whose_mapping_conflicts_keeps_its_settings_too(isolated: Settings) -> None:
     """`soc init` refuses a stream whose mapping conflicts and leaves it as it is, settings included."""
     client, names = search.client(isolated), search.names(isolated)
