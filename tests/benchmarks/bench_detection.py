@@ -396,6 +396,7 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     feeder_cpu = spawn.Value("d", 0.0)
     feeder = spawn.Process(target=_feed, args=(settings, docs, rate, sent, shape, feeder_cpu), daemon=True)
     cycles: list[tuple[float, float, float]] = []  # wall clock of each cycle: start, alerts written, end
+    snapshots: list[float] = []  # per cycle: the node time of its snapshot (its windows' end + settle)
     durations: list[float] = []
     ahead: list[bool] = []
     grouped: list[float] = []  # seconds each grouping run took
@@ -419,7 +420,9 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     phases: list[dict[str, float]] = []
     # per cycle: documents read, matched anew, rules here, probes here, groups judged on the books, on the node
     reads: list[tuple[int, int, int, int, int, int]] = []
+    stretches: list[tuple[int, int]] = []  # per cycle: windows whose re-checked stretch was listed, stragglers
     cpu_at = (time.monotonic(), _node_cpu_s(client), _cpu_s())
+    runner.refresh_seconds.clear()
     feeder.start()
     tail_until: float | None = None
     grid = time.time()
@@ -427,11 +430,14 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
         t0 = time.time()
         report = runner.run_cycle(settings, ds, compiled, owner="bench", client=client)
         cycles.append((t0, report.alerts_written_at or time.time(), time.time()))
+        ends = [store.parse_time(end).timestamp() for _, end in report.windows.values()]
+        snapshots.append(max(ends) + settle if ends else 0.0)
         durations.append(report.duration_s)
         ahead.append(report.refreshed_ahead)
         phases.append(report.phases)
         reads.append((report.fetched, report.matched_new, report.matched_locally, report.probed_here,
                       report.groups_here, report.groups_node))
+        stretches.append((report.stretch_listed, report.stragglers))
         if report.errors:
             print(f"    cycle errors: {report.errors}")
         if tail_until is None and not feeder.is_alive():
@@ -457,16 +463,21 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
     alerted: set[str] = set()
     named: set[str] = set()  # events any alert names
     written: dict[str, float] = {}  # attack events' alerts: when the bulk request that wrote each returned
+    waits_snapshot: list[float] = []  # event.ingested -> node time of the snapshot whose window held it
+    after_snapshot: list[float] = []  # that snapshot -> alert written
     for alert in alert_store.all_alerts(client, names):
         named.update(e["id"] for e in alert.get("events", []))
         refs = [e["id"] for e in alert.get("events", []) if e["id"] in ingested]
         if alert.get("kind") != "match" or not refs:
             continue
         created = store.parse_time(alert["created"]).timestamp()
-        cycle = next(((w, e) for s, w, e in cycles if s - 1 <= created <= e), None)
+        cycle = next(((w, e, k) for k, (s, w, e) in enumerate(cycles) if s - 1 <= created <= e), None)
         if cycle is None or refs[0] in alerted:
             continue
         done = cycle[0]
+        if snapshots[cycle[2]]:
+            waits_snapshot.append(snapshots[cycle[2]] - ingested[refs[0]].timestamp())
+            after_snapshot.append(done - snapshots[cycle[2]])
         to_end.append(cycle[1] - ingested[refs[0]].timestamp())
         alerted.add(refs[0])
         written[alert["_id"]] = done
@@ -499,6 +510,14 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
               f"{statistics.median(r[3] for r in busy):.0f} correlation probes answered here; correlation groups "
               f"judged on the recent matches kept here: {sum(r[4] for r in busy)}, searched on the node: "
               f"{sum(r[5] for r in busy)} (all cycles)")
+    took = sorted(runner.refresh_seconds)
+    if took:
+        print(f"    the log streams' refresh before a window is read ({len(took)}): "
+              f"p50 {statistics.median(took):.2f} s, "
+              f"p95 {took[min(len(took) - 1, round(0.95 * len(took)) - 1)]:.2f} s, max {took[-1]:.2f} s")
+    print(f"    re-checked stretch listed (it held documents the last read had not seen) in "
+          f"{sum(1 for n, _ in stretches if n)} of {len(stretches)} cycles; stragglers (stamped before their "
+          f"window's end, searchable after its snapshot): {sum(n for _, n in stretches)} events")
     p95 = float("nan")
     if latencies:
         p95 = latencies[min(len(latencies) - 1, round(0.95 * len(latencies)) - 1)]
@@ -508,6 +527,13 @@ def bench_latency(settings: Settings, compiled: list[Result], rate: int, seconds
               f"p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s; "
               f"to the cycle's end: p50 {statistics.median(to_end):.2f} s, p95 {end95:.2f} s; "
               f"to the evaluation's start: p50 {statistics.median(lower):.2f} s")
+    if waits_snapshot:
+        def p(xs: list[float], q: float) -> float:
+            xs = sorted(xs)
+            return xs[min(len(xs) - 1, round(q * len(xs)) - 1)]
+        print(f"    of which: event.ingested -> the node time of the snapshot whose window held the event (settle "
+              f"included): p50 {p(waits_snapshot, 0.5):.2f} s, p95 {p(waits_snapshot, 0.95):.2f} s; that snapshot "
+              f"-> alert written: p50 {p(after_snapshot, 0.5):.2f} s, p95 {p(after_snapshot, 0.95):.2f} s")
     print(f"    attack events without an alert: {len(attacks) - len(alerted)} of {len(attacks)}")
     grouped_at = _grouped_at(client, names)
     waits = sorted(grouped_at[a] - t for a, t in written.items() if a in grouped_at)
