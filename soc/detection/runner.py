@@ -80,6 +80,7 @@ class CycleReport:
     # events of the windows whose own time the ingest pipeline flagged: _late, _future_timestamp, _time_missing
     time_tags: dict[str, int] = field(default_factory=dict)
     refreshed_ahead: bool = False  # the cycle began with the snapshot its busy predecessor started (run_cycle)
+    claimed: bool = False  # the cycle read the slots' leases (every cycle of a one-shot run; claim_every_s)
     alerts_written_at: float = 0.0  # wall clock (epoch seconds) when the cycle's alert bulk request returned
     # seconds spent per step: start (refresh; slot leases), singles, correlations, intel, write, finish
     phases: dict[str, float] = field(default_factory=dict)
@@ -713,10 +714,34 @@ def _refreshed(pending: Future[float], client: OpenSearch, names: Names, streams
         store.refresh_streams(client, names, streams)
 
 
+# A scheduler instance's slots between two readings of the leases (claim_every_s): as its last cycle
+# left them (positions and versions written). Per (index prefix, owner, streams).
+@dataclass
+class _Claimed:
+    held: list[slots.Held]
+    at: float  # time.monotonic() of the reading
+
+
+_claimed: dict[tuple[str, str, tuple[str, ...]], _Claimed] = {}
+
+
+def _kept(works: list[Work], held: list[slots.Held], moved: dict[Slot, tuple[int, int]],
+          claimed: _Claimed) -> _Claimed | None:
+    """The slots held after a cycle, each at the checkpoint and version it wrote; None when a checkpoint
+    write was refused (the lease was lost, or the slot's document was changed by someone else)."""
+    if any(w.slot not in moved for w in works):
+        return None
+    ends = {w.slot: store.parse_time(store.iso(w.end)) for w in works}  # as written and read back
+    return _Claimed([slots.Held(h.slot, ends.get(h.slot, h.position), moved.get(h.slot, h.version)) for h in held],
+                    claimed.at)
+
+
 def forget_ahead() -> None:
-    """Drop the snapshots started ahead and what is known of the last cycles (tests)."""
+    """Drop the snapshots started ahead, the slots held between readings of the leases and what is
+    known of the last cycles (tests)."""
     _ahead.clear()
     _last.clear()
+    _claimed.clear()
 
 
 def detection_client(settings: Settings) -> OpenSearch:
@@ -762,7 +787,13 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         _ahead[key] = _Ahead(stamped, _ahead_pool.submit(_timed_snapshot, client, names, tuple(streams), stamped),
                              time.monotonic())
 
-    held = slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s, now)
+    held_key = (names.prefix, owner, tuple(streams))
+    claimed = None if one_shot else _claimed.pop(held_key, None)
+    if claimed is None or time.monotonic() - claimed.at >= min(ds.claim_every_s, ds.lease_s / 4):
+        claimed = _Claimed(slots.claim(client, names, slots.all_slots(streams, ds.rule_groups), owner, ds.lease_s,
+                                       now), time.monotonic())
+        report.claimed = True
+    held = claimed.held
     report.slots = [h.slot.label for h in held]
     if not held:
         report.ran = False
@@ -770,7 +801,7 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         if one_shot:
             slots.leave(client, names, owner)
         return report
-    moved: set[Slot] = set()
+    moved: dict[Slot, tuple[int, int]] = {}
     try:
         groups = slots.assign(compiled, ds.rule_groups)
         works: list[Work] = []
@@ -797,6 +828,9 @@ def run_cycle(settings: Settings, ds: DetectionSettings, compiled: list[Result],
         states = _states(names, works, found, report, int((time.monotonic() - t0) * 1000))
         moved = slots.advance(client, names, [(by_slot[w.slot], w.end) for w in works],
                               None if one_shot else owner, ds.lease_s, now, store.rule_state_ops(names, states))
+        kept = None if one_shot else _kept(works, held, moved, claimed)
+        if kept is not None:
+            _claimed[held_key] = kept
         for w in works:
             if w.slot in moved:
                 report.windows[w.slot.label] = (w.window["start"], w.window["end"])

@@ -53,6 +53,13 @@ class DetectionSettings:
     recent_max_entries: int = 250_000
     request_timeout_s: float = 30.0
     lease_s: float = 60.0  # a slot's lease; an instance that stops is replaced this long after its last cycle
+    # A scheduler instance announces itself and reads the slots' leases at most this often (and at most
+    # every lease_s / 4); between, each cycle goes on with the slots it holds, and its checkpoint write,
+    # conditional on the version it wrote last, renews the lease. An instance that joins or leaves is
+    # seen within this long. Reading them every cycle cost four requests, one of them waiting for a
+    # refresh, about 0.3 s of each cycle at 1,000 events/s on the benchmark machine (BENCHMARKS.md).
+    # 0: every cycle.
+    claim_every_s: float = 5.0
     # Rules are hashed into this many groups; each (log stream, group) is a slot that one instance at a
     # time evaluates. 1: one instance does all the work, the others stand by.
     rule_groups: int = 1

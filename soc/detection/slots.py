@@ -142,14 +142,14 @@ def claim(client: OpenSearch, names: Names, slots: list[Slot], owner: str, lease
 
 
 def advance(client: OpenSearch, names: Names, moves: list[tuple[Held, datetime]], owner: str | None,
-            lease_s: float, now: datetime, also: Sequence[dict[str, Any]] = ()) -> set[Slot]:
+            lease_s: float, now: datetime, also: Sequence[dict[str, Any]] = ()) -> dict[Slot, tuple[int, int]]:
     """Write each held slot's new checkpoint (and renew or, with owner None, give back its lease);
-    the slots whose write was accepted. A refused write means the lease was lost: nothing advances.
-    ``also``: more bulk operations sent in the same request (the rules' states)."""
+    the slots whose write was accepted, with the version written. A refused write means the lease was
+    lost: nothing advances. ``also``: more bulk operations sent in the same request (the rules' states)."""
     until_ms = _ms(now) + int(lease_s * 1000) if owner else 0
     writes = [(h.slot.doc_id, _doc(h.slot, owner, until_ms, store.iso(end), now), h.version) for h, end in moves]
     written = store.conditional_writes(client, names, writes, also)
-    return {h.slot for h, _ in moves if written.get(h.slot.doc_id) is not None}
+    return {h.slot: v for h, _ in moves if (v := written.get(h.slot.doc_id)) is not None}
 
 
 def give_back(client: OpenSearch, names: Names, held: list[Held], now: datetime) -> None:

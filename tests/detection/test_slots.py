@@ -18,8 +18,9 @@ from tests.detection.seams import InjectedCrash, crash_before
 from tests.detection.test_engine import _alerts, _index, _web
 
 ROOT = Path(__file__).resolve().parents[2]
-# No re-checked stretch: these tests count exactly which windows saw which event.
-DS = DetectionSettings(settle_s=0, first_lookback_s=600, rule_groups=3, recheck_s=0)
+# No re-checked stretch: these tests count exactly which windows saw which event. Every cycle reads the
+# leases: slots change hands between back-to-back cycles here (claim_every_s has its own test).
+DS = DetectionSettings(settle_s=0, first_lookback_s=600, rule_groups=3, recheck_s=0, claim_every_s=0)
 
 
 def _rules(tmp_path: Path, n: int) -> list[convert.Result]:
@@ -146,3 +147,59 @@ def test_concurrent_instances_evaluate_each_window_once(isolated: Settings, tmp_
     assert not errors
     _contiguous(reports)
     assert sum(r.alerts_created for r in reports) == 4 * 8 == len(_alerts(isolated))
+
+
+def test_between_readings_of_the_leases_an_instance_goes_on_with_what_it_holds(isolated: Settings,
+                                                                                tmp_path: Path) -> None:
+    """claim_every_s: cycles in between neither announce the instance nor read the leases; a joining
+    instance gets its share at the next reading; a slot whose document changed meanwhile (its checkpoint
+    write refused) is read again at the next cycle, and its window is evaluated again, alerting nothing
+    twice."""
+    compiled = _rules(tmp_path, 2)
+    client, names = search.client(isolated), search.names(isolated)
+    held_long = replace(DS, rule_groups=1, claim_every_s=3600)
+    reports: list[runner.CycleReport] = []
+    n_events = 0
+
+    def cycle(owner: str, ds: DetectionSettings = held_long, feed: bool = True) -> runner.CycleReport:
+        nonlocal n_events
+        if feed:
+            _index(isolated, [_web(f"/../{n_events}", ip=f"198.51.100.{1 + n_events}")])
+            n_events += 1
+        report = runner.run_cycle(isolated, ds, compiled, owner=owner)
+        reports.append(report)
+        return report
+
+    runner.forget_ahead()
+    try:
+        first = cycle("a")
+        assert first.claimed and len(first.slots) == 2 and first.alerts_created == 2
+        second = cycle("a")
+        assert not second.claimed and second.slots == first.slots and second.alerts_created == 2
+
+        joined = cycle("b")  # a holds both leases: b stands by
+        assert joined.claimed and joined.slots == [] and not joined.ran
+        assert not cycle("a").claimed  # a has not read the leases since: it still evaluates both
+        shared = cycle("a", replace(held_long, claim_every_s=0))
+        assert shared.claimed and len(shared.slots) == 1  # b is seen: a gives one back
+        taken = cycle("b")
+        assert taken.claimed and len(taken.slots) == 1 and set(taken.slots) != set(shared.slots)
+
+        # a's slot document is rewritten by someone else (an operator, a restore): the version a holds
+        # is stale, its checkpoint write is refused, and the next cycle reads the leases again.
+        [slot] = [s for s in slots.all_slots(search.LOG_STREAMS, 1) if s.label == shared.slots[0]]
+        doc = store.get_docs(client, names, [slot.doc_id])[slot.doc_id]
+        assert doc is not None
+        client.index(index=names.checkpoints, id=slot.doc_id, body=doc["_source"], refresh=True)
+        refused = cycle("a")
+        assert not refused.claimed and slot.label not in refused.windows
+        again = cycle("a")
+        assert again.claimed and again.slots == shared.slots and slot.label in again.windows
+        for owner in ("a", "b"):  # whichever holds the web stream's slot evaluates the last events
+            cycle(owner, feed=False)
+    finally:
+        runner.forget_ahead()
+    _contiguous(reports)
+    alerts = _alerts(isolated)
+    per_match = Counter((a["rule"]["id"], a["events"][0]["id"]) for a in alerts)
+    assert len(per_match) == len(alerts) == 2 * n_events and set(per_match.values()) == {1}
