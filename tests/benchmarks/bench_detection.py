@@ -18,7 +18,9 @@ line in a hundred an attack that a single-event rule must catch).
     their own every ``--interval`` s): for each attack event, the time from its
     ``event.ingested`` to the moment the bulk request that wrote its alert returned (the cycle then
     still moves its checkpoints and records rule states), p50 and p95, plus attack events that got
-    no alert.
+    no alert. That time is also split at the snapshot whose window held the event (its node time:
+    the window's end plus the settle delay). Also printed: how long the log streams' refreshes took,
+    and how often a window's re-checked stretch held documents the last read had not seen.
 (a0) With ``--load-only``: the (a) load alone, no detection and no grouping, and the CPU the node used
     for it (what indexing alone costs; (a) prints the same figure with detection running).
 (c) The search thread pool's ``rejected`` counter before and after (a), and the 429s the runner saw.
