@@ -19,9 +19,11 @@ class DetectionSettings:
     # The window ends this long before OpenSearch's "now" (read from the node just before each cycle
     # refreshes the log streams, so the refresh interval needs no allowance): about the time a bulk
     # request spends between the ingest pipeline stamping event.ingested and the shard indexing it.
-    # A document still in flight then is not lost: the next cycle's re-checked stretch finds it. The
-    # runner's own clock never matters.
-    settle_s: float = 0.5
+    # A document still in flight then is not lost: the next cycle's re-checked stretch finds it (one
+    # cycle later). The runner's own clock never matters. At 1,000 events/s on the benchmark machine,
+    # 0.25 s left 26-341 of 60,000 events to the stretch (0.5 s: 0-99), and p95 ingest-to-alert fell
+    # from 5.03 s to 4.73 s (medians of 5 runs; BENCHMARKS.md, detection).
+    settle_s: float = 0.25
     # Each cycle searches again this far before its window (by event.ingested): a document stamped
     # in an earlier window but made searchable only after that window's cycle ran (a large bulk
     # under load, a GC pause: up to ~2 s has been seen) is still evaluated. Alerts and episodes are
