@@ -215,8 +215,9 @@ class Bootstrap:
         conflicts = mapping_conflicts(write_index, want, have_map.get("properties", {}))
         missing = missing_fields(want, have_map.get("properties", {}))
         have_settings = self.client.indices.get_settings(index=write_index)[write_index]["settings"].get("index", {})
+        have_flat = _flat(have_settings)
         static = [key for key, value in _flat(templates.STREAM_STATIC_SETTINGS).items()
-                  if not _subset(value, _flat(have_settings).get(key))]
+                  if not _subset(value, have_flat.get(key))]
         if (missing or static) and not conflicts:
             # Fields added since the write index was made (e.g. the wildcard sub-fields detection
             # searches, whose normalizer an open index cannot gain), or settings only a new index
@@ -226,17 +227,16 @@ class Bootstrap:
             why += [f"settings a new index takes: {', '.join(static)}"] if static else []
             self.client.indices.rollover(alias=name)
             self.report.add(f"data stream {name}", f"rolled over ({'; '.join(why)})")
-        elif not conflicts and self._stream_settings(write_index):
+        elif not conflicts and self._stream_settings(write_index, have_settings):
             self.report.add(f"data stream {name}", "settings updated")
         else:  # a stream whose mappings conflict is left as it is, settings included
             self.report.add(f"data stream {name}", "unchanged")
         return conflicts
 
-    def _stream_settings(self, write_index: str) -> bool:
-        """Give an existing write index the dynamic settings of the template (those it was made with may
-        be older); True when it had other values."""
+    def _stream_settings(self, write_index: str, have: dict[str, Any]) -> bool:
+        """Give an existing write index (its index settings: ``have``) the dynamic settings of the
+        template (those it was made with may be older); True when it had other values."""
         want = templates.STREAM_DYNAMIC_SETTINGS
-        have = self.client.indices.get_settings(index=write_index)[write_index]["settings"].get("index", {})
         if _subset(want, have):
             return False
         self.client.indices.put_settings(index=write_index, body={"index": want})
