@@ -355,8 +355,11 @@ def test_a_straggler_among_documents_read_before_is_found_by_the_stretch_count(i
     report = runner.run_cycle(isolated, DS, compiled)
     assert report.alerts_created == 1, report
     assert report.fetched == 1  # the straggler only: the first event is known
+    assert report.stretch_listed == 1 and report.stragglers == 1
+    # both are known now: the stretch's count equals them, and it is not listed again
     quiet = runner.run_cycle(isolated, DS, compiled)
     assert quiet.alerts_created == 0 and quiet.matches == 0 and quiet.fetched == 0
+    assert quiet.stretch_listed == 0 and quiet.stragglers == 0
 
 
 def test_a_window_larger_than_the_local_bound_is_matched_in_pieces_losing_nothing(isolated: Settings,
